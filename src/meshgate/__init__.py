@@ -1,0 +1,3 @@
+"""meshgate: Istio RequestAuthentication + AuthorizationPolicy, enforced by one Python program."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+"""`python -m meshgate` is the `meshgate` console script."""
+
+from meshgate.cli import main
+
+raise SystemExit(main())

@@ -1,0 +1,111 @@
+"""The engine: one compiled workload view, deciding requests synchronously (design.md "What flows").
+
+Order, as Envoy runs Istio's filter chain (istio-semantics.md §1.3.4): path normalization (HCM) →
+CUSTOM match (before jwt_authn) → jwt_authn → RBAC AUDIT → DENY → ALLOW.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from meshgate.engine.attributes import RequestAttributes
+from meshgate.engine.authn import Authenticator, AuthnResult
+from meshgate.engine.authz import Authorizer, AuthzRequest
+from meshgate.engine.decision import AuthzTrace, Decision, Trace, UpstreamEdits
+from meshgate.engine.keyset import KeySnapshot
+from meshgate.engine.options import EngineOptions
+from meshgate.engine.pathnorm import normalize_path, strip_query
+from meshgate.engine.remote_ip import remote_ip
+from meshgate.engine.status import RBAC_ACCESS_DENIED, www_authenticate
+from meshgate.resources.model import AuthorizationPolicy, RequestAuthentication, ResourceSet, Workload
+from meshgate.resources.select import select_for_workload
+
+REALM_MAX_PATH = 256  # jwt_authn filter.cc: realm uses the first 256 characters of :path
+
+
+@dataclass(frozen=True, slots=True)
+class JwksSource:
+    """A remote key set the workload needs: the store fetches it with the rule's timeout."""
+
+    uri: str
+    timeout_s: float
+
+
+class Engine:
+    """Decides requests for one workload. Immutable after construction but for its token cache."""
+
+    def __init__(
+        self,
+        request_authentications: Sequence[RequestAuthentication],
+        authorization_policies: Sequence[AuthorizationPolicy],
+        options: EngineOptions | None = None,
+    ) -> None:
+        self.options = options or EngineOptions()
+        self.request_authentications = tuple(request_authentications)
+        self.authorization_policies = tuple(authorization_policies)
+        rules = [rule for ra in self.request_authentications for rule in ra.jwt_rules]
+        self.authenticator = Authenticator(rules, cache_size=self.options.token_cache_size)
+        self.authorizer = Authorizer(self.authorization_policies, self.options.custom_providers)
+
+    @classmethod
+    def for_workload(
+        cls, resources: ResourceSet, workload: Workload, options: EngineOptions | None = None
+    ) -> Engine:
+        """Select what applies to `workload` (istio-semantics.md §1.2, §3.2) and compile it."""
+        authns, policies = select_for_workload(resources, workload)
+        return cls(authns, policies, options)
+
+    def jwks_sources(self) -> tuple[JwksSource, ...]:
+        return tuple(JwksSource(uri, timeout) for uri, timeout in self.authenticator.jwks_uris())
+
+    def decide(self, attrs: RequestAttributes, keys: KeySnapshot, now: float) -> Decision:
+        path = normalize_path(attrs.path, self.options.path_normalization)
+        if path is None:
+            return _bad_request(attrs)
+        authn = self.authenticator.authenticate(attrs, path, keys, now)
+        request = AuthzRequest(
+            method=attrs.method,
+            host=attrs.authority,
+            path=strip_query(path),
+            port=attrs.local_port,
+            headers=attrs.headers,
+            source_ip=attrs.peer_ip,
+            remote_ip=remote_ip(attrs, self.options.trusted_proxies),
+            destination_ip=attrs.local_ip,
+            sni=attrs.sni,
+            identity=authn.identity,
+        )
+        authz = self.authorizer.authorize(request)
+        trace = Trace(authn=authn.trace, authz=authz.trace, path=path)
+        if not authn.ok:
+            return _jwt_denied(attrs, path, authn, trace, authz.custom_provider)
+        if not authz.allowed:
+            return Decision(False, 403, RBAC_ACCESS_DENIED, (), None, trace, (), authz.custom_provider)
+        edits = UpstreamEdits(path=path, remove=authn.remove_headers, set=authn.set_headers)
+        return Decision(True, 200, "", (), edits, trace, (), authz.custom_provider)
+
+
+def _jwt_denied(
+    attrs: RequestAttributes,
+    path: str,
+    authn: AuthnResult,
+    trace: Trace,
+    custom_provider: str | None,
+) -> Decision:
+    realm = f"{attrs.scheme}://{attrs.authority}{path[:REALM_MAX_PATH]}"
+    headers = (("www-authenticate", www_authenticate(realm, authn.status)),)
+    status = authn.status.http_status
+    return Decision(False, status, authn.status.message, headers, None, trace, authn.refresh, custom_provider)
+
+
+def _bad_request(attrs: RequestAttributes) -> Decision:
+    """Envoy answers a path it cannot normalize (e.g. `%00`) with an empty 400 (conn_manager_utility.cc)."""
+    from meshgate.engine.decision import AuthnTrace
+
+    trace = Trace(
+        authn=AuthnTrace(outcome="not evaluated"),
+        authz=AuthzTrace(outcome="not evaluated", reason="path normalization failed"),
+        path=f"cannot normalize {attrs.path!r}",
+    )
+    return Decision(False, 400, "", (), None, trace)

@@ -1,0 +1,39 @@
+"""What a verified JWT tells authorization: `request.auth.*` (istio-semantics.md §1.7, §3.8)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """The last verified token's view (Envoy: the last payload written to metadata wins).
+
+    `claims` is the payload as Envoy stores it in dynamic metadata: space-delimited claims
+    (`scope`, `permission`, the rule's `spaceDelimitedClaims`) already split into lists.
+    """
+
+    issuer: str
+    subject: str | None
+    claims: Mapping[str, Any]
+
+    @property
+    def principal(self) -> str:
+        """`request.auth.principal` = `<iss>/<sub>`; empty when the token has no `sub`."""
+        return f"{self.issuer}/{self.subject}" if self.subject is not None else ""
+
+    @property
+    def audiences(self) -> tuple[str, ...]:
+        aud = self.claims.get("aud")
+        if isinstance(aud, str):
+            return (aud,)
+        if isinstance(aud, list):
+            return tuple(a for a in aud if isinstance(a, str))
+        return ()
+
+    @property
+    def presenter(self) -> str | None:
+        azp = self.claims.get("azp")
+        return azp if isinstance(azp, str) else None

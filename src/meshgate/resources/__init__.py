@@ -1,0 +1,1 @@
+"""Istio resources: load files, validate like istiod, select what applies to a workload."""
