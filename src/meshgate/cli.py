@@ -1,0 +1,179 @@
+"""Command-line parsing and exit codes only; every command's work lives in its own module.
+
+Exit codes: 0 success / allowed, 1 invalid / denied, 2 bad configuration or usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from meshgate import __version__
+from meshgate.engine.options import PathNormalization
+from meshgate.errors import MeshgateError, UsageError
+from meshgate.resources.model import DEFAULT_ROOT_NAMESPACE
+
+if TYPE_CHECKING:
+    from meshgate.fronts.serve import ServeOptions
+
+EXIT_OK = 0
+EXIT_DENIED = 1
+EXIT_USAGE = 2
+
+
+def parse_labels(text: str) -> dict[str, str]:
+    """`k=v,k2=v2` → dict; the workload labels Istio selectors match against."""
+    labels: dict[str, str] = {}
+    for item in filter(None, (part.strip() for part in text.split(","))):
+        key, sep, value = item.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--labels: expected k=v[,k=v...], got {item!r}")
+        labels[key] = value
+    return labels
+
+
+def _add_workload_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-c", "--config", action="append", required=True, metavar="PATH",
+                   help="file or directory of Istio YAML/JSON (repeatable)")
+    p.add_argument("--namespace", default="default", help="workload namespace (default: default)")
+    p.add_argument("--labels", default="", help="workload labels k=v,k2=v2")
+    p.add_argument("--root-namespace", default=DEFAULT_ROOT_NAMESPACE,
+                   help=f"Istio root namespace (default: {DEFAULT_ROOT_NAMESPACE})")
+    p.add_argument("--trusted-proxies", type=int, default=0, metavar="N",
+                   help="X-Forwarded-For hops to trust for remote.ip (default 0: the peer address)")
+    p.add_argument("--path-normalization", default="BASE",
+                   choices=[m.value for m in PathNormalization], help="Istio pathNormalization (default BASE)")
+
+
+def _build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="meshgate",
+        description="Istio RequestAuthentication + AuthorizationPolicy in front of any HTTP service.",
+    )
+    parser.add_argument("--version", action="version", version=f"meshgate {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("validate", help="validate Istio resources like istiod; exit 0 when valid")
+    p.add_argument("-c", "--config", action="append", required=True, metavar="PATH")
+
+    p = sub.add_parser("check", help="decide one request offline and explain why")
+    _add_workload_flags(p)
+    p.add_argument("--method", default="GET")
+    p.add_argument("--host", default="localhost")
+    p.add_argument("--path", default="/")
+    p.add_argument("--scheme", default="http", choices=["http", "https"])
+    p.add_argument("--port", type=int, default=8080, help="the port the request arrives on (Istio `ports`)")
+    p.add_argument("--header", action="append", default=[], metavar="'K: V'")
+    p.add_argument("--token", help="JWT sent as `Authorization: Bearer <token>`")
+    p.add_argument("--source-ip", default="127.0.0.1")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+
+    p = sub.add_parser("keygen", help="generate a signing key (kid = RFC 7638 thumbprint)")
+    p.add_argument("--alg", default="RS256", choices=["RS256", "PS256", "ES256", "ES384", "EdDSA"])
+    p.add_argument("--out", required=True, help="private key PEM to write")
+    p.add_argument("--jwks", help="also write the public JWKS here")
+
+    p = sub.add_parser("token", help="sign a JWT (Istio's gen-jwt.py, built in)")
+    p.add_argument("--key", required=True, help="private key PEM")
+    p.add_argument("--iss", default="testing@secure.istio.io")
+    p.add_argument("--sub", help="default: the issuer")
+    p.add_argument("--aud", action="append", default=[])
+    p.add_argument("--claim", action="append", default=[], metavar="K=V")
+    p.add_argument("--claims-json", help="JSON object merged into the payload")
+    p.add_argument("--expires-in", type=int, default=3600, metavar="S")
+    p.add_argument("--nbf", type=int, metavar="S", help="not-before, seconds from now (may be negative)")
+    p.add_argument("--kid")
+    p.add_argument("--alg")
+
+    p = sub.add_parser("serve", help="run the gateway in front of an upstream")
+    _add_workload_flags(p)
+    _add_serve_flags(p)
+
+    p = sub.add_parser("demo", help="the Istio seed scenario, self-contained and offline")
+    p.add_argument("--listen", default="127.0.0.1:8080")
+    p.add_argument("--admin", default="127.0.0.1:15000")
+    p.add_argument("--exit-after", type=float, default=None, help=argparse.SUPPRESS)
+    return parser
+
+
+def _add_serve_flags(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--listen", default="127.0.0.1:8080", metavar="HOST:PORT")
+    p.add_argument("--upstream", metavar="URL", help="default: the built-in `Hello World!` app")
+    p.add_argument("--admin", default="127.0.0.1:15000", metavar="HOST:PORT")
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--tls-cert")
+    p.add_argument("--tls-key")
+    p.add_argument("--upstream-timeout", type=float, default=15.0, metavar="S")
+    p.add_argument("--jwks-min-refresh", type=float, default=30.0, metavar="S")
+    p.add_argument("--ca-file", help="CA bundle for https jwksUri (default: system CAs)")
+    p.add_argument("--access-log-format", default="envoy", choices=["envoy", "json"])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return _dispatch(args)
+    except UsageError as exc:
+        print(f"meshgate {args.command}: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except MeshgateError as exc:
+        print(str(exc), file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+
+
+def _dispatch(args: argparse.Namespace) -> int:
+    command: str = args.command
+    if command == "validate":
+        from meshgate.fronts.validate import run_validate
+
+        return run_validate(args.config, sys.stdout)
+    if command == "check":
+        from meshgate.fronts.check import run_check
+
+        return run_check(args, sys.stdout)
+    if command in ("keygen", "token"):
+        from meshgate.fronts import token_cmd
+
+        return token_cmd.run_keygen(args) if command == "keygen" else token_cmd.run_token(args)
+    if command == "serve":
+        from meshgate.fronts.serve import serve_main
+
+        return serve_main(serve_options_from_args(args))
+    if command == "demo":
+        from meshgate.demo import run_demo
+
+        return run_demo(args.listen, args.admin, args.exit_after)
+    raise UsageError(f"unknown command {command}")
+
+
+def serve_options_from_args(args: argparse.Namespace) -> ServeOptions:
+    """Translate `serve` flags into the gateway's options value."""
+    from meshgate.fronts.serve import ServeOptions
+
+    return ServeOptions(
+        config_paths=tuple(args.config),
+        listen=args.listen,
+        upstream=args.upstream,
+        namespace=args.namespace,
+        labels=parse_labels(args.labels),
+        root_namespace=args.root_namespace,
+        admin=args.admin,
+        workers=args.workers,
+        trusted_proxies=args.trusted_proxies,
+        path_normalization=PathNormalization(args.path_normalization),
+        tls_cert=args.tls_cert,
+        tls_key=args.tls_key,
+        upstream_timeout=args.upstream_timeout,
+        jwks_min_refresh=args.jwks_min_refresh,
+        ca_file=args.ca_file,
+        access_log_format=args.access_log_format,
+    )
+
+
+if __name__ == "__main__":
+    sys.exit(main())

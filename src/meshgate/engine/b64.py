@@ -1,0 +1,132 @@
+"""JOSE wire decoding with jwt_verify_lib's exact leniency: base64url (absl) and JSON (protobuf Struct).
+
+Base64url follows `absl::WebSafeBase64Unescape` (abseil-cpp absl/strings/escaping.cc
+Base64UnescapeInternal with the kUnWebSafeBase64 table):
+- alphabet `A-Z a-z 0-9 - _` only (`+` and `/` are invalid);
+- ASCII whitespace (space, \\t, \\n, \\v, \\f, \\r) anywhere is skipped;
+- after the data only whitespace and pad characters (`=` or `.`) may follow, and the number of pads must be
+  0 or exactly the expected count (2 after a 2-char tail, 1 after a 3-char tail); none after a full quantum;
+- a dangling single character (6 leftover bits) is invalid; non-zero trailing bits are NOT checked.
+
+JSON follows what protobuf's `JsonStringToMessage` into a `Struct` accepts, as far as `json.loads` can say it:
+the top level must be an object, `NaN`/`Infinity` literals are rejected, the text must be valid UTF-8.
+Nesting deeper than MAX_JSON_DEPTH is refused up front so `json.loads` can never hit a RecursionError.
+Duplicate names: the last one wins (protobuf's behaviour here is UNCONFIRMED).
+"""
+
+from __future__ import annotations
+
+import binascii
+import json
+import re
+from typing import Any
+
+MAX_JSON_DEPTH = 64
+
+_FAST_B64URL = re.compile(r"[A-Za-z0-9_-]*")
+_TO_STD = str.maketrans("-_", "+/")
+_ABSL_SPACE = " \t\n\v\f\r"  # absl::ascii_isspace
+_B64URL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
+_PADS = "=."
+_EXPECTED_PADS = {0: 0, 2: 2, 3: 1}  # leftover chars in the last quantum → pads that may follow
+
+
+def b64url_decode(text: str) -> bytes | None:
+    """Decode like absl::WebSafeBase64Unescape; None where absl returns false."""
+    if _FAST_B64URL.fullmatch(text) is not None:
+        rem = len(text) % 4
+        if rem == 1:
+            return None
+        return _decode_std(text, rem)
+    return _slow_decode(text)
+
+
+def _decode_std(data: str, rem: int) -> bytes | None:
+    try:
+        return binascii.a2b_base64((data.translate(_TO_STD) + "=" * ((4 - rem) % 4)).encode("ascii"))
+    except (binascii.Error, ValueError):  # pragma: no cover - the alphabet was checked
+        return None
+
+
+def _slow_decode(text: str) -> bytes | None:
+    data: list[str] = []
+    i = 0
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch in _B64URL_CHARS:
+            data.append(ch)
+        elif ch in _PADS:
+            break
+        elif ch not in _ABSL_SPACE:
+            return None
+        i += 1
+    pads = 0
+    for ch in text[i:]:
+        if ch in _PADS:
+            pads += 1
+        elif ch not in _ABSL_SPACE:
+            return None
+    rem = len(data) % 4
+    if rem == 1:
+        return None
+    if pads != 0 and pads != _EXPECTED_PADS[rem]:
+        return None
+    return _decode_std("".join(data), rem)
+
+
+def b64url_encode(data: bytes) -> str:
+    """Unpadded base64url, as JWS compact serialization writes it (RFC 7515 §2)."""
+    return binascii.b2a_base64(data, newline=False).decode("ascii").translate(_FROM_STD).rstrip("=")
+
+
+_FROM_STD = str.maketrans("+/", "-_")
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-standard JSON constant {name}")
+
+
+def _too_deep(text: str | bytes) -> bool:
+    """True if brackets nest deeper than MAX_JSON_DEPTH outside strings (cheap when there are few)."""
+    if isinstance(text, bytes):
+        opens = text.count(b"{") + text.count(b"[")
+        s = text.decode("utf-8", errors="replace")
+    else:
+        opens = text.count("{") + text.count("[")
+        s = text
+    if opens <= MAX_JSON_DEPTH:
+        return False
+    depth = 0
+    in_str = False
+    escaped = False
+    for ch in s:
+        if in_str:
+            if escaped:
+                escaped = False
+            elif ch == "\\":
+                escaped = True
+            elif ch == '"':
+                in_str = False
+        elif ch == '"':
+            in_str = True
+        elif ch in "{[":
+            depth += 1
+            if depth > MAX_JSON_DEPTH:
+                return True
+        elif ch in "}]":
+            depth -= 1
+    return False
+
+
+def load_json_object(text: str | bytes) -> dict[str, Any] | None:
+    """Parse a JSON object as protobuf's Struct parser would accept it; None when it would not."""
+    try:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8")
+        if _too_deep(text):
+            return None
+        value = json.loads(text, parse_constant=_reject_constant)
+    except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        return None
+    return value if isinstance(value, dict) else None

@@ -1,0 +1,1 @@
+"""JWKS sources, fetching and the key store; it never decides."""
