@@ -22,7 +22,9 @@ def hello_body(path: str) -> bytes:
     return (HELLO_PREFIX + path[:cut]).encode("utf-8", "replace")
 
 
-def hello_response(path: str, *, date_line: bytes, head: bool = False, close: bool = False) -> tuple[bytes, int]:
+def hello_response(
+    path: str, *, date_line: bytes, head: bool = False, close: bool = False
+) -> tuple[bytes, int]:
     """(response bytes, body bytes sent) for one allowed request."""
     body = hello_body(path)
     headers = [(b"content-type", CONTENT_TYPE), (b"content-length", b"%d" % len(body))]

@@ -219,7 +219,7 @@ class GatewayProtocol(asyncio.Protocol):
         """Called by an exchange once logged: start the next pipelined one, or close."""
         if self.queue and self.queue[0] is exchange:
             self.queue.popleft()
-        if exchange.close_after or self.ctx.draining or self.failed and not self.queue:
+        if exchange.close_after or self.ctx.draining or (self.failed and not self.queue):
             self.close()
             return
         if self.queue:
@@ -228,7 +228,7 @@ class GatewayProtocol(asyncio.Protocol):
             self.resume(self.PAUSE_PIPELINE)
 
     def _protocol_error(self, status: int, body: str) -> None:
-        """A malformed request: Envoy's 400 (or 431), in turn after earlier pipelined responses, then close."""
+        """A malformed request: Envoy's 400 (or 431) after earlier pipelined responses, then close."""
         self.failed = True
         self.pause(self.PAUSE_PIPELINE)
         broken, self.parsing = self.parsing, None

@@ -112,8 +112,8 @@ def upstream_request_head(
     if not request_id:
         request_id = new_request_id()
         parts.append(b"x-request-id: " + request_id + b"\r\n")
-    for name, value in set_headers:
-        parts.append(f"{name}: {value}\r\n".encode("latin-1"))
+    for set_name, set_value in set_headers:
+        parts.append(f"{set_name}: {set_value}\r\n".encode("latin-1"))
     if upgrade is not None:
         parts += (b"connection: upgrade\r\nupgrade: ", upgrade, b"\r\n")
     if chunked:

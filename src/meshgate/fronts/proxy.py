@@ -21,7 +21,12 @@ from meshgate.engine.attributes import RequestAttributes
 from meshgate.engine.decision import Decision
 from meshgate.engine.status import LOCAL_REPLY_CONTENT_TYPE
 from meshgate.fronts.builtin_app import hello_response
-from meshgate.fronts.http_heads import LAST_CHUNK, RequestHead, downstream_response_head, upstream_request_head
+from meshgate.fronts.http_heads import (
+    LAST_CHUNK,
+    RequestHead,
+    downstream_response_head,
+    upstream_request_head,
+)
 from meshgate.fronts.local_reply import (
     CONTINUE_100,
     DATES,
@@ -48,10 +53,35 @@ class Exchange:
     """One request/response on a downstream connection, from its parsed head to its access-log line."""
 
     __slots__ = (
-        "body_sent", "close_after", "conn", "connecting", "decision", "discard", "finished", "flags", "head",
-        "out_in", "out_sent", "pending", "pending_size", "req", "req_done", "resp_chunked", "resp_done",
-        "resp_started", "retried", "service_ms", "start", "status", "timer", "tunnel", "up", "up_start",
-        "upstream_head", "xff", "request_id",
+        "body_sent",
+        "close_after",
+        "conn",
+        "connecting",
+        "decision",
+        "discard",
+        "finished",
+        "flags",
+        "head",
+        "out_in",
+        "out_sent",
+        "pending",
+        "pending_size",
+        "req",
+        "req_done",
+        "request_id",
+        "resp_chunked",
+        "resp_done",
+        "resp_started",
+        "retried",
+        "service_ms",
+        "start",
+        "status",
+        "timer",
+        "tunnel",
+        "up",
+        "up_start",
+        "upstream_head",
+        "xff",
     )  # fmt: skip
 
     def __init__(self, conn: GatewayProtocol, req: RequestHead) -> None:
@@ -122,7 +152,9 @@ class Exchange:
             return
         if not decision.allowed or decision.upstream is None:
             close = decision.status == 400  # path normalization failure: Envoy closes (observed)
-            self.reply(decision.status, decision.body, decision.headers, close=close, ctype=decision.content_type)
+            self.reply(
+                decision.status, decision.body, decision.headers, close=close, ctype=decision.content_type
+            )
             return
         edits = decision.upstream
         ctx = self.conn.ctx
@@ -284,7 +316,13 @@ class Exchange:
             self.conn.close()
             self._finish()
             return
-        if up is not None and up.used > 1 and not self.body_sent and not self.req.has_body and not self.retried:
+        if (
+            up is not None
+            and up.used > 1
+            and not self.body_sent
+            and not self.req.has_body
+            and not self.retried
+        ):
             self.retried = True  # a kept-alive connection the upstream had just closed: try a fresh one
             self._connect()
             return

@@ -109,8 +109,10 @@ def convert(node: yaml.Node, depth: int = 0, memo: dict[int, YNode] | None = Non
         result = _scalar(node)
     elif isinstance(node, yaml.SequenceNode):
         result = YSeq(tuple(convert(item, depth + 1, memo) for item in node.value), line)
-    else:
+    elif isinstance(node, yaml.MappingNode):
         result = _mapping(node, depth, memo)
+    else:  # pragma: no cover - PyYAML composes only these three node kinds
+        result = YScalar(None, line)
     memo[id(node)] = result
     return result
 
