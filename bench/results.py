@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bench.wrk_driver import WrkResult
+from bench import wrk_driver
 
 NA = "n/a"
 # The targets, as ratios from the same run: (label, numerator row, denominator row, minimum).
@@ -28,7 +28,7 @@ class Row:
     contender: str
     workers: int
     mix: str
-    result: WrkResult | None
+    result: wrk_driver.WrkResult | None
     note: str = ""
 
     @property
@@ -36,7 +36,7 @@ class Row:
         return (self.contender, self.workers, self.mix)
 
 
-def _find(rows: list[Row], key: Key) -> WrkResult | None:
+def _find(rows: list[Row], key: Key) -> wrk_driver.WrkResult | None:
     for row in rows:
         if row.key == key:
             return row.result

@@ -13,7 +13,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from bench.procs import BenchError, pinned
+from bench import procs
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPORT_LUA = BENCH_DIR / "wrk_report.lua"
@@ -72,7 +72,7 @@ def command(wrk: str, url: str, mix: Mix, load: Load, duration: float | None = N
         if mix.token is not None:
             argv += ["-H", f"Authorization: Bearer {mix.token}"]
         argv += ["-s", str(REPORT_LUA), url]
-    return pinned(argv, load.cpus)
+    return procs.pinned(argv, load.cpus)
 
 
 def parse(stdout: str) -> WrkResult:
@@ -90,7 +90,7 @@ def parse(stdout: str) -> WrkResult:
                 tokens_used=int(raw["tokens_used"]),
                 tokens_available=int(raw["tokens_available"]),
             )
-    raise BenchError(f"wrk printed no {RESULT_MARK.strip()} line:\n{stdout[-2000:]}")
+    raise procs.BenchError(f"wrk printed no {RESULT_MARK.strip()} line:\n{stdout[-2000:]}")
 
 
 def run(wrk: str, port: int, mix: Mix, load: Load, duration: float | None = None) -> WrkResult:
@@ -100,7 +100,7 @@ def run(wrk: str, port: int, mix: Mix, load: Load, duration: float | None = None
     try:
         done = subprocess.run(argv, capture_output=True, text=True, timeout=limit, check=False)
     except subprocess.TimeoutExpired as exc:
-        raise BenchError(f"wrk did not finish within {limit:.0f}s: {' '.join(argv)}") from exc
+        raise procs.BenchError(f"wrk did not finish within {limit:.0f}s: {' '.join(argv)}") from exc
     if done.returncode != 0:
-        raise BenchError(f"wrk failed ({done.returncode}): {done.stderr.strip() or done.stdout[-500:]}")
+        raise procs.BenchError(f"wrk failed ({done.returncode}): {done.stderr.strip() or done.stdout[-500:]}")
     return parse(done.stdout)

@@ -15,8 +15,8 @@ import pytest
 
 from meshgate.engine.attributes import RequestAttributes
 from meshgate.engine.authn import Authenticator, AuthnResult
-from meshgate.engine.keyset import KeySnapshot
 from meshgate.engine.jwks import parse_jwks
+from meshgate.engine.keyset import KeySnapshot
 from meshgate.engine.status import JwtStatus as S
 from meshgate.resources.model import ClaimToHeader, JwtHeader, JwtRule
 from meshgate.tokens import generate_key, sign_token
@@ -397,3 +397,31 @@ def test_cache_is_bounded() -> None:
     for i in range(5):
         assert run(auth, req(token(n=i))).ok
     assert len(auth.result_cache) == 2 and len(auth.token_cache) == 2
+
+
+# Golden strings captured from a real Envoy 1.40 (claim_to_headers of an object / list claim, decoded):
+# protobuf's JSON printer escaping and double formatting.
+@pytest.mark.parametrize(
+    ("value", "envoy_json"),
+    [
+        pytest.param(
+            {"q": 'a"b</>\u2028é'}, '{"q":"a\\"b\\u003c/\\u003e\\u2028é"}', id="html-and-separators-escaped"
+        ),
+        pytest.param(
+            {"q": "\x01\x08\t\n\x0b\x0c\r\x1f\x7f\x85\xa0\u00ad\u200b\ufeff&'=/\U0001f600\U000e0001"},
+            '{"q":"\\u0001\\b\\t\\n\\u000b\\f\\r\\u001f\\u007f\\u0085\xa0\\u00ad\\u200b\\ufeff&\'=/\U0001f600'
+            '\\udb40\\udc01"}',
+            id="control-and-format-chars",
+        ),
+        pytest.param(
+            [0.5, 1e-5, 123.456, 2**53 + 1, 1e300, -1.5e-10, 1e15, 1e16, -0.0, 7],
+            "[0.5,1e-05,123.456,9007199254740992,1e+300,-1.5e-10,1e+15,1e+16,-0,7]",
+            id="numbers-as-doubles",
+        ),
+        pytest.param(["b", "a", 3, None, True], '["b","a",3,null,true]', id="list"),
+    ],
+)
+def test_structured_claim_header_matches_envoy(value: Any, envoy_json: str) -> None:
+    rule = JwtRule(issuer=ISS1, jwks_uri=URI1, output_claim_to_headers=(ClaimToHeader("x-c", "c"),))
+    result = run(Authenticator([rule]), req(token(c=value)))
+    assert dict(result.set_headers)["x-c"] == base64.b64encode(envoy_json.encode()).decode()

@@ -1,4 +1,4 @@
-"""JWKS parsing: google/jwt_verify_lib src/jwks.cc semantics (= envoyproxy/envoy source/common/jwt/jwks.cc)."""
+"""JWKS parsing: google/jwt_verify_lib src/jwks.cc (= envoyproxy/envoy source/common/jwt/jwks.cc)."""
 
 from __future__ import annotations
 
@@ -155,7 +155,7 @@ def test_empty_kid_and_alg_count_as_absent() -> None:
 
 def _cert(key: rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey) -> str:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "t")])
-    now = datetime.datetime(2024, 1, 1, tzinfo=datetime.timezone.utc)
+    now = datetime.datetime(2024, 1, 1, tzinfo=datetime.UTC)
     cert = (
         x509.CertificateBuilder()
         .subject_name(name)

@@ -1,4 +1,4 @@
-"""Compact-JWS parsing: one row per jwt_verify_lib parse status (envoyproxy/envoy:source/common/jwt/jwt.cc)."""
+"""Compact-JWS parsing: one row per parse status (envoyproxy/envoy source/common/jwt/jwt.cc)."""
 
 from __future__ import annotations
 

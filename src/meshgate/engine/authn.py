@@ -69,6 +69,22 @@ def istio_requirement(n: int) -> _Req:
 class _Run:
     """The mutable state of one evaluation (Envoy mutates the request headers as it goes)."""
 
+    __slots__ = (
+        "added",
+        "auth",
+        "failures",
+        "identity",
+        "keysets",
+        "memo_ok",
+        "now",
+        "refresh",
+        "removed",
+        "tokens",
+        "valid_from",
+        "valid_until",
+        "verified",
+    )
+
     def __init__(
         self,
         auth: Authenticator,
@@ -205,6 +221,12 @@ class Authenticator:
         self.location_index = {loc: i for i, loc in enumerate(self.locations)}
         self.requirement = istio_requirement(len(self.providers)) if self.providers else None
         self.always_remove = tuple(dict.fromkeys(h for p in self.providers for h in p.sanitize))
+        # what the outcome depends on, read raw for the result memo: header values, query, cookies
+        self._raw_headers = tuple(dict.fromkeys(loc.name for loc in self.locations if loc.kind == "header"))
+        self._reads_query = any(loc.kind == "param" for loc in self.locations)
+        self._reads_cookies = any(loc.kind == "cookie" for loc in self.locations)
+        inline = [p.inline for p in self.providers]
+        self._static_keysets = tuple(inline) if all(k is not None for k in inline) else None
         self.token_cache: TokenCache[ParsedJwt] = TokenCache(cache_size)
         self.result_cache: TokenCache[AuthnResult] = TokenCache(cache_size)
         self._no_rules = AuthnResult(_S.OK, None, (), (), (), AuthnTrace("no rules", _S.OK.value))
@@ -229,14 +251,27 @@ class Authenticator:
         headers = attrs.headers
         if attrs.method == "OPTIONS" and _is_cors_preflight(attrs):
             return self._cors
-        tokens = extract_all(self.locations, headers, path)
-        if all(t is None for t in tokens):
-            return self._no_token
-        keysets = tuple(p.inline if p.inline is not None else keys.get(p.jwks_uri) for p in self.providers)
-        memo_key = (tokens, tuple(map(id, keysets)))
+        keysets = self._static_keysets
+        if keysets is None:
+            keysets = tuple(
+                p.inline if p.inline is not None else keys.get(p.jwks_uri) for p in self.providers
+            )
+        # The memo key holds every input the outcome depends on: raw token sources and key set objects.
+        raw: list[object] = [headers.get(name) for name in self._raw_headers]
+        if self._reads_query:
+            q = path.find("?")
+            raw.append(path[q:] if q >= 0 else "")
+        if self._reads_cookies:
+            raw.append(headers.get("cookie"))
+        raw.extend(map(id, keysets))
+        memo_key = tuple(raw)
         hit = self.result_cache.get(memo_key, now)
         if hit is not None:
             return hit
+        tokens = extract_all(self.locations, headers, path)
+        if tokens.count(None) == len(tokens):
+            self.result_cache.put(memo_key, self._no_token, -math.inf, math.inf, keysets)
+            return self._no_token
         run = _Run(self, tokens, keysets, now)
         status = run.evaluate(self.requirement)
         result = self._result(run, status)

@@ -8,8 +8,10 @@ Source: envoyproxy/envoy:source/extensions/filters/http/jwt_authn/authenticator.
   protobuf JSON (MessageToJsonString); an empty result (e.g. "") adds no header;
 - payload metadata: each space-delimited claim whose top-level value is a string is split on ' '
   (empty pieces dropped) into a list; if nothing remains the string is kept.
-The protobuf JSON printer's number text (SimpleDtoa: %.15g, else %.17g) is reproduced; object member
-order in that JSON is the payload's order (protobuf's own order is UNCONFIRMED).
+The protobuf JSON printer's number text (SimpleDtoa: %.15g, else %.17g) and string escaping (control and
+format characters as \\uXXXX, `<`/`>` escaped, other non-ASCII as UTF-8) are reproduced — both checked
+against a real Envoy 1.40. Object member order there is protobuf's hash-map order (varies), so meshgate
+keeps the payload's order.
 """
 
 from __future__ import annotations
@@ -21,6 +23,47 @@ from typing import Any
 
 _UINT64_LIMIT = float(2**64)
 _MISSING = object()
+
+# protobuf JSON string escaping (util/internal/json_escaping.cc), confirmed with Envoy 1.40
+_SHORT_ESCAPES = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r", '"': '\\"', "\\": "\\\\"}
+_ESCAPED_RANGES = (
+    (0x00, 0x1F),
+    (0x3C, 0x3C),
+    (0x3E, 0x3E),
+    (0x7F, 0x9F),
+    (0xAD, 0xAD),
+    (0x600, 0x603),
+    (0x6DD, 0x6DD),
+    (0x70F, 0x70F),
+    (0x17B4, 0x17B5),
+    (0x200B, 0x200F),
+    (0x2028, 0x202E),
+    (0x2060, 0x2064),
+    (0x206A, 0x206F),
+    (0xFEFF, 0xFEFF),
+    (0xFFF9, 0xFFFB),
+    (0xE0001, 0xE0001),
+    (0xE0020, 0xE007F),
+)
+
+
+def _escape_char(ch: str) -> str:
+    short = _SHORT_ESCAPES.get(ch)
+    if short is not None:
+        return short
+    cp = ord(ch)
+    for low, high in _ESCAPED_RANGES:
+        if low <= cp <= high:
+            if cp > 0xFFFF:
+                cp -= 0x10000
+                return f"\\u{0xD800 + (cp >> 10):04x}\\u{0xDC00 + (cp & 0x3FF):04x}"
+            return f"\\u{cp:04x}"
+    return ch
+
+
+def json_string(text: str) -> str:
+    """A JSON string literal as protobuf's printer writes it."""
+    return '"' + "".join(_escape_char(ch) for ch in text) + '"'
 
 
 def lookup_claim(payload: dict[str, Any], name: str) -> Any:
@@ -65,8 +108,10 @@ def proto_json(value: Any) -> str:
         )
     if isinstance(value, list):
         return "[" + ",".join(proto_json(v) for v in value) + "]"
-    if value is None or isinstance(value, (bool, str)):
-        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, str):
+        return json_string(value)
+    if value is None or isinstance(value, bool):
+        return json.dumps(value)
     try:
         return _dtoa(float(value))
     except OverflowError:

@@ -46,9 +46,12 @@ _TIME_CLAIMS = (
 )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ParsedJwt:
-    """A syntactically valid token. Absent strings are "" and absent times 0, as in jwt_verify_lib."""
+    """A syntactically valid token. Absent strings are "" and absent times 0, as in jwt_verify_lib.
+
+    Treat as immutable (not frozen only because frozen dataclasses are slow to build on the hot path).
+    """
 
     token: str
     header: dict[str, Any]
@@ -85,17 +88,13 @@ def _uint64(payload: dict[str, Any], name: str) -> int | bool | None:
     return int(number)
 
 
-def parse_jwt(token: str) -> ParsedJwt | JwtStatus:
-    """Parse a compact JWS; the first failing check's status, exactly as jwt.cc orders them."""
-    if len(token) > MAX_TOKEN_CHARS:
-        return _S.JWT_BAD_FORMAT
-    pieces = token.split(".")
-    if len(pieces) != 3 or not (pieces[0] and pieces[1] and pieces[2]):
-        pieces = [p for p in pieces if p]
-        if len(pieces) != 3:
-            return _S.JWT_BAD_FORMAT
-    header_b64, payload_b64, signature_b64 = pieces
+# Issuers sign many tokens with the same header segment: its (pure) parse is memoized, bounded.
+_HEADER_MEMO_MAX = 1024
+_HEADER_MEMO: dict[str, tuple[dict[str, Any], str, str] | JwtStatus] = {}
 
+
+def _parse_header(header_b64: str) -> tuple[dict[str, Any], str, str] | JwtStatus:
+    """jwt.cc header checks, in order: base64, JSON object, alg string, alg implemented, kid string."""
     header_raw = b64url_decode(header_b64)
     if header_raw is None:
         return _S.JWT_HEADER_PARSE_ERROR_BAD_BASE64
@@ -110,6 +109,29 @@ def parse_jwt(token: str) -> ParsedJwt | JwtStatus:
     kid = header.get("kid", "")
     if not isinstance(kid, str):
         return _S.JWT_HEADER_BAD_KID
+    return header, alg, kid
+
+
+def parse_jwt(token: str) -> ParsedJwt | JwtStatus:
+    """Parse a compact JWS; the first failing check's status, exactly as jwt.cc orders them."""
+    if len(token) > MAX_TOKEN_CHARS:
+        return _S.JWT_BAD_FORMAT
+    pieces = token.split(".")
+    if len(pieces) != 3 or not (pieces[0] and pieces[1] and pieces[2]):
+        pieces = [p for p in pieces if p]
+        if len(pieces) != 3:
+            return _S.JWT_BAD_FORMAT
+    header_b64, payload_b64, signature_b64 = pieces
+
+    header_info = _HEADER_MEMO.get(header_b64)
+    if header_info is None:
+        header_info = _parse_header(header_b64)
+        if len(_HEADER_MEMO) >= _HEADER_MEMO_MAX:
+            _HEADER_MEMO.clear()
+        _HEADER_MEMO[header_b64] = header_info
+    if isinstance(header_info, JwtStatus):
+        return header_info
+    header, alg, kid = header_info
 
     payload_raw = b64url_decode(payload_b64)
     if payload_raw is None:

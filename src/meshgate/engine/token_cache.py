@@ -17,7 +17,7 @@ V = TypeVar("V")
 
 
 class TokenCache(Generic[V]):
-    """LRU map key → (value, valid_from, valid_until, pinned objects); valid for valid_from ≤ now < valid_until."""
+    """LRU map: key → (value, valid_from, valid_until, pin); valid for valid_from ≤ now < valid_until."""
 
     __slots__ = ("_entries", "_max", "hits", "misses")
 

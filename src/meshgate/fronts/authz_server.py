@@ -18,6 +18,7 @@ from typing import Any, Literal, TextIO
 from meshgate.engine.options import EngineOptions, PathNormalization
 from meshgate.errors import ConfigError, UsageError
 from meshgate.fronts.custom_provider import CustomProviders
+from meshgate.fronts.extauthz_attributes import HttpMode
 from meshgate.fronts.extauthz_decide import ExtAuthzDecider
 from meshgate.resources.model import DEFAULT_ROOT_NAMESPACE, Workload
 
@@ -48,6 +49,9 @@ class AuthzServerOptions:
     path_normalization: PathNormalization = PathNormalization.BASE
     mesh_config: str | None = None  # Istio extensionProviders, for CUSTOM policies
     http_path_prefix: str = ""  # Istio envoyExtAuthzHttp `pathPrefix` to strip in Envoy HTTP mode
+    # "auto": x-original-uri / x-forwarded-uri select forward-auth style (nginx, Traefik: the proxy must
+    # overwrite those headers); "envoy": ignore them (Envoy HTTP mode); "forward-auth": require them.
+    http_mode: HttpMode = "auto"
     jwks_min_refresh: float = 30.0
     ca_file: str | None = None
     access_log_format: Literal["envoy", "json"] = "envoy"

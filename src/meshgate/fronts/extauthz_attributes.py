@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 from meshgate.engine.attributes import RequestAttributes, build_headers
 
@@ -47,6 +47,7 @@ CONTROL_HEADERS = frozenset(
         LABELS_HEADER,
     )
 )
+HttpMode = Literal["auto", "envoy", "forward-auth"]
 # Envoy ext_authz HTTP client: never forwarded as request headers of the original request.
 HOP_BY_HOP = frozenset(("connection", "keep-alive", "transfer-encoding", "content-length", "te", "upgrade"))
 
@@ -156,26 +157,33 @@ def attributes_from_http(
     peer_ip: str,
     local_port: int,
     path_prefix: str = "",
+    mode: HttpMode = "auto",
 ) -> ExtAuthzRequest:
     """An authorization request received over HTTP → the original request's attributes.
 
-    Forward-auth mode when an `x-original-uri` / `x-forwarded-uri` header is present (nginx, Traefik);
+    Forward-auth style when an `x-original-uri` / `x-forwarded-uri` header is present (nginx, Traefik);
     otherwise Envoy ext_authz HTTP mode: the request line is the original one, with Istio's
     `pathPrefix` (istio/api mesh/v1alpha1/config.proto EnvoyExternalAuthorizationHttpProvider) stripped.
+    `mode` "envoy" ignores every control header (a client could send them through Envoy unless the
+    provider's includeRequestHeadersInCheck filters them); "forward-auth" requires the original URI.
     """
     headers = [(name.lower(), value) for name, value in pairs]
     first = _first_values(headers)
-    uri_header = next((name for name in ORIGINAL_URI_HEADERS if name in first), "")
+    trusted = first if mode != "envoy" else {k: v for k, v in first.items() if k not in CONTROL_HEADERS}
+    uri_header = next((name for name in ORIGINAL_URI_HEADERS if name in trusted), "")
+    if mode == "forward-auth" and not uri_header:
+        missing = "forward-auth request without x-original-uri / x-forwarded-uri"
+        return ExtAuthzRequest(RequestAttributes(method, "/", peer_ip=peer_ip), None, missing, "missing")
     if uri_header:
         path = first[uri_header].strip() or "/"
-        method = _pick(first, ORIGINAL_METHOD_HEADERS) or method
-        authority = _pick(first, ORIGINAL_HOST_HEADERS) or first.get("host", "")
-        peer_ip = first.get(REAL_IP_HEADER, "").strip() or peer_ip
+        method = _pick(trusted, ORIGINAL_METHOD_HEADERS) or method
+        authority = _pick(trusted, ORIGINAL_HOST_HEADERS) or first.get("host", "")
     else:
         path = target[len(path_prefix) :] if path_prefix and target.startswith(path_prefix) else target
         if not path.startswith("/"):
             path = "/" + path if path else "/"
         authority = first.get("host", "")
+    peer_ip = trusted.get(REAL_IP_HEADER, "").strip() or peer_ip
     kept = [(n, v) for n, v in headers if n not in CONTROL_HEADERS and n not in HOP_BY_HOP and n != "host"]
     kept.insert(0, ("host", authority))
     attrs = RequestAttributes(
@@ -185,9 +193,9 @@ def attributes_from_http(
         scheme=(first.get(FORWARDED_PROTO) or "http").strip().lower(),
         headers=build_headers(kept),
         peer_ip=peer_ip,
-        local_port=_port(first.get(FORWARDED_PORT), local_port),
+        local_port=_port(trusted.get(FORWARDED_PORT), local_port),
     )
-    override, problem = workload_override(first.get(NAMESPACE_HEADER), first.get(LABELS_HEADER))
+    override, problem = workload_override(trusted.get(NAMESPACE_HEADER), trusted.get(LABELS_HEADER))
     return ExtAuthzRequest(attrs, override, problem, forward_auth=uri_header)
 
 

