@@ -15,9 +15,9 @@ from typing import Any, TypeVar
 
 import pytest
 from aiohttp import web
+from tests.golden.harness import WORKLOAD
 
 from meshgate.fronts.authz_server import AuthzServer, AuthzServerOptions
-from tests.golden.harness import WORKLOAD
 
 T = TypeVar("T")
 
@@ -121,7 +121,7 @@ class Upstream:
     async def start(self) -> None:
         async def hello(request: web.Request) -> web.Response:
             self.seen.append({k.lower(): v for k, v in request.headers.items()})
-            return web.Response(text=f"Hello World! {request.path_qs}")
+            return web.Response(text=f"Hello World! {request.raw_path}")
 
         app = web.Application()
         app.router.add_route("*", "/{tail:.*}", hello)

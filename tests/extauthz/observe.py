@@ -10,18 +10,19 @@ from __future__ import annotations
 
 import http.client
 
+from tests.golden.cases import GoldenCase
+from tests.golden.harness import Observed, attributes_for
+
 from meshgate.engine.attributes import RequestAttributes
 from meshgate.engine.options import PathNormalization
 from meshgate.engine.pathnorm import normalize_path
 from meshgate.fronts.authz_server import AuthzServer
-from tests.golden.cases import GoldenCase
-from tests.golden.harness import Observed, attributes_for
 
 PINNED_UPSTREAM = frozenset({"x-jwt-payload"})  # as tests/golden/harness.observe_engine
 
 
 def envoy_forwarded_path(case: GoldenCase) -> str | None:
-    """The path Envoy's HCM forwards: `normalize_path` only, Istio's BASE default (istio-semantics.md §4.1)."""
+    """The path Envoy's HCM forwards: `normalize_path` only, Istio's BASE (istio-semantics.md §4.1)."""
     return normalize_path(case.path, PathNormalization.BASE)
 
 

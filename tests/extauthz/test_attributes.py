@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from tests.extauthz.conftest import needs_grpc
 
 from meshgate.engine.attributes import RequestAttributes, build_headers
 from meshgate.fronts.extauthz_attributes import (
@@ -12,7 +13,6 @@ from meshgate.fronts.extauthz_attributes import (
     parse_labels,
     workload_override,
 )
-from tests.extauthz.conftest import needs_grpc
 
 PEER = "10.0.0.7"
 
@@ -50,39 +50,84 @@ def test_workload_override(
 # One row per way an HTTP authorization request describes the original request.
 HTTP_ROWS = [
     pytest.param(
-        "GET", "/a/b?x=1", [("Host", "h.example"), ("Authorization", "Bearer t")], "auto",
-        RequestAttributes("GET", "/a/b?x=1", "h.example", headers=build_headers(
-            [("host", "h.example"), ("authorization", "Bearer t")]), peer_ip=PEER, local_port=9192),
+        "GET",
+        "/a/b?x=1",
+        [("Host", "h.example"), ("Authorization", "Bearer t")],
+        "auto",
+        RequestAttributes(
+            "GET",
+            "/a/b?x=1",
+            "h.example",
+            headers=build_headers([("host", "h.example"), ("authorization", "Bearer t")]),
+            peer_ip=PEER,
+            local_port=9192,
+        ),
         id="envoy http mode: the request line is the original request",
     ),
     pytest.param(
-        "GET", "/_auth", [("Host", "h.example"), ("X-Original-URI", "/admin?q"), ("X-Original-Method", "POST"),
-                          ("X-Real-IP", "1.2.3.4"), ("X-Forwarded-Proto", "https"), ("X-Forwarded-Port", "8443")],
+        "GET",
+        "/_auth",
+        [
+            ("Host", "h.example"),
+            ("X-Original-URI", "/admin?q"),
+            ("X-Original-Method", "POST"),
+            ("X-Real-IP", "1.2.3.4"),
+            ("X-Forwarded-Proto", "https"),
+            ("X-Forwarded-Port", "8443"),
+        ],
         "auto",
-        RequestAttributes("POST", "/admin?q", "h.example", "https", build_headers(
-            [("host", "h.example"), ("x-forwarded-proto", "https")]), peer_ip="1.2.3.4", local_port=8443),
+        RequestAttributes(
+            "POST",
+            "/admin?q",
+            "h.example",
+            "https",
+            build_headers([("host", "h.example"), ("x-forwarded-proto", "https")]),
+            peer_ip="1.2.3.4",
+            local_port=8443,
+        ),
         id="nginx auth_request: x-original-uri/-method, x-real-ip; control headers not seen by policies",
     ),
     pytest.param(
-        "GET", "/", [("Host", "authz:9192"), ("X-Forwarded-Uri", "/p"), ("X-Forwarded-Method", "DELETE"),
-                     ("X-Forwarded-Host", "app.example")], "auto",
-        RequestAttributes("DELETE", "/p", "app.example", headers=build_headers([("host", "app.example")]),
-                          peer_ip=PEER, local_port=9192),
+        "GET",
+        "/",
+        [
+            ("Host", "authz:9192"),
+            ("X-Forwarded-Uri", "/p"),
+            ("X-Forwarded-Method", "DELETE"),
+            ("X-Forwarded-Host", "app.example"),
+        ],
+        "auto",
+        RequestAttributes(
+            "DELETE",
+            "/p",
+            "app.example",
+            headers=build_headers([("host", "app.example")]),
+            peer_ip=PEER,
+            local_port=9192,
+        ),
         id="traefik forwardauth: x-forwarded-uri/-method/-host",
     ),
     pytest.param(
-        "GET", "/_auth", [("Host", "h"), ("X-Original-URI", "/admin"), ("X-Real-IP", "1.2.3.4")], "envoy",
-        RequestAttributes("GET", "/_auth", "h", headers=build_headers([("host", "h")]), peer_ip=PEER,
-                          local_port=9192),
+        "GET",
+        "/_auth",
+        [("Host", "h"), ("X-Original-URI", "/admin"), ("X-Real-IP", "1.2.3.4")],
+        "envoy",
+        RequestAttributes(
+            "GET", "/_auth", "h", headers=build_headers([("host", "h")]), peer_ip=PEER, local_port=9192
+        ),
         id="envoy mode ignores control headers a client could have sent through Envoy",
     ),
     pytest.param(
-        "GET", "/check/admin", [("Host", "h")], "auto",
-        RequestAttributes("GET", "/admin", "h", headers=build_headers([("host", "h")]), peer_ip=PEER,
-                          local_port=9192),
+        "GET",
+        "/check/admin",
+        [("Host", "h")],
+        "auto",
+        RequestAttributes(
+            "GET", "/admin", "h", headers=build_headers([("host", "h")]), peer_ip=PEER, local_port=9192
+        ),
         id="istio pathPrefix /check is stripped",
     ),
-]  # fmt: skip
+]
 
 
 @pytest.mark.parametrize(("method", "target", "headers", "mode", "attrs"), HTTP_ROWS)
@@ -97,14 +142,22 @@ def test_http_request_to_attributes(
 @pytest.mark.parametrize(
     ("headers", "mode", "override", "problem"),
     [
-        ([("x-meshgate-namespace", "shop"), ("x-meshgate-labels", "app=cart")], "auto",
-         WorkloadOverride("shop", {"app": "cart"}), None),
+        (
+            [("x-meshgate-namespace", "shop"), ("x-meshgate-labels", "app=cart")],
+            "auto",
+            WorkloadOverride("shop", {"app": "cart"}),
+            None,
+        ),
         ([("x-meshgate-namespace", "shop")], "envoy", None, None),
-        ([("x-meshgate-labels", "oops")], "auto", None,
-         "malformed workload labels 'oops' (expected k=v[,k=v...])"),
+        (
+            [("x-meshgate-labels", "oops")],
+            "auto",
+            None,
+            "malformed workload labels 'oops' (expected k=v[,k=v...])",
+        ),
         ([], "forward-auth", None, "forward-auth request without x-original-uri / x-forwarded-uri"),
     ],
-)  # fmt: skip
+)
 def test_http_workload_and_problems(
     headers: list[tuple[str, str]], mode: str, override: WorkloadOverride | None, problem: str | None
 ) -> None:
@@ -133,16 +186,23 @@ def test_check_request_from_envoy_to_attributes() -> None:
             "x-forwarded-for": "1.2.3.4",
         },
     )
-    request = external_auth_pb2.CheckRequest(attributes=ctx(
-        source=ctx.Peer(address={"socket_address": {"address": "10.1.2.3", "port_value": 5555}}),
-        destination=ctx.Peer(address={"socket_address": {"address": "10.9.9.9", "port_value": 8080}}),
-        request=ctx.Request(http=http),
-        context_extensions={"namespace": "shop", "labels": "app=cart"},
-    ))  # fmt: skip
+    request = external_auth_pb2.CheckRequest(
+        attributes=ctx(
+            source=ctx.Peer(address={"socket_address": {"address": "10.1.2.3", "port_value": 5555}}),
+            destination=ctx.Peer(address={"socket_address": {"address": "10.9.9.9", "port_value": 8080}}),
+            request=ctx.Request(http=http),
+            context_extensions={"namespace": "shop", "labels": "app=cart"},
+        )
+    )
     req = attributes_from_check(request)
     assert req.attrs == RequestAttributes(
-        "GET", "/b%2Fc?q=1", "h.example:8080", "http",
+        "GET",
+        "/b%2Fc?q=1",
+        "h.example:8080",
+        "http",
         build_headers([("host", "h.example:8080"), ("foo", "a,b"), ("x-forwarded-for", "1.2.3.4")]),
-        peer_ip="10.1.2.3", local_port=8080, local_ip="10.9.9.9",
-    )  # fmt: skip
+        peer_ip="10.1.2.3",
+        local_port=8080,
+        local_ip="10.9.9.9",
+    )
     assert req.workload == WorkloadOverride("shop", {"app": "cart"})

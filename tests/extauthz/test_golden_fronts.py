@@ -6,12 +6,12 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-
-from meshgate.fronts.authz_server import AuthzServer
 from tests.extauthz.conftest import HAVE_GRPC, GoldenServers
 from tests.extauthz.observe import observe_grpc, observe_http_envoy, observe_http_nginx
 from tests.golden.cases import CASES, GoldenCase
 from tests.golden.harness import Observed, expected, observe_engine
+
+from meshgate.fronts.authz_server import AuthzServer
 
 Observer = Callable[[AuthzServer, GoldenCase], Observed]
 
@@ -27,13 +27,24 @@ def _serve_observer() -> Callable[[GoldenCase], Observed] | None:
 
 FRONTS: list[object] = [
     pytest.param("engine", id="engine"),
-    pytest.param("serve", id="serve", marks=pytest.mark.skipif(
-        _serve_observer() is None, reason="tests.golden.harness.observe_serve not written yet (gateway task)")),
-    pytest.param(observe_grpc, id="ext_authz-grpc", marks=pytest.mark.skipif(
-        not HAVE_GRPC, reason="grpcio / xds-protos not importable (meshgate[extauthz])")),
+    pytest.param(
+        "serve",
+        id="serve",
+        marks=pytest.mark.skipif(
+            _serve_observer() is None,
+            reason="tests.golden.harness.observe_serve not written yet (gateway task)",
+        ),
+    ),
+    pytest.param(
+        observe_grpc,
+        id="ext_authz-grpc",
+        marks=pytest.mark.skipif(
+            not HAVE_GRPC, reason="grpcio / xds-protos not importable (meshgate[extauthz])"
+        ),
+    ),
     pytest.param(observe_http_envoy, id="ext_authz-http"),
     pytest.param(observe_http_nginx, id="nginx-auth_request-style"),
-]  # fmt: skip
+]
 
 
 @pytest.mark.e2e

@@ -98,7 +98,9 @@ class Upstream:
         size = 0
         async for chunk in request.content.iter_any():
             size += len(chunk)
-        self.seen.append(Seen(request.method, request.raw_path, [(k, v) for k, v in request.headers.items()], size))
+        self.seen.append(
+            Seen(request.method, request.raw_path, [(k, v) for k, v in request.headers.items()], size)
+        )
         query = request.query
         if request.path.startswith("/slow"):
             await asyncio.sleep(float(query.get("s", "2")))
@@ -114,9 +116,13 @@ class Upstream:
             request.transport.abort()
             return response
         body = json.dumps({"path": request.raw_path, "received": size}).encode()
-        return web.Response(body=body, status=int(query.get("status", "200")), content_type="application/json")
+        return web.Response(
+            body=body, status=int(query.get("status", "200")), content_type="application/json"
+        )
 
-    async def _stream(self, request: web.Request, n: int, *, chunked: bool, piece: int = 1 << 16) -> web.StreamResponse:
+    async def _stream(
+        self, request: web.Request, n: int, *, chunked: bool, piece: int = 1 << 16
+    ) -> web.StreamResponse:
         response = web.StreamResponse()
         if chunked:
             response.enable_chunked_encoding()
@@ -230,6 +236,16 @@ def start_gateway(tmp_path: Path) -> Iterator[Any]:
 class ServeProcess:
     proc: subprocess.Popen[bytes]
     port: int
+    stdout: list[bytes] = field(default_factory=list)
+    stderr: list[bytes] = field(default_factory=list)
+
+    def drain_pipes(self) -> None:
+        """Keep reading stdout/stderr in threads so the access log never blocks the gateway."""
+        for stream, sink in ((self.proc.stdout, self.stdout), (self.proc.stderr, self.stderr)):
+            if stream is not None:
+                threading.Thread(
+                    target=lambda s=stream, o=sink: o.extend(iter(s.readline, b"")), daemon=True
+                ).start()
 
     def rss_kib(self) -> int:
         """Resident set of the gateway process (and its forked workers), from /proc."""
@@ -271,7 +287,9 @@ def spawn_serve(args: list[str], *, wait_listen: bool = True) -> ServeProcess:
     if match is None:
         proc.kill()
         raise AssertionError(f"no listener line: {line!r} {proc.stderr.read() if proc.stderr else b''!r}")
-    return ServeProcess(proc, int(match.group(1)))
+    served = ServeProcess(proc, int(match.group(1)), [line.encode()])
+    served.drain_pipes()
+    return served
 
 
 # --- a raw HTTP/1.1 client -------------------------------------------------------------------
@@ -365,7 +383,9 @@ class RawClient:
             self.sock.close()
 
 
-def get(path: str, *, token: str | None = None, extra: str = "", method: str = "GET", host: str = "ex.com") -> bytes:
+def get(
+    path: str, *, token: str | None = None, extra: str = "", method: str = "GET", host: str = "ex.com"
+) -> bytes:
     auth = f"Authorization: Bearer {token}\r\n" if token else ""
     return f"{method} {path} HTTP/1.1\r\nHost: {host}\r\n{auth}{extra}\r\n".encode()
 

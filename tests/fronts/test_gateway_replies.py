@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-
 from tests.fronts.conftest import DEMO_JWT, RawClient, Upstream, get, mask_date
 
 BAD_TOKEN = "abc.def"
@@ -25,7 +24,10 @@ REPLIES: list[tuple[str, bytes, bytes, bool]] = [
         get("/a/../x?q=1", token=BAD_TOKEN),
         b'HTTP/1.1 401 Unauthorized\r\nwww-authenticate: Bearer realm="http://ex.com/x?q=1", '
         b'error="invalid_token"\r\ncontent-length: 79\r\ncontent-type: text/plain\r\n'
-        + D + SERVER + b"\r\n" + JWT_BAD_FORMAT,
+        + D
+        + SERVER
+        + b"\r\n"
+        + JWT_BAD_FORMAT,
         False,
     ),
     (
@@ -39,27 +41,36 @@ REPLIES: list[tuple[str, bytes, bytes, bool]] = [
         "rbac-403",  # rbac_filter.cc: DENY notRequestPrincipals ["*"] without a token
         get("/deny"),
         b"HTTP/1.1 403 Forbidden\r\ncontent-length: 19\r\ncontent-type: text/plain\r\n"
-        + D + SERVER + b"\r\nRBAC: access denied",
+        + D
+        + SERVER
+        + b"\r\nRBAC: access denied",
         False,
     ),
     (
         "rbac-403-head",
         get("/deny", method="HEAD"),
-        b"HTTP/1.1 403 Forbidden\r\ncontent-length: 19\r\ncontent-type: text/plain\r\n" + D + SERVER + b"\r\n",
+        b"HTTP/1.1 403 Forbidden\r\ncontent-length: 19\r\ncontent-type: text/plain\r\n"
+        + D
+        + SERVER
+        + b"\r\n",
         False,
     ),
     (
         "rbac-403-body-unread-closes",  # HCM: local reply before the request ended → connection: close
         b"POST /deny HTTP/1.1\r\nHost: ex.com\r\nContent-Length: 10\r\n\r\nabc",
         b"HTTP/1.1 403 Forbidden\r\ncontent-length: 19\r\ncontent-type: text/plain\r\n"
-        + D + SERVER + b"connection: close\r\n\r\nRBAC: access denied",
+        + D
+        + SERVER
+        + b"connection: close\r\n\r\nRBAC: access denied",
         True,
     ),
     (
         "client-connection-close",
         get("/deny", extra="Connection: close\r\n"),
         b"HTTP/1.1 403 Forbidden\r\ncontent-length: 19\r\ncontent-type: text/plain\r\n"
-        + D + SERVER + b"connection: close\r\n\r\nRBAC: access denied",
+        + D
+        + SERVER
+        + b"connection: close\r\n\r\nRBAC: access denied",
         True,
     ),
     (
@@ -72,7 +83,9 @@ REPLIES: list[tuple[str, bytes, bytes, bool]] = [
         "malformed-400",  # http1 codec error (llhttp)
         b"GET /x HTTP/1.1\r\nHost: ex.com\r\nBad Header\r\n\r\n",
         b"HTTP/1.1 400 Bad Request\r\ncontent-length: 11\r\ncontent-type: text/plain\r\n"
-        + D + SERVER + b"connection: close\r\n\r\nBad Request",
+        + D
+        + SERVER
+        + b"connection: close\r\n\r\nBad Request",
         True,
     ),
     (
@@ -80,7 +93,9 @@ REPLIES: list[tuple[str, bytes, bytes, bool]] = [
         b"POST /x HTTP/1.1\r\nHost: ex.com\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n"
         b"3\r\nabc\r\n0\r\n\r\n",
         b"HTTP/1.1 400 Bad Request\r\ncontent-length: 11\r\ncontent-type: text/plain\r\n"
-        + D + SERVER + b"connection: close\r\n\r\nBad Request",
+        + D
+        + SERVER
+        + b"connection: close\r\n\r\nBad Request",
         True,
     ),
     (
@@ -93,14 +108,18 @@ REPLIES: list[tuple[str, bytes, bytes, bool]] = [
         "http10-426",  # accept_http_10 is off in Istio
         b"GET /x HTTP/1.0\r\nHost: ex.com\r\n\r\n",
         b"HTTP/1.1 426 Upgrade Required\r\ncontent-length: 16\r\ncontent-type: text/plain\r\n"
-        + D + SERVER + b"connection: close\r\n\r\nUpgrade Required",
+        + D
+        + SERVER
+        + b"connection: close\r\n\r\nUpgrade Required",
         True,
     ),
     (
         "headers-over-60k-431",  # max_request_headers_kb default 60
         get("/x", extra="X-Big: " + "a" * 70000 + "\r\n"),
         b"HTTP/1.1 431 Request Header Fields Too Large\r\ncontent-length: 31\r\ncontent-type: text/plain\r\n"
-        + D + SERVER + b"connection: close\r\n\r\nRequest Header Fields Too Large",
+        + D
+        + SERVER
+        + b"connection: close\r\n\r\nRequest Header Fields Too Large",
         True,
     ),
     (
@@ -113,7 +132,9 @@ REPLIES: list[tuple[str, bytes, bytes, bool]] = [
 
 
 @pytest.mark.e2e
-@pytest.mark.parametrize(("request_bytes", "expected", "closes"), [r[1:] for r in REPLIES], ids=[r[0] for r in REPLIES])
+@pytest.mark.parametrize(
+    ("request_bytes", "expected", "closes"), [r[1:] for r in REPLIES], ids=[r[0] for r in REPLIES]
+)
 def test_local_reply_bytes(
     start_gateway: Any, upstream: Upstream, request_bytes: bytes, expected: bytes, closes: bool
 ) -> None:
@@ -160,7 +181,10 @@ def test_upstream_failure_replies(
     reason = {503: b"Service Unavailable", 504: b"Gateway Timeout"}[status]
     expected = (
         b"HTTP/1.1 %d %s\r\ncontent-length: %d\r\ncontent-type: text/plain\r\n" % (status, reason, len(body))
-        + D + SERVER + b"\r\n" + body
+        + D
+        + SERVER
+        + b"\r\n"
+        + body
     )
     assert mask_date(response.raw) == expected
     assert not client.closed_by_peer(wait=0.2)  # Envoy keeps the downstream connection

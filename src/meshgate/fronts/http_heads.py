@@ -12,8 +12,8 @@ appendXff); `x-forwarded-proto` is overwritten with the downstream scheme (conn_
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterable, Sequence
+from random import getrandbits
 
 from meshgate.fronts.local_reply import CONNECTION_CLOSE, SERVER_HEADER, UPGRADE_REQUIRED_BODY, status_line
 
@@ -39,15 +39,27 @@ def connection_tokens(value: bytes) -> set[bytes]:
 
 
 def new_request_id() -> bytes:
-    return str(uuid.uuid4()).encode()
+    """A random (version 4) UUID, as Envoy's x-request-id; not a secret, so no CSPRNG call per request."""
+    n = (getrandbits(128) & _UUID_CLEAR) | _UUID_V4
+    h = b"%032x" % n
+    return b"%s-%s-%s-%s-%s" % (h[:8], h[8:12], h[12:16], h[16:20], h[20:])
 
 
-def _listed_by_connection(headers: Headers) -> set[bytes]:
+_UUID_CLEAR = ~((0xF << 76) | (0x3 << 62))
+_UUID_V4 = (0x4 << 76) | (0x2 << 62)
+
+
+def listed_by_connection(headers: Headers) -> frozenset[bytes]:
+    """Names a `Connection` header lists as hop-by-hop, beyond the ones always dropped."""
     listed: set[bytes] = set()
     for name, value in headers:
         if len(name) == 10 and name.lower() == b"connection":
             listed |= connection_tokens(value)
-    return listed
+    return frozenset(listed - HOP_BY_HOP - _CONNECTION_OPTIONS) if listed else NOTHING
+
+
+_CONNECTION_OPTIONS = frozenset({b"close"})
+NOTHING: frozenset[bytes] = frozenset()
 
 
 def upstream_request_head(
@@ -61,6 +73,7 @@ def upstream_request_head(
     set_headers: Sequence[tuple[str, str]] = (),
     chunked: bool = False,
     upgrade: bytes | None = None,
+    listed: frozenset[bytes] | None = None,
 ) -> tuple[bytes, bytes, bytes]:
     """(head bytes, x-forwarded-for sent, x-request-id sent) for one proxied request.
 
@@ -68,8 +81,12 @@ def upstream_request_head(
     spoofed output headers); `set_headers` are then appended. `upgrade` keeps the upgrade pair.
     """
     removed = {name.encode("latin-1") for name in drop}
-    removed.update(name.encode("latin-1") for name, _ in set_headers)
-    listed = _listed_by_connection(headers)
+    if set_headers:
+        removed.update(name.encode("latin-1") for name, _ in set_headers)
+    if listed is None:
+        listed = listed_by_connection(headers)
+    if listed:
+        removed |= listed
     parts = [method, b" ", target, b" HTTP/1.1\r\n"]
     xff_at = -1
     xff_values: list[bytes] = []
@@ -78,10 +95,10 @@ def upstream_request_head(
     for name, value in headers:
         lname = name.lower()
         if lname in HOP_BY_HOP:
-            if lname == b"te" and value.strip().lower() == TE_TRAILERS and b"te" not in listed:
+            if lname == b"te" and value.strip().lower() == TE_TRAILERS:
                 parts.append(b"te: trailers\r\n")
             continue
-        if lname in removed or lname in listed:
+        if lname in removed:
             continue
         if lname == XFF:
             if xff_at < 0:
@@ -131,11 +148,13 @@ def downstream_response_head(
     chunked: bool = False,
     close: bool = False,
     upgrade: bool = False,
+    listed: frozenset[bytes] | None = None,
 ) -> bytes:
     """The response head Envoy writes for a proxied response (see the module docstring for the order)."""
     parts = [status_line(status)]
     has_server = has_date = False
-    listed = _listed_by_connection(headers) if not upgrade else set()
+    if listed is None:
+        listed = listed_by_connection(headers) if not upgrade else NOTHING
     for name, value in headers:
         lname = name.lower()
         if lname in HOP_BY_HOP:
@@ -178,7 +197,7 @@ class RequestHead:
     """A parsed request head: raw bytes for re-serializing, str views for the engine and the log."""
 
     __slots__ = (
-        "attr_headers", "chunked", "expect_continue", "has_body", "host", "keep_alive", "method",
+        "attr_headers", "chunked", "expect_continue", "has_body", "host", "keep_alive", "listed", "method",
         "method_str", "raw_headers", "reject", "target", "target_str", "upgrade", "user_agent",
     )  # fmt: skip
 
@@ -212,6 +231,8 @@ class RequestHead:
         self.has_body = self.chunked or (length is not None and length[0].strip() not in ("", "0"))
         expect = attrs.get("expect")
         self.expect_continue = expect is not None and expect[0].strip().lower() == "100-continue"
+        connection = attrs.get("connection")
+        self.listed = listed_by_connection(raw_headers) if connection else NOTHING
         agent = attrs.get("user-agent")
         self.user_agent = agent[0] if agent else None
         upgrade = attrs.get("upgrade") if upgrade_requested else None

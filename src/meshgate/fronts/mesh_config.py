@@ -85,8 +85,7 @@ def load_mesh_config(path: str) -> dict[str, ExtAuthzProvider]:
 
 
 def parse_mesh_config(text: str, file: str = "<mesh-config>") -> dict[str, ExtAuthzProvider]:
-    doc = _load(text, file)
-    entries = _extension_providers(doc, file)
+    entries = [e for doc in _load_all(text, file) if doc is not None for e in _extension_providers(doc, file)]
     problems: list[Problem] = []
     providers: dict[str, ExtAuthzProvider] = {}
     for entry in entries:
@@ -111,9 +110,10 @@ def parse_mesh_config(text: str, file: str = "<mesh-config>") -> dict[str, ExtAu
     return providers
 
 
-def _load(text: str, file: str) -> Any:
+def _load_all(text: str, file: str) -> list[Any]:
+    """Every YAML document (a mesh config may sit next to other resources, e.g. Istio's CUSTOM policy)."""
     try:
-        return yaml.load(text, Loader=_LineLoader)
+        return list(yaml.load_all(text, Loader=_LineLoader))
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = mark.line + 1 if mark is not None else 1
@@ -127,7 +127,10 @@ def _extension_providers(doc: Any, file: str) -> list[Any]:
     if doc.get("kind") == "ConfigMap" and isinstance(doc.get("data"), dict):
         mesh = doc["data"].get("mesh")
         if isinstance(mesh, str):
-            return _extension_providers(_load(mesh, f"{file} (data.mesh)") or {}, f"{file} (data.mesh)")
+            inner = f"{file} (data.mesh)"
+            return [
+                e for d in _load_all(mesh, inner) if d is not None for e in _extension_providers(d, inner)
+            ]
     for holder in (
         doc.get("spec", {}).get("meshConfig") if isinstance(doc.get("spec"), dict) else None,
         doc.get("meshConfig"),

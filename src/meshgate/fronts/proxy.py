@@ -172,6 +172,7 @@ class Exchange:
             set_headers=edits.set,
             chunked=req.chunked,
             upgrade=req.upgrade,
+            listed=req.listed,
         )
         self.xff = xff.decode("latin-1")
         self.request_id = rid.decode("latin-1")
@@ -253,7 +254,13 @@ class Exchange:
             self._finish()
 
     # response (UpstreamSink) -------------------------------------------------------------------
-    def on_response_head(self, status: int, headers: list[tuple[bytes, bytes]], framing: str) -> None:
+    @property
+    def output(self) -> GatewayProtocol:
+        return self.conn
+
+    def on_response_head(
+        self, status: int, headers: list[tuple[bytes, bytes]], framing: str, listed: frozenset[bytes]
+    ) -> None:
         if self.finished:
             return
         self.resp_started = True
@@ -270,6 +277,7 @@ class Exchange:
             chunked=self.resp_chunked,
             close=close,
             upgrade=upgraded,
+            listed=listed,
         )
         self.close_after = close
         self.conn.write(head)

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import httptools
 
 from meshgate.errors import UsageError
+from meshgate.fronts.http_heads import NOTHING, listed_by_connection
 
 log = logging.getLogger("meshgate.gateway")
 
@@ -27,10 +28,21 @@ CONNECT_TIMEOUT_S = 10.0  # istio/api DestinationRule connectTimeout default (10
 NO_BODY_STATUSES = frozenset({204, 304})
 
 
+class Output(Protocol):
+    """The downstream connection: writes made between cork() and uncork() leave in one syscall."""
+
+    def cork(self) -> None: ...
+    def uncork(self) -> None: ...
+
+
 class UpstreamSink(Protocol):
     """What an exchange offers its upstream connection (see fronts/proxy.py)."""
 
-    def on_response_head(self, status: int, headers: list[tuple[bytes, bytes]], framing: str) -> None: ...
+    @property
+    def output(self) -> Output: ...
+    def on_response_head(
+        self, status: int, headers: list[tuple[bytes, bytes]], framing: str, listed: frozenset[bytes]
+    ) -> None: ...
     def on_response_body(self, data: bytes) -> None: ...
     def on_response_end(self, keep_alive: bool) -> None: ...
     def on_upstream_lost(self, error: str) -> None: ...
@@ -74,6 +86,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.sink: UpstreamSink | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.headers: list[tuple[bytes, bytes]] = []
+        self.has_length = self.has_chunked = self.has_connection = False
         self.head_request = False  # the exchange is a HEAD: its response has no body
         self.until_close = False  # response framed by connection close
         self.tunnel = False
@@ -89,6 +102,9 @@ class UpstreamConnection(asyncio.Protocol):
             if self.sink is not None:
                 self.sink.on_tunnel_data(data)
             return
+        output = self.sink.output if self.sink is not None else None
+        if output is not None:
+            output.cork()  # a small response's head and body leave in one write
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
@@ -97,6 +113,9 @@ class UpstreamConnection(asyncio.Protocol):
                 self.sink.on_tunnel_data(rest)
         except httptools.HttpParserError as exc:
             self._fail(f"upstream protocol error: {exc}")
+        finally:
+            if output is not None:
+                output.uncork()
 
     def eof_received(self) -> bool | None:
         if self.until_close and self.sink is not None and not self.tunnel:
@@ -126,9 +145,18 @@ class UpstreamConnection(asyncio.Protocol):
     # httptools callbacks ----------------------------------------------------------------------
     def on_message_begin(self) -> None:
         self.headers = []
+        self.has_length = self.has_chunked = self.has_connection = False
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name, value))
+        size = len(name)  # cheap pre-filter for the three names framing depends on
+        if size == 14:
+            self.has_length = self.has_length or name.lower() == b"content-length"
+        elif size == 17:
+            if name.lower() == b"transfer-encoding" and b"chunked" in value.lower():
+                self.has_chunked = True
+        elif size == 10:
+            self.has_connection = self.has_connection or name.lower() == b"connection"
 
     def on_headers_complete(self) -> None:
         status = self.parser.get_status_code()
@@ -141,7 +169,8 @@ class UpstreamConnection(asyncio.Protocol):
         sink = self.sink
         if sink is None:
             return
-        sink.on_response_head(status, self.headers, framing)
+        listed = listed_by_connection(self.headers) if self.has_connection else NOTHING
+        sink.on_response_head(status, self.headers, framing, listed)
         if self.head_request and not self.tunnel and self.sink is sink:
             keep = self.parser.should_keep_alive()
             self.parser = httptools.HttpResponseParser(self)  # the old one waits for a body that never comes
@@ -166,13 +195,9 @@ class UpstreamConnection(asyncio.Protocol):
         """'none' | 'length' | 'chunked' | 'close': how this response's body is delimited."""
         if self.head_request or status in NO_BODY_STATUSES or status == 101:
             return "none"
-        for name, value in self.headers:
-            lname = name.lower()
-            if lname == b"transfer-encoding" and b"chunked" in value.lower():
-                return "chunked"
-            if lname == b"content-length":
-                return "length"
-        return "close"
+        if self.has_chunked:
+            return "chunked"
+        return "length" if self.has_length else "close"
 
     def _fail(self, error: str) -> None:
         sink, self.sink = self.sink, None
