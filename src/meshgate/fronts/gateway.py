@@ -50,6 +50,7 @@ class GatewayContext:
         self.scheme_bytes = scheme.encode()
         self.upstream_timeout = upstream_timeout
         self.upstream_host = pool.target.address if pool is not None else "builtin"
+        self.access_log_enabled = True
         self.connections: set[GatewayProtocol] = set()
         self.tasks: set[asyncio.Task[Any]] = set()
         self.draining = False

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from random import getrandbits
 
+from meshgate.engine.attributes import RequestAttributes
 from meshgate.fronts.local_reply import CONNECTION_CLOSE, SERVER_HEADER, UPGRADE_REQUIRED_BODY, status_line
 
 Headers = Sequence[tuple[bytes, bytes]]
@@ -248,6 +249,19 @@ class RequestHead:
         if upgrade_requested and (self.upgrade is None or self.upgrade.lower() != WEBSOCKET):
             return 403, ""  # only websocket upgrades are configured (Istio); CONNECT is not
         return None
+
+    def attributes(self, scheme: str, peer_ip: str, local_ip: str, local_port: int) -> RequestAttributes:
+        """What the engine decides on: the request exactly as received, plus the connection's facts."""
+        return RequestAttributes(
+            method=self.method_str,
+            path=self.target_str,
+            authority=self.host,
+            scheme=scheme,
+            headers=self.attr_headers,
+            peer_ip=peer_ip,
+            local_port=local_port,
+            local_ip=local_ip,
+        )
 
     @property
     def request_id(self) -> str | None:

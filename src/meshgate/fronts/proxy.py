@@ -17,10 +17,10 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from meshgate.engine.attributes import RequestAttributes
 from meshgate.engine.decision import Decision
 from meshgate.engine.status import LOCAL_REPLY_CONTENT_TYPE
 from meshgate.fronts.builtin_app import hello_response
+from meshgate.fronts.exchange_log import record
 from meshgate.fronts.http_heads import (
     LAST_CHUNK,
     RequestHead,
@@ -36,14 +36,12 @@ from meshgate.fronts.local_reply import (
     local_reply,
 )
 from meshgate.fronts.upstream import UpstreamConnection
-from meshgate.observability.access_log import AccessLogEntry
 
 if TYPE_CHECKING:
     from meshgate.fronts.gateway import GatewayProtocol
 
 log = logging.getLogger("meshgate.gateway")
 
-PROTOCOL = "HTTP/1.1"
 PENDING_BODY_LIMIT = 256 * 1024  # request body buffered while deciding / connecting before reading pauses
 # Envoy response flags (envoyproxy/envoy:source/common/stream_info/utility.cc).
 UF, UC, UT, DC, DPE = "UF", "UC", "UT", "DC", "DPE"
@@ -53,35 +51,10 @@ class Exchange:
     """One request/response on a downstream connection, from its parsed head to its access-log line."""
 
     __slots__ = (
-        "body_sent",
-        "close_after",
-        "conn",
-        "connecting",
-        "decision",
-        "discard",
-        "finished",
-        "flags",
-        "head",
-        "out_in",
-        "out_sent",
-        "pending",
-        "pending_size",
-        "req",
-        "req_done",
-        "request_id",
-        "resp_chunked",
-        "resp_done",
-        "resp_started",
-        "retried",
-        "service_ms",
-        "start",
-        "status",
-        "timer",
-        "tunnel",
-        "up",
-        "up_start",
-        "upstream_head",
-        "xff",
+        "body_sent", "bytes_in", "bytes_out", "close_after", "conn", "decision", "discard",
+        "finished", "flags", "head", "pending", "pending_size", "req", "req_done", "request_id",
+        "resp_chunked", "resp_done", "resp_started", "retried", "service_ms", "start", "status", "timer",
+        "tunnel", "up", "up_start", "upstream_head", "xff",
     )  # fmt: skip
 
     def __init__(self, conn: GatewayProtocol, req: RequestHead) -> None:
@@ -93,12 +66,11 @@ class Exchange:
         self.discard = req.reject is not None  # body bytes are dropped (local reply / built-in app)
         self.close_after = False
         self.up: UpstreamConnection | None = None
-        self.connecting = False
         self.pending: list[bytes] = []
         self.pending_size = 0
         self.status = 0
         self.flags = "-"
-        self.out_in = self.out_sent = 0
+        self.bytes_in = self.bytes_out = 0
         self.body_sent = self.retried = self.resp_chunked = self.tunnel = False
         self.timer: asyncio.TimerHandle | None = None
         self.service_ms: int | None = None
@@ -119,16 +91,7 @@ class Exchange:
         if req.expect_continue:
             self.conn.write(CONTINUE_100)
         conn = self.conn
-        attrs = RequestAttributes(
-            method=req.method_str,
-            path=req.target_str,
-            authority=req.host,
-            scheme=conn.ctx.scheme,
-            headers=req.attr_headers,
-            peer_ip=conn.peer_ip,
-            local_port=conn.local_port,
-            local_ip=conn.local_ip,
-        )
+        attrs = req.attributes(conn.ctx.scheme, conn.peer_ip, conn.local_ip, conn.local_port)
         state = conn.ctx.state
         decision = state.decide_now(attrs, time.time())
         if decision.refresh:
@@ -186,11 +149,9 @@ class Exchange:
     def _connect(self) -> None:
         pool = self.conn.ctx.pool
         assert pool is not None
-        self.connecting = True
         self.conn.ctx.spawn(pool.connect(), self._connected)
 
     def _connected(self, task: asyncio.Task[UpstreamConnection]) -> None:
-        self.connecting = False
         if task.cancelled():
             return
         exc = task.exception()
@@ -225,7 +186,7 @@ class Exchange:
 
     # request body ------------------------------------------------------------------------------
     def request_body(self, data: bytes) -> None:
-        self.out_in += len(data)
+        self.bytes_in += len(data)
         if self.discard or self.finished:
             return
         up = self.up
@@ -289,7 +250,7 @@ class Exchange:
     def on_response_body(self, data: bytes) -> None:
         if self.finished:
             return
-        self.out_sent += len(data)
+        self.bytes_out += len(data)
         if self.resp_chunked:
             self.conn.writelines([b"%x\r\n" % len(data), data, b"\r\n"])
         else:
@@ -343,11 +304,11 @@ class Exchange:
             self.conn.resume(self.conn.PAUSE_UPSTREAM)
 
     def on_tunnel_data(self, data: bytes) -> None:
-        self.out_sent += len(data)
+        self.bytes_out += len(data)
         self.conn.write(data)
 
     def tunnel_sent(self, size: int) -> None:
-        self.out_in += size
+        self.bytes_in += size
 
     # timeouts, local replies, the end ----------------------------------------------------------
     def _arm_timer(self) -> None:
@@ -395,14 +356,14 @@ class Exchange:
         self.resp_started = self.resp_done = self.discard = True
         self.close_after = close
         self.conn.write(local_reply(status, body, headers, head=self.head, close=close, content_type=ctype))
-        self.out_sent = 0 if self.head else len(body.encode())
+        self.bytes_out = 0 if self.head else len(body.encode())
         if self.req_done or close:
             self._finish()
 
     def _builtin(self, path: str) -> None:
         close = not self.req.keep_alive or self.conn.ctx.draining
         data, sent = hello_response(path, date_line=DATES.line(), head=self.head, close=close)
-        self.status, self.out_sent, self.service_ms = 200, sent, 0
+        self.status, self.bytes_out, self.service_ms = 200, sent, 0
         self.resp_started = self.resp_done = self.discard = True
         self.close_after = close
         self.conn.write(data)
@@ -423,41 +384,5 @@ class Exchange:
         if self.finished:
             return
         self.finished = True
-        self._log()
+        record(self)
         self.conn.exchange_done(self)
-
-    def _logged_path(self) -> str:
-        """Envoy logs `:path` as the filters saw it: after normalization."""
-        decision = self.decision
-        if decision is not None and decision.trace.path.startswith("/"):
-            return decision.trace.path
-        return self.req.target_str
-
-    def _log(self) -> None:
-        req, ctx = self.req, self.conn.ctx
-        duration = time.time() - self.start
-        decision = self.decision
-        try:
-            ctx.state.metrics.observe_request(decision, self.status, duration, self.flags)
-            ctx.state.access_log.log(
-                AccessLogEntry(
-                    start_time=self.start,
-                    method=req.method_str,
-                    path=self._logged_path(),
-                    protocol=PROTOCOL,
-                    response_code=self.status,
-                    response_flags=self.flags,
-                    bytes_received=self.out_in,
-                    bytes_sent=self.out_sent,
-                    duration_ms=int(duration * 1000),
-                    upstream_service_time_ms=self.service_ms,
-                    xff=self.xff or req.forwarded_for(self.conn.peer_ip),
-                    user_agent=req.user_agent,
-                    request_id=self.request_id or req.request_id,
-                    authority=req.host,
-                    upstream_host=ctx.upstream_host if self.up_start else None,
-                    reason=decision.reason if decision is not None else "none",
-                )
-            )
-        except Exception:  # the log must never break the data path
-            log.exception("access log / metrics failed")

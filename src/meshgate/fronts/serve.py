@@ -16,10 +16,11 @@ import os
 import signal
 import sys
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, TextIO, cast
 
 from meshgate.engine.options import EngineOptions, PathNormalization
 from meshgate.errors import ConfigError, UsageError
+from meshgate.fronts.exchange_log import DeferredFlushStream
 from meshgate.fronts.gateway import GatewayContext, GatewayProtocol
 from meshgate.fronts.tls import client_context, server_context
 from meshgate.fronts.upstream import UpstreamPool, UpstreamTarget
@@ -57,7 +58,7 @@ class ServeOptions:
     upstream_timeout: float = 15.0  # Envoy route timeout default
     jwks_min_refresh: float = 30.0
     ca_file: str | None = None
-    access_log_format: str = "envoy"
+    access_log_format: str = "envoy"  # or "json"; "off" writes no access log (Istio's default)
     drain_timeout: float = 10.0
 
     @property
@@ -108,6 +109,7 @@ class Gateway:
         self.keystore: KeyStore | None = None
         self.reloader: ConfigReloader | None = None
         self.admin: AdminServer | None = None
+        self.flusher: asyncio.Task[None] | None = None
         self.port = 0
 
     async def start(self) -> None:
@@ -124,8 +126,8 @@ class Gateway:
         admin_at = split_host_port(opts.admin, "--admin") if self.with_admin and opts.admin else None
         if bool(opts.tls_cert) != bool(opts.tls_key):
             raise UsageError("--tls-cert and --tls-key go together")
-        if opts.access_log_format not in ("envoy", "json"):
-            raise UsageError(f"--access-log-format: 'envoy' or 'json', not {opts.access_log_format!r}")
+        if opts.access_log_format not in ("envoy", "json", "off"):
+            raise UsageError(f"--access-log-format: envoy, json or off, not {opts.access_log_format!r}")
         tls = server_context(opts.tls_cert, opts.tls_key) if opts.tls_cert and opts.tls_key else None
         target = UpstreamTarget.parse(opts.upstream) if opts.upstream else None
         pool = None
@@ -136,17 +138,19 @@ class Gateway:
             engine.jwks_sources(), min_refetch_interval_s=opts.jwks_min_refresh, ca_file=opts.ca_file
         )
         log_format: AccessLogFormat = "json" if opts.access_log_format == "json" else "envoy"
+        self.log_stream = DeferredFlushStream(self.access_log_stream or sys.stdout)
         state = ServingState(
             engine,
             self.keystore,
             Metrics(),
-            AccessLog(self.access_log_stream or sys.stdout, log_format),
+            AccessLog(cast(TextIO, self.log_stream), log_format),
             config_paths=opts.config_paths,
             workload=opts.workload,
             options=opts.engine_options,
             resources=resources,
         )
         await self.keystore.start()
+        self.flusher = asyncio.get_running_loop().create_task(self.log_stream.flush_periodically())
         self.reloader = ConfigReloader(state, opts.config_paths)
         await self.reloader.start()
         if admin_at is not None:
@@ -156,6 +160,7 @@ class Gateway:
         self.ctx = ctx = GatewayContext(
             state, pool, scheme="https" if tls else "http", upstream_timeout=opts.upstream_timeout
         )
+        ctx.access_log_enabled = opts.access_log_format != "off"
         loop = asyncio.get_running_loop()
         self.server = await loop.create_server(
             lambda: GatewayProtocol(ctx),
@@ -194,6 +199,10 @@ class Gateway:
             if closer is not None:
                 with contextlib.suppress(Exception):
                     await closer.close()
+        if self.flusher is not None:
+            self.flusher.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self.flusher
 
 
 async def run_serve(opts: ServeOptions, *, worker: int = 0, reuse_port: bool = False) -> int:
