@@ -28,7 +28,9 @@ def _files(package: str) -> list[Path]:
 
 @pytest.mark.parametrize("path", _files("engine") + _files("resources"), ids=lambda p: p.name)
 def test_engine_and_resources_stay_pure(path: Path) -> None:
-    bad = {m for m in imported_modules(path) if m.split(".")[0] in PURE_FORBIDDEN or m.startswith(PURE_FORBIDDEN)}
+    bad = {
+        m for m in imported_modules(path) if m.split(".")[0] in PURE_FORBIDDEN or m.startswith(PURE_FORBIDDEN)
+    }
     assert not bad, f"{path.relative_to(SRC)} imports {sorted(bad)}"
 
 

@@ -16,6 +16,7 @@ from meshgate.errors import MeshgateError, UsageError
 from meshgate.resources.model import DEFAULT_ROOT_NAMESPACE
 
 if TYPE_CHECKING:
+    from meshgate.fronts.authz_server import AuthzServerOptions
     from meshgate.fronts.serve import ServeOptions
 
 EXIT_OK = 0
@@ -35,16 +36,34 @@ def parse_labels(text: str) -> dict[str, str]:
 
 
 def _add_workload_flags(p: argparse.ArgumentParser) -> None:
-    p.add_argument("-c", "--config", action="append", required=True, metavar="PATH",
-                   help="file or directory of Istio YAML/JSON (repeatable)")
+    p.add_argument(
+        "-c",
+        "--config",
+        action="append",
+        required=True,
+        metavar="PATH",
+        help="file or directory of Istio YAML/JSON (repeatable)",
+    )
     p.add_argument("--namespace", default="default", help="workload namespace (default: default)")
     p.add_argument("--labels", default="", help="workload labels k=v,k2=v2")
-    p.add_argument("--root-namespace", default=DEFAULT_ROOT_NAMESPACE,
-                   help=f"Istio root namespace (default: {DEFAULT_ROOT_NAMESPACE})")
-    p.add_argument("--trusted-proxies", type=int, default=0, metavar="N",
-                   help="X-Forwarded-For hops to trust for remote.ip (default 0: the peer address)")
-    p.add_argument("--path-normalization", default="BASE",
-                   choices=[m.value for m in PathNormalization], help="Istio pathNormalization (default BASE)")
+    p.add_argument(
+        "--root-namespace",
+        default=DEFAULT_ROOT_NAMESPACE,
+        help=f"Istio root namespace (default: {DEFAULT_ROOT_NAMESPACE})",
+    )
+    p.add_argument(
+        "--trusted-proxies",
+        type=int,
+        default=0,
+        metavar="N",
+        help="X-Forwarded-For hops to trust for remote.ip (default 0: the peer address)",
+    )
+    p.add_argument(
+        "--path-normalization",
+        default="BASE",
+        choices=[m.value for m in PathNormalization],
+        help="Istio pathNormalization (default BASE)",
+    )
 
 
 def _build_parser() -> argparse.ArgumentParser:
@@ -91,6 +110,23 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_workload_flags(p)
     _add_serve_flags(p)
 
+    p = sub.add_parser("authz-server", help="external authorizer for Envoy ext_authz (gRPC/HTTP) and nginx")
+    _add_workload_flags(p)
+    p.add_argument("--grpc", default="127.0.0.1:9191", metavar="HOST:PORT", help="'' turns it off")
+    p.add_argument("--http", default="127.0.0.1:9192", metavar="HOST:PORT", help="'' turns it off")
+    p.add_argument("--admin", default="127.0.0.1:15000", metavar="HOST:PORT")
+    p.add_argument("--http-path-prefix", default="", help="prefix Envoy's HTTP ext_authz adds (pathPrefix)")
+    p.add_argument(
+        "--http-mode",
+        default="auto",
+        choices=["auto", "envoy", "forward-auth"],
+        help="how the HTTP port reads the original request (default: auto)",
+    )
+    p.add_argument("--mesh-config", metavar="FILE")
+    p.add_argument("--jwks-min-refresh", type=float, default=30.0, metavar="S")
+    p.add_argument("--ca-file")
+    p.add_argument("--access-log-format", default="envoy", choices=["envoy", "json"])
+
     p = sub.add_parser("demo", help="the Istio seed scenario, self-contained and offline")
     p.add_argument("--listen", default="127.0.0.1:8080")
     p.add_argument("--admin", default="127.0.0.1:15000")
@@ -108,7 +144,12 @@ def _add_serve_flags(p: argparse.ArgumentParser) -> None:
     p.add_argument("--upstream-timeout", type=float, default=15.0, metavar="S")
     p.add_argument("--jwks-min-refresh", type=float, default=30.0, metavar="S")
     p.add_argument("--ca-file", help="CA bundle for https jwksUri (default: system CAs)")
-    p.add_argument("--access-log-format", default="envoy", choices=["envoy", "json"])
+    p.add_argument("--access-log-format", default="envoy", choices=["envoy", "json", "off"])
+    p.add_argument(
+        "--mesh-config",
+        metavar="FILE",
+        help="Istio mesh config whose `extensionProviders` serve CUSTOM policies",
+    )
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -144,6 +185,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from meshgate.fronts.serve import serve_main
 
         return serve_main(serve_options_from_args(args))
+    if command == "authz-server":
+        from meshgate.fronts.authz_server import authz_server_main
+
+        return authz_server_main(authz_options_from_args(args))
     if command == "demo":
         from meshgate.demo import run_demo
 
@@ -169,6 +214,29 @@ def serve_options_from_args(args: argparse.Namespace) -> ServeOptions:
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         upstream_timeout=args.upstream_timeout,
+        jwks_min_refresh=args.jwks_min_refresh,
+        ca_file=args.ca_file,
+        access_log_format=args.access_log_format,
+        mesh_config=args.mesh_config,
+    )
+
+
+def authz_options_from_args(args: argparse.Namespace) -> AuthzServerOptions:
+    from meshgate.fronts.authz_server import AuthzServerOptions
+
+    return AuthzServerOptions(
+        config_paths=tuple(args.config),
+        grpc=args.grpc,
+        http=args.http,
+        namespace=args.namespace,
+        labels=parse_labels(args.labels),
+        root_namespace=args.root_namespace,
+        admin=args.admin,
+        trusted_proxies=args.trusted_proxies,
+        path_normalization=PathNormalization(args.path_normalization),
+        mesh_config=args.mesh_config,
+        http_path_prefix=args.http_path_prefix,
+        http_mode=args.http_mode,
         jwks_min_refresh=args.jwks_min_refresh,
         ca_file=args.ca_file,
         access_log_format=args.access_log_format,

@@ -68,7 +68,9 @@ def another_issuers_token() -> str:
     """A well-formed token from an issuer the seed does not trust: Envoy answers `Jwt issuer is not configured`."""
     pem, _ = generate_key("ES256")
     now = int(time.time())
-    return sign_token(pem, {"iss": "someone-else@example.com", "sub": "mallory", "iat": now, "exp": now + 86400})
+    return sign_token(
+        pem, {"iss": "someone-else@example.com", "sub": "mallory", "iat": now, "exp": now + 86400}
+    )
 
 
 def curl_commands(listen: str, valid: str, invalid: str) -> str:
@@ -78,7 +80,7 @@ def curl_commands(listen: str, valid: str, invalid: str) -> str:
             f"export VALID_JWT={shlex.quote(valid)}",
             f"export INVALID_JWT={shlex.quote(invalid)}",
             "",
-            "# no token: the DENY policy (notRequestPrincipals: [\"*\"]) answers",
+            '# no token: the DENY policy (notRequestPrincipals: ["*"]) answers',
             f"curl -s -w '\\n' {url}",
             "#   -> RBAC: access denied",
             "",
@@ -103,7 +105,7 @@ async def _serve_jwks(document: str) -> tuple[web.AppRunner, str]:
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()
-    sockets = site._server.sockets if site._server is not None else []  # type: ignore[union-attr]
+    sockets = getattr(site._server, "sockets", None) or []
     port = sockets[0].getsockname()[1]
     return runner, f"http://127.0.0.1:{port}/jwks.json"
 

@@ -11,7 +11,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-
 from tests.golden.cases import DEMO_JWT, OTHER_ISSUER_JWT, SAMPLE_JWKS, sample_token
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,7 +41,8 @@ def seed_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     out = tmp_path_factory.mktemp("seed")
     for path in SEED.glob("*.yaml"):
         text = path.read_text().replace(
-            "https://raw.githubusercontent.com/istio/istio/master/security/tools/jwt/samples/jwks.json", local_uri
+            "https://raw.githubusercontent.com/istio/istio/master/security/tools/jwt/samples/jwks.json",
+            local_uri,
         )
         (out / path.name).write_text(text)
     yield out

@@ -32,9 +32,19 @@ def wait_for_port(port: int, timeout: float = 20.0) -> None:
 def test_demo_prints_three_curl_commands_that_give_the_seed_answers() -> None:
     listen, admin = free_port(), free_port()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "meshgate", "demo", "--listen", f"127.0.0.1:{listen}", "--admin",
-         f"127.0.0.1:{admin}"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-m",
+            "meshgate",
+            "demo",
+            "--listen",
+            f"127.0.0.1:{listen}",
+            "--admin",
+            f"127.0.0.1:{admin}",
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     try:
         assert proc.stdout is not None
@@ -53,8 +63,19 @@ def test_demo_prints_three_curl_commands_that_give_the_seed_answers() -> None:
         # readiness: the JWKS had its first fetch
         deadline = time.monotonic() + 10
         while True:
-            ready = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}",
-                                    f"http://127.0.0.1:{admin}/healthz/ready"], capture_output=True, text=True)
+            ready = subprocess.run(
+                [
+                    "curl",
+                    "-s",
+                    "-o",
+                    "/dev/null",
+                    "-w",
+                    "%{http_code}",
+                    f"http://127.0.0.1:{admin}/healthz/ready",
+                ],
+                capture_output=True,
+                text=True,
+            )
             if ready.stdout == "200" or time.monotonic() > deadline:
                 break
             time.sleep(0.1)

@@ -5,11 +5,12 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 
+from tests.golden.cases import GoldenCase
+
 from meshgate.engine.attributes import RequestAttributes, build_headers
 from meshgate.engine.engine import Engine
 from meshgate.resources.load import load_text
 from meshgate.resources.model import Workload
-from tests.golden.cases import GoldenCase
 
 WORKLOAD = Workload(namespace="istio-system", labels={"istio": "ingressgateway"})
 

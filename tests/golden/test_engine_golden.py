@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from tests.golden.cases import CASES, GoldenCase
 from tests.golden.harness import expected, observe_engine
 

@@ -54,9 +54,11 @@ PRINCIPAL_KEYS = frozenset(
         "request.auth.presenter",
     }
 )
-# Envoy's header map keeps these as pseudo-headers; HTTP/1 `Host` becomes `:authority`.
+# Envoy's header map keeps these as pseudo-headers; HTTP/1 `Host` is `:authority` (a `host` lookup finds
+# it too, observed on Envoy 1.40). `:path` here lacks the query Envoy's `:path` has (documented gap).
 _PSEUDO_HEADERS: dict[str, Callable[[AuthzRequest], str]] = {
     ":authority": lambda r: r.host,
+    "host": lambda r: r.host,
     ":method": lambda r: r.method,
     ":path": lambda r: r.path,
 }
@@ -99,7 +101,9 @@ def field_predicate(kind: str, values: Sequence[str], strict: bool) -> Predicate
     return build(values, strict)
 
 
-def _keep(values: Sequence[str], build_one: Callable[[str], StrMatch | None], strict: bool) -> list[StrMatch | None]:
+def _keep(
+    values: Sequence[str], build_one: Callable[[str], StrMatch | None], strict: bool
+) -> list[StrMatch | None]:
     kept: list[StrMatch | None] = []
     for value in values:
         try:
@@ -139,8 +143,6 @@ def _port_set(values: Sequence[str], strict: bool) -> Predicate | None:
             ports.add(int(value))
         elif strict:
             raise Unparsable(f"invalid port {value}")
-    if not ports and not values:
-        return None
     if not ports:
         return None
     frozen = frozenset(ports)
@@ -213,7 +215,11 @@ def _claims(key: str, values: Sequence[str], strict: bool) -> Predicate | None:
 
 
 def _header(key: str, values: Sequence[str], strict: bool) -> Predicate | None:
-    """request.headers[name]: every value of the header joined with `,` (Envoy HeaderUtility)."""
+    """request.headers[name]: true when ANY one header line's value matches.
+
+    Observed on Envoy 1.40 (RBAC header principal, two `x-m` lines `c` and `b`): exact `b` matches,
+    exact `c,b` does not; one line `a,b` matches exact `a,b` only. `host` is the Host/`:authority`.
+    """
     inner = key.removeprefix(REQUEST_HEADERS)
     if not (inner.startswith("[") and inner.endswith("]")) or len(inner) < 2:
         if strict:
@@ -221,21 +227,14 @@ def _header(key: str, values: Sequence[str], strict: bool) -> Predicate | None:
         return None
     name = inner[1:-1].lower()
     kept = [header_matcher(v) for v in values]
-    presence = any(m is None for m in kept)
-    match = any_of([m for m in kept if m is not None]) if not presence else None
+    match = None if any(m is None for m in kept) else any_of([m for m in kept if m is not None])
     pseudo = _PSEUDO_HEADERS.get(name)
 
     def matches(r: AuthzRequest) -> bool:
-        if pseudo is not None:
-            joined: str | None = pseudo(r)
-        elif name == "host":
-            joined = None  # the HTTP/1 codec stores Host as :authority
-        else:
-            found = r.headers.get(name)
-            joined = None if found is None else ",".join(found)
-        if joined is None:
+        lines = (pseudo(r),) if pseudo is not None else r.headers.get(name)
+        if lines is None:
             return False
-        return match is None or match(joined)
+        return match is None or any(match(line) for line in lines)
 
     return matches
 

@@ -63,7 +63,9 @@ class JwtStatus(Enum):
     JWKS_EC_KEY_BAD_ALG = "[alg] is not started with [ES] for an EC key"
     JWKS_EC_KEY_BAD_CRV = "[crv] field is not string for an EC key"
     JWKS_EC_KEY_ALG_OR_CRV_UNSUPPORTED = "[crv] or [alg] field is not supported for an EC key"
-    JWKS_EC_KEY_ALG_NOT_COMPATIBLE_WITH_CRV = "[crv] field specified is not compatible with [alg] for an EC key"
+    JWKS_EC_KEY_ALG_NOT_COMPATIBLE_WITH_CRV = (
+        "[crv] field specified is not compatible with [alg] for an EC key"
+    )
     JWKS_EC_KEY_MISSING_X = "[x] field is missing for an EC key"
     JWKS_EC_KEY_BAD_X = "[x] field is not string for an EC key"
     JWKS_EC_KEY_MISSING_Y = "[y] field is missing for an EC key"

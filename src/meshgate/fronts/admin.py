@@ -67,10 +67,7 @@ def config_dump(state: ServingState) -> dict[str, Any]:
         for i, rule in enumerate(ra.jwt_rules)
     ]
     compiled = [{"resource": f"{p.namespace}/{p.name}", **_jsonable(p)} for p in policies]
-    if state.resources is not None:
-        in_force = _resources(state.resources)
-    else:
-        in_force = _resources(ResourceSet(authns, policies))
+    in_force = _resources(state.resources if state.resources is not None else ResourceSet(authns, policies))
     return {
         "ready": state.ready,
         "config": {

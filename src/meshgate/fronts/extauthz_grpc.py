@@ -18,7 +18,7 @@ import grpc
 from envoy.config.core.v3 import address_pb2, base_pb2
 from envoy.service.auth.v3 import attribute_context_pb2, external_auth_pb2, external_auth_pb2_grpc
 from envoy.type.v3 import http_status_pb2
-from google.rpc import code_pb2, status_pb2  # type: ignore[import-untyped]
+from google.rpc import code_pb2, status_pb2
 
 from meshgate.engine.attributes import RequestAttributes
 from meshgate.engine.decision import Decision

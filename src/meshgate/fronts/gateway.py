@@ -13,13 +13,14 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Mapping
 from typing import Any, TypeVar, cast
 
 import httptools
 
 from meshgate.fronts.http_heads import RequestHead
 from meshgate.fronts.local_reply import BAD_REQUEST_BODY, HEADERS_TOO_LARGE_BODY, MAX_REQUEST_HEADERS_BYTES
+from meshgate.fronts.mesh_config import ExtAuthzProvider
 from meshgate.fronts.proxy import Exchange
 from meshgate.fronts.state import ServingState
 from meshgate.fronts.upstream import UpstreamConnection, UpstreamPool
@@ -51,6 +52,7 @@ class GatewayContext:
         self.upstream_timeout = upstream_timeout
         self.upstream_host = pool.target.address if pool is not None else "builtin"
         self.access_log_enabled = True
+        self.custom_providers: Mapping[str, ExtAuthzProvider] = {}
         self.connections: set[GatewayProtocol] = set()
         self.tasks: set[asyncio.Task[Any]] = set()
         self.draining = False

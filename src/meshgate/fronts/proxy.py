@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 from meshgate.engine.decision import Decision
 from meshgate.engine.status import LOCAL_REPLY_CONTENT_TYPE
 from meshgate.fronts.builtin_app import hello_response
+from meshgate.fronts.custom_provider import apply_custom
 from meshgate.fronts.exchange_log import record
 from meshgate.fronts.http_heads import (
     LAST_CHUNK,
@@ -38,6 +39,7 @@ from meshgate.fronts.local_reply import (
 from meshgate.fronts.upstream import UpstreamConnection
 
 if TYPE_CHECKING:
+    from meshgate.engine.attributes import RequestAttributes
     from meshgate.fronts.gateway import GatewayProtocol
 
 log = logging.getLogger("meshgate.gateway")
@@ -94,10 +96,19 @@ class Exchange:
         attrs = req.attributes(conn.ctx.scheme, conn.peer_ip, conn.local_ip, conn.local_port)
         state = conn.ctx.state
         decision = state.decide_now(attrs, time.time())
-        if decision.refresh:
-            conn.ctx.spawn(state.decide(attrs), self._decided_later)
+        if decision.refresh or decision.custom_provider:
+            conn.ctx.spawn(self._decide_async(attrs, decision), self._decided_later)
             return
         self._decided(decision)
+
+    async def _decide_async(self, attrs: RequestAttributes, decision: Decision) -> Decision:
+        """The slow path: refetch keys for an unknown kid, then ask a CUSTOM provider (Istio runs it first)."""
+        ctx = self.conn.ctx
+        if decision.refresh:
+            decision = await ctx.state.decide(attrs)
+        if decision.custom_provider:
+            decision = await apply_custom(decision, attrs, ctx.custom_providers)
+        return decision
 
     def _decided_later(self, task: asyncio.Task[Decision]) -> None:
         if task.cancelled():

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 import signal
@@ -20,6 +21,7 @@ from typing import TYPE_CHECKING, TextIO, cast
 
 from meshgate.engine.options import EngineOptions, PathNormalization
 from meshgate.errors import ConfigError, UsageError
+from meshgate.fronts.custom_provider import CustomProviders
 from meshgate.fronts.exchange_log import DeferredFlushStream
 from meshgate.fronts.gateway import GatewayContext, GatewayProtocol
 from meshgate.fronts.tls import client_context, server_context
@@ -60,6 +62,7 @@ class ServeOptions:
     ca_file: str | None = None
     access_log_format: str = "envoy"  # or "json"; "off" writes no access log (Istio's default)
     drain_timeout: float = 10.0
+    mesh_config: str | None = None  # Istio mesh config with `extensionProviders` for CUSTOM policies
 
     @property
     def engine_options(self) -> EngineOptions:
@@ -78,11 +81,11 @@ def split_host_port(text: str, flag: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
-def load_config(opts: ServeOptions) -> tuple[ResourceSet, Engine]:
+def load_config(opts: ServeOptions, options: EngineOptions | None = None) -> tuple[ResourceSet, Engine]:
     """Load, validate and compile the config (raises ConfigError with every problem)."""
     from meshgate.fronts.reload import build_engine
 
-    return build_engine(list(opts.config_paths), opts.workload, opts.engine_options)
+    return build_engine(list(opts.config_paths), opts.workload, options or opts.engine_options)
 
 
 class Gateway:
@@ -111,6 +114,7 @@ class Gateway:
         self.admin: AdminServer | None = None
         self.flusher: asyncio.Task[None] | None = None
         self.port = 0
+        self.custom_providers = CustomProviders({})
 
     async def start(self) -> None:
         """Raises ConfigError / UsageError / OSError (port in use) before anything is served."""
@@ -133,7 +137,11 @@ class Gateway:
         pool = None
         if target is not None:
             pool = UpstreamPool(target, client_context(opts.ca_file) if target.tls else None)
-        resources, engine = self.config or load_config(opts)
+        self.custom_providers = CustomProviders.from_file(opts.mesh_config)
+        engine_options = dataclasses.replace(
+            opts.engine_options, custom_providers=self.custom_providers.names
+        )
+        resources, engine = self.config or load_config(opts, engine_options)
         self.keystore = KeyStore(
             engine.jwks_sources(), min_refetch_interval_s=opts.jwks_min_refresh, ca_file=opts.ca_file
         )
@@ -146,7 +154,7 @@ class Gateway:
             AccessLog(cast(TextIO, self.log_stream), log_format),
             config_paths=opts.config_paths,
             workload=opts.workload,
-            options=opts.engine_options,
+            options=engine_options,
             resources=resources,
         )
         await self.keystore.start()
@@ -161,6 +169,7 @@ class Gateway:
             state, pool, scheme="https" if tls else "http", upstream_timeout=opts.upstream_timeout
         )
         ctx.access_log_enabled = opts.access_log_format != "off"
+        ctx.custom_providers = self.custom_providers
         loop = asyncio.get_running_loop()
         self.server = await loop.create_server(
             lambda: GatewayProtocol(ctx),
@@ -195,7 +204,7 @@ class Gateway:
             self.ctx.drain()
             await self.ctx.wait_closed(grace_s)
             self.ctx.abort_all()
-        for closer in (self.reloader, self.admin, self.keystore):
+        for closer in (self.reloader, self.admin, self.keystore, self.custom_providers):
             if closer is not None:
                 with contextlib.suppress(Exception):
                     await closer.close()
