@@ -122,7 +122,8 @@ def launch(setup: Setup, contender: str, workers: int) -> tuple[procs.Server, in
         "--admin",
         f"127.0.0.1:{procs.free_port()}",
     ]
-    argv += ["--workers", str(workers)]
+    # Istio's default (meshConfig.accessLogFile unset) logs nothing, and neither does the Envoy contender.
+    argv += ["--workers", str(workers), "--access-log-format", "off"]
     env = dict(
         os.environ,
         PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),
@@ -150,8 +151,8 @@ def measure(setup: Setup, contender: str, workers: int, mixes: tuple[str, ...]) 
         if contender in ("envoy", "meshgate"):
             problems = procs.seed_problems(port, seed_cases(setup))
             if problems:
-                raise procs.BenchError(
-                    f"{contender} does not enforce the seed like Envoy: " + "; ".join(problems)
+                raise procs.Unavailable(
+                    f"{contender} does not answer the seed as Envoy: " + "; ".join(problems)
                 )
         reused = wrk_driver.Mix("reused", token=setup.demo)
         load = setup.load if workers == 1 or not setup.pin else replace(setup.load, cpus=W2_LOAD_CPUS)
@@ -203,10 +204,25 @@ def versions(tools: dict[str, str]) -> str:
     return f"envoy {envoy[0] if envoy else '?'}; {nginx}; {wrk}"
 
 
-def run(args: argparse.Namespace) -> int:
-    tools = find_tools()
-    pin = not args.no_pin and {0, 1} <= os.sched_getaffinity(0)
-    load = wrk_driver.Load(args.threads, args.connections, args.duration, LOAD_CPUS if pin else None)
+def measure_all(setup: Setup, skip_meshgate: bool, rows: list[results.Row]) -> None:
+    """Run the plan, appending to `rows` as it goes (so an abort still shows what was measured)."""
+    for contender, workers, mixes in PLAN:
+        reason = "skipped (--skip-meshgate)" if contender == "meshgate" and skip_meshgate else ""
+        if not reason:
+            try:
+                rows += measure(setup, contender, workers, mixes)
+                continue
+            except procs.Unavailable as exc:
+                if contender != "meshgate":  # nginx or Envoy failing means the harness is broken
+                    raise
+                print(f"meshgate (workers {workers}) not measured: {exc}", file=sys.stderr)
+                reason = "not measured: " + (
+                    "did not start" if isinstance(exc, procs.NotStarted) else "seed differs"
+                )
+        rows += [results.Row(contender, workers, mix, None, reason) for mix in mixes]
+
+
+def print_header(args: argparse.Namespace, tools: dict[str, str], load: wrk_driver.Load) -> None:
     print(f"tools: {versions(tools)}")
     busy = os.getloadavg()[0]
     if busy > 0.5:
@@ -214,12 +230,16 @@ def run(args: argparse.Namespace) -> int:
     print(
         f"load: wrk -t{load.threads} -c{load.connections} -d{load.duration:.0f}s, {args.warmup:.0f}s warm-up"
     )
-    print(
-        f"cpus: 1 worker: proxy {PROXY_CPUS}, wrk + upstream {LOAD_CPUS}; "
-        f"2 workers: proxy + wrk {W2_PROXY_CPUS}, upstream {LOAD_CPUS}"
-        if pin
-        else "cpus: unpinned"
-    )
+    pinning = f"1 worker: proxy {PROXY_CPUS}, wrk + upstream {LOAD_CPUS}; "
+    pinning += f"2 workers: proxy + wrk {W2_PROXY_CPUS}, upstream {LOAD_CPUS}"
+    print(f"cpus: {pinning if load.cpus else 'unpinned'}")
+
+
+def run(args: argparse.Namespace) -> int:
+    tools = find_tools()
+    pin = not args.no_pin and {0, 1} <= os.sched_getaffinity(0)
+    load = wrk_driver.Load(args.threads, args.connections, args.duration, LOAD_CPUS if pin else None)
+    print_header(args, tools, load)
     fresh_file = seed.fresh_token_file(args.tokens, Path(args.token_cache))
     print(f"fresh tokens: {args.tokens} distinct RS256 tokens in {fresh_file}")
     rows: list[results.Row] = []
@@ -227,37 +247,11 @@ def run(args: argparse.Namespace) -> int:
         tmp = Path(tmp_name)
         policies = tmp / "seed.yaml"
         policies.write_text(seed.policies_yaml(seed.jwks_text()))
-        with upstream(tmp, tools["nginx"], pin) as upstream_port:
-            setup = Setup(
-                tmp,
-                tools,
-                upstream_port,
-                policies,
-                seed.demo_token(),
-                seed.other_issuer_token(),
-                fresh_file,
-                load,
-                args.warmup,
-                pin,
-            )
+        demo, other = seed.demo_token(), seed.other_issuer_token()
+        with upstream(tmp, tools["nginx"], pin) as port:
+            setup = Setup(tmp, tools, port, policies, demo, other, fresh_file, load, args.warmup, pin)
             try:
-                for contender, workers, mixes in PLAN:
-                    if contender == "meshgate" and args.skip_meshgate:
-                        rows += [
-                            results.Row(contender, workers, m, None, "skipped (--skip-meshgate)")
-                            for m in mixes
-                        ]
-                        continue
-                    try:
-                        rows += measure(setup, contender, workers, mixes)
-                    except procs.NotStarted as exc:
-                        if contender != "meshgate":
-                            raise
-                        print(f"meshgate (workers {workers}) unavailable: {exc}", file=sys.stderr)
-                        rows += [
-                            results.Row(contender, workers, m, None, "unavailable (did not start)")
-                            for m in mixes
-                        ]
+                measure_all(setup, args.skip_meshgate, rows)
             except procs.BenchError as exc:
                 print("\n".join(["", *results.table(rows)]))
                 print(f"\nbench aborted: {exc}", file=sys.stderr)
@@ -274,7 +268,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per contender (default 2)")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
     parser.add_argument("--connections", type=int, default=50, help="wrk connections (default 50)")
-    parser.add_argument("--tokens", type=int, default=50_000, help="distinct fresh tokens (default 50000)")
+    parser.add_argument("--tokens", type=int, default=100_000, help="distinct fresh tokens (default 100000)")
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "meshgate-bench"
     parser.add_argument("--token-cache", default=str(cache), help=f"signed-token cache (default {cache})")
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")

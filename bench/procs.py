@@ -22,7 +22,11 @@ class BenchError(Exception):
     """The bench cannot produce a valid result (a contender failed, denied, or a tool is missing)."""
 
 
-class NotStarted(BenchError):
+class Unavailable(BenchError):
+    """A contender cannot be measured: it never answered, or it does not enforce the seed."""
+
+
+class NotStarted(Unavailable):
     """A server never answered: it exited or stayed silent (e.g. `meshgate serve` not built yet)."""
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from meshgate.engine.conditions import (
     Predicate,
@@ -28,6 +29,9 @@ from meshgate.engine.conditions import (
 )
 from meshgate.engine.match import Unparsable
 from meshgate.resources.model import Action, AuthorizationPolicy, Operation, Rule, Source
+
+if TYPE_CHECKING:
+    from meshgate.engine.authz import AuthzRequest
 
 EXT_AUTHZ_PREFIX = "istio-ext-authz-"  # builder/extauthz.go extAuthzMatchPrefix + "-"
 BAD_CUSTOM_SUFFIX = "-deny-due-to-bad-CUSTOM-action"
@@ -56,20 +60,20 @@ class CompiledRule:
 
 
 @dataclass(frozen=True, slots=True)
-class Engine:
+class RbacEngine:
     """One Envoy RBAC engine: `present` even when none of its rules can match (allow-nothing)."""
 
     rules: tuple[CompiledRule, ...] = ()
     present: bool = False
 
-    def first_match(self, request: object) -> str | None:
+    def first_match(self, request: AuthzRequest) -> str | None:
         for rule in self.rules:
-            if rule.matches(request):  # type: ignore[arg-type]
+            if rule.matches(request):
                 return rule.policy_id
         return None
 
-    def all_matches(self, request: object) -> tuple[str, ...]:
-        return tuple(r.policy_id for r in self.rules if r.matches(request))  # type: ignore[arg-type]
+    def all_matches(self, request: AuthzRequest) -> tuple[str, ...]:
+        return tuple(r.policy_id for r in self.rules if r.matches(request))
 
 
 def policy_id(policy: AuthorizationPolicy, index: int) -> str:
@@ -77,7 +81,7 @@ def policy_id(policy: AuthorizationPolicy, index: int) -> str:
     return f"ns[{policy.namespace}]-policy[{policy.name}]-rule[{index}]"
 
 
-def compile_engine(policies: Iterable[AuthorizationPolicy], action: Action, prefix: str = "") -> Engine:
+def compile_engine(policies: Iterable[AuthorizationPolicy], action: Action, prefix: str = "") -> RbacEngine:
     """builder.go build(): every rule named and compiled; dropped rules leave the engine present."""
     compiled: dict[str, Predicate] = {}
     present = False
@@ -88,19 +92,17 @@ def compile_engine(policies: Iterable[AuthorizationPolicy], action: Action, pref
         for index, rule in enumerate(policy.rules):
             predicate = compile_rule(rule, action)
             name = prefix + policy_id(policy, index)
-            if predicate is None:
-                compiled.pop(name, None)
-            else:
-                compiled[name] = predicate
+            if predicate is not None:
+                compiled[name] = predicate  # a protobuf map: a later same-named rule replaces it
     rules = tuple(CompiledRule(n, p) for n, p in sorted(compiled.items()) if p is not never)
-    return Engine(rules, present)
+    return RbacEngine(rules, present)
 
 
 def compile_rule(rule: Rule, action: Action) -> Predicate | None:
     """model.go New + Generate; None = rule skipped (unknown key, or unparsable value under ALLOW)."""
     strict = action is Action.ALLOW
     try:
-        base = {"permission": [], "principal": []}  # type: dict[str, list[Predicate]]
+        base: dict[str, list[Predicate]] = {"permission": [], "principal": []}
         for condition in rule.when or ():
             side = when_side(condition.key)
             base[side].extend(_field(condition.key, condition.values, condition.not_values, strict))
@@ -121,9 +123,7 @@ def _operation(operation: Operation, strict: bool) -> list[Predicate]:
     return _fields(operation, _OPERATION_FIELDS, strict)
 
 
-def _fields(
-    obj: Source | Operation, spec: tuple[tuple[str, str, str], ...], strict: bool
-) -> list[Predicate]:
+def _fields(obj: Source | Operation, spec: tuple[tuple[str, str, str], ...], strict: bool) -> list[Predicate]:
     predicates: list[Predicate] = []
     for kind, attr, not_attr in spec:
         predicates.extend(_field(kind, getattr(obj, attr), getattr(obj, not_attr), strict))
@@ -188,7 +188,7 @@ def custom_provider_problem(policies: Sequence[AuthorizationPolicy], known: froz
     return None
 
 
-def bad_custom_engine(custom: Engine) -> Engine:
+def bad_custom_engine(custom: RbacEngine) -> RbacEngine:
     """Every enforced CUSTOM rule as a DENY rule, renamed with the bad-CUSTOM suffix."""
     rules = tuple(CompiledRule(r.policy_id + BAD_CUSTOM_SUFFIX, r.matches) for r in custom.rules)
-    return Engine(rules, custom.present)
+    return RbacEngine(rules, custom.present)
