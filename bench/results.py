@@ -68,7 +68,7 @@ def table(rows: list[Row]) -> list[str]:
         x_envoy = ratio(rows, row.key, ("envoy", row.workers, row.mix))
         lines.append(
             f"{row.contender:<10} {workers:>7} {row.mix:<7} {r.rps:>9.0f} {r.p50_ms:>8.2f} {r.p99_ms:>8.2f}"
-            f" {_fmt(x_nginx):>8} {_fmt(x_envoy):>8} {r.non2xx:>8} {r.socket_errors:>8}  {row.note}"
+            f" {_fmt(x_nginx):>8} {_fmt(x_envoy):>8} {r.non2xx:>8} {r.socket_errors:>8}  {row.note}".rstrip()
         )
     return lines
 

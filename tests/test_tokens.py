@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
+from tests.support.samples import SAMPLES
 
 from meshgate.engine.b64 import b64url_decode
 from meshgate.engine.jwks import parse_jwks
@@ -13,8 +13,6 @@ from meshgate.engine.jws import ParsedJwt, parse_jwt
 from meshgate.engine.signature import verify
 from meshgate.engine.status import JwtStatus
 from meshgate.tokens import build_claims, generate_key, jwk_thumbprint, load_private_key, sign_token
-
-SAMPLES = Path("/work/shared/fixtures/istio-samples")
 
 
 def _decode(segment: str) -> dict[str, object]:

@@ -8,10 +8,10 @@ from __future__ import annotations
 
 import base64
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
+from tests.support.samples import SAMPLES
 
 from meshgate.engine.attributes import RequestAttributes
 from meshgate.engine.authn import Authenticator, AuthnResult
@@ -21,7 +21,6 @@ from meshgate.engine.status import JwtStatus as S
 from meshgate.resources.model import ClaimToHeader, JwtHeader, JwtRule
 from meshgate.tokens import generate_key, sign_token
 
-SAMPLES = Path("/work/shared/fixtures/istio-samples")
 NOW = 1_700_000_000
 ISS1, ISS2 = "https://issuer-1", "https://issuer-2"
 URI1, URI2 = "https://keys/1", "https://keys/2"

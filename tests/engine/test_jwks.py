@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,13 +11,13 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
+from tests.support.samples import SAMPLES
 
 from meshgate.engine.b64 import b64url_decode, b64url_encode
 from meshgate.engine.jwks import parse_jwks, parse_jwks_detailed
 from meshgate.engine.status import JwtStatus as S
 from meshgate.tokens import generate_key
 
-SAMPLES = Path("/work/shared/fixtures/istio-samples")
 RSA_JWK = generate_key("RS256")[1]
 EC_JWK = generate_key("ES256")[1]
 EC384_JWK = generate_key("ES384")[1]

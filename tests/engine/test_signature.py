@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from tests.support.samples import SAMPLES
 
 from meshgate.engine.b64 import b64url_decode, b64url_encode
 from meshgate.engine.jwks import parse_jwks
@@ -18,7 +18,6 @@ from meshgate.engine.signature import verify
 from meshgate.engine.status import JwtStatus as S
 from meshgate.tokens import generate_key, load_private_key, sign_token
 
-SAMPLES = Path("/work/shared/fixtures/istio-samples")
 CLAIMS = {"iss": "i", "sub": "s"}
 ALGS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "HS256"]
 KEYS = {alg: generate_key(alg) for alg in ALGS}

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from tests.support.jwks_server import ISTIO_KID, JwksServer
+from tests.support.samples import SAMPLES
 
 from meshgate.engine.attributes import RequestAttributes
 from meshgate.engine.options import EngineOptions
@@ -24,7 +25,7 @@ from meshgate.observability.access_log import AccessLog
 from meshgate.observability.metrics import Metrics
 from meshgate.resources.model import Workload
 
-DEMO_JWT = Path("/work/shared/fixtures/istio-samples/demo.jwt").read_text().strip()
+DEMO_JWT = (SAMPLES / "demo.jwt").read_text().strip()
 RA = """apiVersion: security.istio.io/v1
 kind: RequestAuthentication
 metadata: {{name: jwt, namespace: default}}

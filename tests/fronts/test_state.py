@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from tests.support.jwks_server import ISTIO_JWKS, JwksServer
+from tests.support.samples import SAMPLES
 
 from meshgate.engine.attributes import RequestAttributes
 from meshgate.engine.options import EngineOptions
@@ -25,7 +26,6 @@ from meshgate.observability.access_log import AccessLog
 from meshgate.observability.metrics import Metrics
 from meshgate.resources.model import Workload
 
-SAMPLES = Path("/work/shared/fixtures/istio-samples")
 DEMO_JWT = (SAMPLES / "demo.jwt").read_text().strip()
 RA = """apiVersion: security.istio.io/v1
 kind: RequestAuthentication

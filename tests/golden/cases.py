@@ -114,7 +114,7 @@ spec:
         methods: ["POST"]
   - from:
     - source:
-        ipBlocks: ["10.9.0.0/16"]
+        ipBlocks: ["127.0.0.2/32"]
   - when:
     - key: request.headers[x-block]
       values: ["yes"]
@@ -318,7 +318,7 @@ CASES: tuple[GoldenCase, ...] = (
         PATHS_YAML,
         403,
         "RBAC: access denied",
-        source_ip="10.9.3.4",
+        source_ip="127.0.0.2",
     ),
     GoldenCase(
         "when: request.headers",

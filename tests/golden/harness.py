@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import http.client
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
 from tests.golden.cases import GoldenCase
 
@@ -61,3 +65,59 @@ def observe_engine(case: GoldenCase) -> Observed:
     pinned = {name for name, _ in decision.upstream.set} & {"x-jwt-payload"}
     upstream_set = tuple(sorted((n, v) for n, v in decision.upstream.set if n in pinned))
     return Observed(decision.status, decision.body, www, decision.upstream.path, upstream_set)
+
+
+# --- `serve`: the same case over real sockets, through the gateway to a recording upstream --------------
+_SERVE_FRONTS: dict[str, Any] = {}
+_UPSTREAM: list[Any] = []
+
+
+def _gateway_for(config: str) -> Any:
+    """One gateway per distinct config, started on first use and kept for the session (daemon threads)."""
+    from tests.support.servers import GatewayThread, Upstream
+
+    from meshgate.fronts.serve import ServeOptions
+
+    if not _UPSTREAM:
+        _UPSTREAM.append(Upstream().start())
+    if config not in _SERVE_FRONTS:
+        directory = Path(tempfile.mkdtemp(prefix="meshgate-golden-"))
+        (directory / "config.yaml").write_text(config)
+        opts = ServeOptions(
+            config_paths=(str(directory / "config.yaml"),),
+            listen="127.0.0.1:0",
+            admin=None,
+            upstream=_UPSTREAM[0].url,
+            namespace=WORKLOAD.namespace,
+            labels=dict(WORKLOAD.labels),
+            access_log_format="off",
+        )
+        _SERVE_FRONTS[config] = GatewayThread(opts)
+    return _SERVE_FRONTS[config]
+
+
+def observe_serve(case: GoldenCase) -> Observed:
+    """The case as a real HTTP request to `meshgate serve`; upstream edits read off the recording upstream.
+
+    The client binds to the case's `source_ip` (any 127.0.0.0/8 address works on loopback), so the
+    gateway sees it as the TCP peer exactly as Envoy would.
+    """
+    gateway = _gateway_for(case.config)
+    upstream = _UPSTREAM[0]
+    before = len(upstream.seen)
+    conn = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=10, source_address=(case.source_ip, 0))
+    try:
+        conn.putrequest(case.method, case.path, skip_host=True, skip_accept_encoding=True)
+        for name, value in case.request_headers:
+            conn.putheader(name, value)
+        conn.endheaders()
+        response = conn.getresponse()
+        body = response.read().decode()
+        www = response.getheader("www-authenticate")
+    finally:
+        conn.close()
+    if response.status != 200 or len(upstream.seen) == before:
+        return Observed(response.status, body, www)
+    seen = upstream.seen[-1]
+    pinned = tuple(sorted((k.lower(), v) for k, v in seen.headers if k.lower() == "x-jwt-payload"))
+    return Observed(200, "", www, seen.target, pinned)

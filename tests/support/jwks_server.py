@@ -21,8 +21,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+from tests.support.samples import SAMPLES
 
-SAMPLES = Path("/work/shared/fixtures/istio-samples")
 ISTIO_JWKS = (SAMPLES / "jwks.json").read_text()
 ISTIO_KID = "DHFbpoIUqrY8t2zpA2qXfCmr5VO5ZEr4RzHU_-envvQ"
 JWKS_PATH = "/jwks.json"
