@@ -120,6 +120,28 @@ spec:
       values: ["yes"]
 """
 
+CUSTOM_UNDECLARED_YAML = f"""
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {{name: jwt, namespace: istio-system}}
+spec:
+  jwtRules:
+  - issuer: "{ISSUER}"
+    jwks: {json.dumps(SAMPLE_JWKS)}
+---
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {{name: ext, namespace: istio-system}}
+spec:
+  action: CUSTOM
+  provider:
+    name: not-in-the-mesh-config
+  rules:
+  - to:
+    - operation:
+        paths: ["/ext/*"]
+"""
+
 
 @dataclass(frozen=True)
 class GoldenCase:
@@ -327,5 +349,24 @@ CASES: tuple[GoldenCase, ...] = (
         403,
         "RBAC: access denied",
         headers=(("x-block", "yes"),),
+    ),
+    GoldenCase(
+        "custom: undeclared provider denies before jwt_authn",
+        "builder.go bad CUSTOM → deny rules; §1.3.4 order",
+        CUSTOM_UNDECLARED_YAML,
+        403,
+        "RBAC: access denied",
+        path="/ext/a",
+        token="invalidToken",
+    ),
+    GoldenCase(
+        "custom: elsewhere jwt_authn still answers",
+        "§1.3.4 filter order",
+        CUSTOM_UNDECLARED_YAML,
+        401,
+        BAD_FORMAT,
+        path="/other",
+        token="invalidToken",
+        www_authenticate=_realm("/other"),
     ),
 )

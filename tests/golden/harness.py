@@ -105,7 +105,9 @@ def observe_serve(case: GoldenCase) -> Observed:
     gateway = _gateway_for(case.config)
     upstream = _UPSTREAM[0]
     before = len(upstream.seen)
-    conn = http.client.HTTPConnection("127.0.0.1", gateway.port, timeout=10, source_address=(case.source_ip, 0))
+    conn = http.client.HTTPConnection(
+        "127.0.0.1", gateway.port, timeout=10, source_address=(case.source_ip, 0)
+    )
     try:
         conn.putrequest(case.method, case.path, skip_host=True, skip_accept_encoding=True)
         for name, value in case.request_headers:

@@ -78,6 +78,10 @@ class Engine:
         )
         authz = self.authorizer.authorize(request)
         trace = Trace(authn=authn.trace, authz=authz.trace, path=path)
+        if not authz.allowed and authz.trace.action == "CUSTOM":
+            # A CUSTOM policy with an unusable provider became deny rules, which Envoy evaluates in
+            # the CUSTOM filters *before* jwt_authn: they answer 403 even when the token is bad.
+            return Decision(False, 403, RBAC_ACCESS_DENIED, (), None, trace)
         if not authn.ok:
             return _jwt_denied(attrs, path, authn, trace, authz.custom_provider)
         if not authz.allowed:
