@@ -104,7 +104,10 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--expires-in", type=int, default=3600, metavar="S")
     p.add_argument("--nbf", type=int, metavar="S", help="not-before, seconds from now (may be negative)")
     p.add_argument("--kid")
-    p.add_argument("--alg")
+    p.add_argument(
+        "--alg",
+        help="default from the key: RSA→RS256 (pass PS256 for PSS keys), EC→ES256/ES384, Ed25519→EdDSA",
+    )
 
     p = sub.add_parser("serve", help="run the gateway in front of an upstream")
     _add_workload_flags(p)
