@@ -10,6 +10,7 @@ JSON access log (meshConfig `accessLogEncoding: JSON`); meshgate adds `policy` a
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import time
@@ -21,9 +22,12 @@ MISSING = "-"  # Envoy's placeholder for an unavailable value
 POLICY_ID = re.compile(r"^ns\[[^\]]*\]-policy\[[^\]]*\]-rule\[\d+\]$")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class AccessLogEntry:
-    """What one request leaves in the log. `start_time` is epoch seconds; None/"" print as `-`."""
+    """What one request leaves in the log. `start_time` is epoch seconds; None/"" print as `-`.
+
+    Treat as immutable; not frozen only because one is built per request on the data path.
+    """
 
     start_time: float
     method: str
@@ -47,7 +51,13 @@ def format_start_time(epoch_s: float) -> str:
     """Envoy's `%START_TIME%` default: `2026-11-29T09:03:27.123Z`."""
     whole = int(epoch_s)
     millis = int((epoch_s - whole) * 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)) + f".{millis:03d}Z"
+    return f"{_whole_second(whole)}.{millis:03d}Z"
+
+
+@functools.lru_cache(maxsize=4)
+def _whole_second(whole: int) -> str:
+    """strftime once per second, not once per line (the log is written on the data path)."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole))
 
 
 def split_reason(reason: str) -> tuple[str | None, str | None]:
@@ -59,6 +69,7 @@ def split_reason(reason: str) -> tuple[str | None, str | None]:
     return None, reason
 
 
+@functools.lru_cache(maxsize=1024)
 def format_reason(reason: str) -> str:
     """The suffix after Envoy's fields: ` policy=ID`, ` reason="text"`, or ` policy=none`."""
     policy, text = split_reason(reason)
