@@ -7,6 +7,7 @@ meshgate additions (issue 3 "Keys"): 1 MiB limit, rule timeout, no redirect to a
 from __future__ import annotations
 
 import asyncio
+import gzip
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,9 @@ from meshgate.jwks.fetch import Fetcher, FetchResult, parse_max_age
 from meshgate.jwks.sources import SourceKind, classify
 
 Setup = Callable[[JwksServer], None]
+GZIP = {"Content-Encoding": "gzip"}
+GZIPPED_JWKS = gzip.compress(ISTIO_JWKS.encode())
+GZIP_BOMB = gzip.compress(b" " * (16 << 20) + ISTIO_JWKS.encode())  # ~16 KiB on the wire, 16 MiB decoded
 
 
 def _set(**attrs: Any) -> Setup:
@@ -69,6 +73,13 @@ HTTP_CASES = [
         "another origin",
     ),
     ("chunked-ok", _set(chunked=True), 2.0, ""),
+    # issue 4: keys only from the configured URI — no redirect to another origin, bounded redirects,
+    # the size limit counts decoded bytes (a gzip bomb stops at the limit)
+    ("redirect-other-port-refused", _set(redirect_to="http://127.0.0.1:1/jwks.json"), 2.0, "another origin"),
+    ("redirect-scheme-relative-refused", _set(redirect_to="//127.0.0.2/jwks.json"), 2.0, "another origin"),
+    ("redirect-loop-bounded", _set(redirect_to="/jwks.json"), 2.0, "more than 5 redirects"),
+    ("gzip-encoded-ok", _set(document=GZIPPED_JWKS, headers=GZIP), 2.0, ""),
+    ("gzip-bomb-beyond-limit", _set(document=GZIP_BOMB, headers=GZIP), 5.0, "larger than 1048576"),
 ]
 
 
@@ -99,6 +110,25 @@ def test_https_untrusted_certificate_fails(tmp_path: Path, trust: str) -> None:
     ca_file = other.ca_file if trust == "wrong-ca" else None
     result = asyncio.run(_fetch_from(JwksServer(tls=ca), ca_file=ca_file))
     assert result.keyset is None and "certificate" in result.error.lower(), result.error
+
+
+def test_https_redirect_to_plain_http_is_refused(tmp_path: Path) -> None:
+    """Same host and port, another scheme: a downgrade is another origin (RFC 6454)."""
+    ca = make_test_ca(tmp_path / "ca")
+    server = JwksServer(tls=ca)
+    server.redirect_to = f"http://127.0.0.1:{server.port}/moved.json"
+    result = asyncio.run(_fetch_from(server, ca_file=ca.ca_file))
+    assert result.keyset is None and "another origin" in result.error, result
+
+
+def test_proxy_environment_is_ignored(monkeypatch: pytest.MonkeyPatch) -> None:
+    """trust_env=False: HTTP(S)_PROXY cannot route a key fetch elsewhere (here: to a dead proxy)."""
+    for name in ("HTTP_PROXY", "http_proxy", "HTTPS_PROXY", "https_proxy"):
+        monkeypatch.setenv(name, "http://127.0.0.1:1")
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    result = asyncio.run(_fetch_from(JwksServer()))
+    assert result.keyset is not None, result.error
 
 
 def test_unreadable_ca_file_is_a_failure_not_a_crash(tmp_path: Path) -> None:

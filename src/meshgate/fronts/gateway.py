@@ -3,8 +3,10 @@
 Modelled on uvicorn's `protocols/http/httptools_impl.py`. Each parsed request head becomes an
 `Exchange` (fronts/proxy.py) in a per-connection queue; only the head of the queue runs, so pipelined
 responses go out in order, and reading pauses while a pipelined request waits. llhttp's strict parsing
-is the request-smuggling defence: any parse error answers Envoy's 400 and closes. After a websocket
-101 the connection becomes a byte pipe to the upstream connection.
+is the request-smuggling defence: any parse error answers Envoy's 400 and closes; RequestHead adds the
+checks llhttp leaves to us (transfer codings, Host, request-target form, Connection listings) and this
+module the header count; trailer fields are dropped (docs/security-http.md). After a websocket 101 the
+connection becomes a byte pipe to the upstream connection.
 """
 
 from __future__ import annotations
@@ -19,7 +21,12 @@ from typing import Any, TypeVar, cast
 import httptools
 
 from meshgate.fronts.http_heads import RequestHead
-from meshgate.fronts.local_reply import BAD_REQUEST_BODY, HEADERS_TOO_LARGE_BODY, MAX_REQUEST_HEADERS_BYTES
+from meshgate.fronts.local_reply import (
+    BAD_REQUEST_BODY,
+    HEADERS_TOO_LARGE_BODY,
+    MAX_REQUEST_HEADERS_BYTES,
+    MAX_REQUEST_HEADERS_COUNT,
+)
 from meshgate.fronts.mesh_config import ExtAuthzProvider
 from meshgate.fronts.proxy import Exchange
 from meshgate.fronts.state import ServingState
@@ -31,7 +38,7 @@ TUNNEL_BUFFER_LIMIT = 256 * 1024
 
 
 class _HeadersTooLarge(Exception):
-    """Raised inside an httptools callback to stop parsing an oversized head."""
+    """Raised inside an httptools callback to stop parsing an oversized head (bytes or count)."""
 
 
 class GatewayContext:
@@ -191,11 +198,15 @@ class GatewayProtocol(asyncio.Protocol):
             raise _HeadersTooLarge
 
     def on_headers_complete(self) -> None:
+        headers = self.headers
+        if len(headers) > MAX_REQUEST_HEADERS_COUNT:
+            raise _HeadersTooLarge  # Envoy's max_headers_count: 431
+        self.headers = []  # trailer fields arrive through on_header too: they never join the head
         parser = self.parser
         head = RequestHead(
             parser.get_method(),
             self.url,
-            self.headers,
+            headers,
             keep_alive=parser.should_keep_alive(),
             upgrade_requested=parser.should_upgrade(),
             http_version=parser.get_http_version(),
@@ -239,6 +250,8 @@ class GatewayProtocol(asyncio.Protocol):
         self.failed = True
         self.pause(self.PAUSE_PIPELINE)
         broken, self.parsing = self.parsing, None
+        if broken is not None and broken.req.reject is not None:
+            status, body = broken.req.reject  # its head was refused first (e.g. 501): that answer stands
         if broken is not None and broken.resp_started:
             self.close()  # mid-body after the response began: nothing sane to answer
             return

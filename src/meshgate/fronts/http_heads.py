@@ -16,7 +16,14 @@ from collections.abc import Iterable, Sequence
 from random import getrandbits
 
 from meshgate.engine.attributes import RequestAttributes
-from meshgate.fronts.local_reply import CONNECTION_CLOSE, SERVER_HEADER, UPGRADE_REQUIRED_BODY, status_line
+from meshgate.fronts.local_reply import (
+    BAD_REQUEST_BODY,
+    CONNECTION_CLOSE,
+    NOT_IMPLEMENTED_BODY,
+    SERVER_HEADER,
+    UPGRADE_REQUIRED_BODY,
+    status_line,
+)
 
 Headers = Sequence[tuple[bytes, bytes]]
 
@@ -59,8 +66,16 @@ def listed_by_connection(headers: Headers) -> frozenset[bytes]:
     return frozenset(listed - HOP_BY_HOP - _CONNECTION_OPTIONS) if listed else NOTHING
 
 
-_CONNECTION_OPTIONS = frozenset({b"close"})
+# Never dropped for being listed: `close` is an option, not a name; and framing is the proxy's own business
+# (dropping a listed content-length while the body is still forwarded lets the peer read the body as the
+# next request or response: request smuggling / response desync).
+_CONNECTION_OPTIONS = frozenset({b"close", b"content-length"})
 NOTHING: frozenset[bytes] = frozenset()
+# envoyproxy/envoy:source/common/http/utility.cc sanitizeConnectionHeader: listing one of these, a
+# pseudo-header, or 10 or more tokens fails the request (codec 400 `Bad Request`, observed on Envoy 1.40).
+NOMINATION_REFUSED = frozenset({b"x-forwarded-for", b"x-forwarded-host", b"x-forwarded-proto"})
+MAX_CONNECTION_TOKENS = 10
+_HASH = ord("#")
 
 
 def upstream_request_head(
@@ -131,7 +146,7 @@ def upstream_request_head(
         request_id = new_request_id()
         parts.append(b"x-request-id: " + request_id + b"\r\n")
     for set_name, set_value in set_headers:
-        parts.append(f"{set_name}: {set_value}\r\n".encode("latin-1"))
+        parts.append(f"{set_name}: {set_value}\r\n".encode())  # claims are UTF-8 JSON text: Envoy sends UTF-8
     if upgrade is not None:
         parts += (b"connection: upgrade\r\nupgrade: ", upgrade, b"\r\n")
     if chunked:
@@ -238,16 +253,49 @@ class RequestHead:
         self.user_agent = agent[0] if agent else None
         upgrade = attrs.get("upgrade") if upgrade_requested else None
         self.upgrade = upgrade[0].encode("latin-1") if upgrade else None
-        self.reject = self._rejection(http_version, upgrade_requested)
+        self.reject = self._rejection(http_version, upgrade_requested, te, host, connection)
 
-    def _rejection(self, http_version: str, upgrade_requested: bool) -> tuple[int, str] | None:
-        """What Envoy's HTTP/1 codec / HCM refuses before any filter runs (observed on Envoy 1.40)."""
+    def _rejection(
+        self,
+        http_version: str,
+        upgrade_requested: bool,
+        te: tuple[str, ...] | None,
+        host: tuple[str, ...] | None,
+        connection: tuple[str, ...] | None,
+    ) -> tuple[int, str] | None:
+        """What Envoy's HTTP/1 codec / HCM refuses before any filter runs (observed on Envoy 1.40), plus
+        meshgate's stricter answers where Envoy is lenient (docs/security-http.md). llhttp has already
+        refused malformed lines, Content-Length, TE+CL, obs-fold, bare CR/LF, NUL and bad names (400)."""
         if http_version != "1.1":
             return 426, UPGRADE_REQUIRED_BODY  # accept_http_10 is off in Istio
+        if te is not None and (len(te) != 1 or te[0].strip().lower() != "chunked"):
+            return 501, NOT_IMPLEMENTED_BODY  # Envoy: only a lone `chunked` coding (RFC 9112 §6.1)
+        if connection is not None and self.listed:
+            refused = self._connection_refused(connection)
+            if refused is not None:
+                return refused
         if not self.host:
             return 400, ""  # missing_host_header: empty 400, connection closed
+        if host is not None and len(host) > 1:
+            return 400, ""  # meshgate: RFC 9112 §3.2 (Envoy joins the values with `,`)
         if upgrade_requested and (self.upgrade is None or self.upgrade.lower() != WEBSOCKET):
             return 403, ""  # only websocket upgrades are configured (Istio); CONNECT is not
+        target = self.target
+        if target[:1] != b"/":
+            return 400, BAD_REQUEST_BODY  # origin-form only (RFC 9112 §3.2.1); Envoy's codec 400 (observed)
+        if _HASH in target:  # an int operand: memchr, several times faster than `b"#" in target`
+            return 400, ""  # Envoy's HCM: a fragment in the path → empty 400 (observed)
+        return None
+
+    def _connection_refused(self, connection: tuple[str, ...]) -> tuple[int, str] | None:
+        """Envoy's sanitizeConnectionHeader refusals; a listed `host` leaves no Host (empty 400, observed)."""
+        listed = self.listed
+        tokens = sum(1 for value in connection for token in value.split(",") if token.strip())
+        refused_name = listed & NOMINATION_REFUSED or any(name[:1] == b":" for name in listed)
+        if refused_name or tokens >= MAX_CONNECTION_TOKENS:
+            return 400, BAD_REQUEST_BODY
+        if b"host" in listed:
+            return 400, ""
         return None
 
     def attributes(self, scheme: str, peer_ip: str, local_ip: str, local_port: int) -> RequestAttributes:

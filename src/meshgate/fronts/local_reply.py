@@ -53,6 +53,8 @@ BAD_REQUEST_BODY = "Bad Request"  # llhttp parse error → 400, connection close
 HEADERS_TOO_LARGE_BODY = "Request Header Fields Too Large"  # > max_request_headers_kb (60 KiB) → 431
 UPGRADE_REQUIRED_BODY = "Upgrade Required"  # HTTP/1.0 without accept_http_10 → 426, connection closed
 MAX_REQUEST_HEADERS_BYTES = 60 * 1024  # HttpConnectionManager max_request_headers_kb default
+MAX_REQUEST_HEADERS_COUNT = 100  # HttpProtocolOptions max_headers_count default (observed: 101 → 431)
+NOT_IMPLEMENTED_BODY = "Not Implemented"  # a transfer coding other than `chunked` → 501, closed (observed)
 
 CONTINUE_100 = b"HTTP/1.1 100 Continue\r\n\r\n"  # Envoy answers Expect: 100-continue itself (observed)
 SERVER_HEADER = b"server: " + SERVER_NAME.encode() + b"\r\n"

@@ -88,7 +88,7 @@ class Exchange:
         req = self.req
         if req.reject is not None:
             status, body = req.reject
-            self.reply(status, body, close=True, flags=DPE if status in (400, 431) else "-")
+            self.reply(status, body, close=True, flags=DPE if status in (400, 431, 501) else "-")
             return
         if req.expect_continue:
             self.conn.write(CONTINUE_100)
@@ -362,6 +362,10 @@ class Exchange:
         flags: str = "-",
     ) -> None:
         """Answer locally with Envoy's bytes; the connection closes if the request is not fully read."""
+        up, self.up = self.up, None
+        if up is not None:  # the downstream request broke mid-body: the upstream one stays unfinished
+            self._cancel_timer()
+            up.close()
         close = close or self.must_close() or self.req.upgrade is not None
         self.status, self.flags = status, flags
         self.resp_started = self.resp_done = self.discard = True
