@@ -232,6 +232,8 @@ async def run_serve(opts: ServeOptions, *, worker: int = 0, reuse_port: bool = F
         return EXIT_CONFIG
     stop = asyncio.Event()
     installed = _install_signals(stop, gateway)
+    if _EARLY_STOP:  # SIGTERM/SIGINT arrived while starting: start cleanly, then drain and exit 0
+        stop.set()
     try:
         await stop.wait()
     finally:
@@ -260,8 +262,19 @@ def _remove_signals(installed: list[int]) -> None:
             loop.remove_signal_handler(sig)
 
 
+_EARLY_STOP: list[int] = []  # a stop signal that arrived before the event loop's handlers were installed
+
+
+def _note_early_stop(signum: int, _frame: object) -> None:
+    _EARLY_STOP.append(signum)
+
+
 def _run_loop(opts: ServeOptions, worker: int = 0, reuse_port: bool = False) -> int:
     import uvloop
+
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, _note_early_stop)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)  # the config is being loaded fresh anyway
 
     try:
         return uvloop.run(run_serve(opts, worker=worker, reuse_port=reuse_port))
@@ -289,6 +302,15 @@ def serve_main(opts: ServeOptions) -> int:
 def _fork_workers(opts: ServeOptions) -> int:
     sys.stdout.flush()
     children: list[int] = []
+    alive: set[int] = set()
+
+    def forward(signum: int, _frame: object) -> None:
+        for child in list(alive):
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(child, signal.SIGTERM if signum == signal.SIGINT else signum)
+
+    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):  # before forking: no window without them
+        signal.signal(sig, forward)
     for index in range(opts.workers):
         pid = os.fork()
         if pid == 0:  # pragma: no cover - runs in the child
@@ -299,15 +321,7 @@ def _fork_workers(opts: ServeOptions) -> int:
                 sys.stdout.flush()
                 os._exit(code)
         children.append(pid)
-    alive = set(children)
-
-    def forward(signum: int, _frame: object) -> None:
-        for child in list(alive):
-            with contextlib.suppress(ProcessLookupError):
-                os.kill(child, signal.SIGTERM if signum == signal.SIGINT else signum)
-
-    for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
-        signal.signal(sig, forward)
+        alive.add(pid)
     result = EXIT_OK
     while alive:
         try:
