@@ -31,5 +31,8 @@ bench: $(STAMP)
 	$(PY) bench/engine.py
 	$(PY) bench/gateway.py
 
+fuzz: $(STAMP)
+	MESHGATE_FUZZ_SECONDS=$${MESHGATE_FUZZ_SECONDS:-6} $(PY) -m pytest tests/fuzz -q
+
 clean:
 	rm -rf $(VENV) build *.egg-info src/*.egg-info .pytest_cache .mypy_cache .ruff_cache

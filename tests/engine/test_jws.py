@@ -1,4 +1,5 @@
-"""Compact-JWS parsing: one row per parse status (envoyproxy/envoy source/common/jwt/jwt.cc)."""
+"""Compact-JWS parsing: one row per parse status (envoyproxy/envoy source/common/jwt/jwt.cc), and one per
+safe answer where meshgate is stricter than Envoy (docs/security.md "JWS")."""
 
 from __future__ import annotations
 
@@ -7,7 +8,15 @@ from typing import Any
 
 import pytest
 
-from meshgate.engine.b64 import MAX_JSON_DEPTH, b64url_decode, b64url_encode, load_json_object
+from meshgate.engine.b64 import (
+    MAX_JSON_DEPTH,
+    MAX_NUMBER_CHARS,
+    MAX_TOKEN_JSON_DEPTH,
+    b64url_decode,
+    b64url_decode_strict,
+    b64url_encode,
+    load_json_object,
+)
 from meshgate.engine.jws import MAX_TOKEN_CHARS, ParsedJwt, parse_jwt, verify_time
 from meshgate.engine.status import JwtStatus as S
 
@@ -83,23 +92,156 @@ def test_parse_status(token: str, status: S) -> None:
 
 
 def test_parse_fields() -> None:
-    payload = {"iss": "i", "sub": "s", "aud": "a", "iat": 1.9, "nbf": 2, "exp": 3.7, "x": {"y": 1}}
+    payload = {"iss": "i", "sub": "s", "aud": "a", "iat": 1.9, "nbf": 2, "exp": 3.0, "x": {"y": 1}}
     token = tok(payload=payload)
     parsed = parse_jwt(token)
     assert isinstance(parsed, ParsedJwt)
     header_b64, payload_b64, _ = token.split(".")
     assert (parsed.alg, parsed.kid, parsed.iss, parsed.sub, parsed.aud) == ("RS256", "k1", "i", "s", ("a",))
-    assert (parsed.iat, parsed.nbf, parsed.exp) == (1, 2, 3)  # fractions truncated (GetUInt64)
+    assert (parsed.iat, parsed.nbf, parsed.exp) == (1, 2, 3)  # iat's fraction truncated (GetUInt64)
     assert parsed.signing_input == f"{header_b64}.{payload_b64}".encode()
     assert parsed.payload_b64 == payload_b64 and parsed.signature == b"signature"
     assert parsed.payload == payload and parsed.has_sub
 
 
-def test_extra_empty_pieces_are_skipped() -> None:
-    # jwt.cc: absl::StrSplit(..., SkipEmpty()) — `h..p.s` has three pieces; signing input is `h.p`
-    h, p, s = tok(payload={"iss": "i"}).split(".")
-    parsed = parse_jwt(f".{h}..{p}.{s}.")
-    assert isinstance(parsed, ParsedJwt) and parsed.signing_input == f"{h}.{p}".encode()
+H, P, SG = tok(payload={"iss": "i"}).split(".")
+NESTED = {"alg": "RS256", "cty": "JWT"}
+
+
+# meshgate's safe answers: Envoy (jwt.cc, absl base64, protobuf JSON) accepts each of these tokens
+@pytest.mark.parametrize(
+    ("token", "status"),
+    [
+        pytest.param(f".{H}..{P}.{SG}.", S.JWT_BAD_FORMAT, id="extra-empty-pieces-envoy-skips"),
+        pytest.param(f"{H}..{P}.{SG}", S.JWT_BAD_FORMAT, id="empty-middle-piece"),
+        pytest.param(f"{H}.{P}.{SG}.", S.JWT_BAD_FORMAT, id="trailing-dot"),
+        pytest.param(f"{H}.{P}.{SG}.{SG}.{SG}", S.JWT_BAD_FORMAT, id="jwe-five-segments"),
+        pytest.param(f"{H}.{P}.", S.JWT_BAD_FORMAT, id="alg-none-style-empty-signature"),
+        pytest.param(f"{H}=.{P}.{SG}", S.JWT_HEADER_PARSE_ERROR_BAD_BASE64, id="header-padding"),
+        pytest.param(f"{H}.{P}=.{SG}", S.JWT_PAYLOAD_PARSE_ERROR_BAD_BASE64, id="payload-padding"),
+        pytest.param(f"{H}.{P}.{SG}=", S.JWT_SIGNATURE_PARSE_ERROR_BAD_BASE64, id="signature-padding"),
+        pytest.param(f"{H}.{P} .{SG}", S.JWT_PAYLOAD_PARSE_ERROR_BAD_BASE64, id="whitespace-absl-skips"),
+        pytest.param(f"{H}.{P}.QR", S.JWT_SIGNATURE_PARSE_ERROR_BAD_BASE64, id="nonzero-trailing-bits"),
+        pytest.param(f"{H}.{P}.a/b+", S.JWT_SIGNATURE_PARSE_ERROR_BAD_BASE64, id="standard-alphabet"),
+        pytest.param(
+            tok(header={"alg": "RS256", "crit": ["exp"]}), S.JWT_HEADER_PARSE_ERROR_BAD_JSON, id="crit"
+        ),
+        pytest.param(
+            tok(header={"alg": "RS256", "crit": []}), S.JWT_HEADER_PARSE_ERROR_BAD_JSON, id="crit-empty"
+        ),
+        pytest.param(
+            tok(header={"alg": "RS256", "b64": False, "crit": ["b64"]}),
+            S.JWT_HEADER_PARSE_ERROR_BAD_JSON,
+            id="crit-b64-rfc7797",
+        ),
+        pytest.param(tok(header=NESTED), S.JWT_HEADER_PARSE_ERROR_BAD_JSON, id="nested-cty-JWT"),
+        pytest.param(
+            tok(header={"alg": "RS256", "cty": "application/jwt"}),
+            S.JWT_HEADER_PARSE_ERROR_BAD_JSON,
+            id="nested-cty-application-jwt",
+        ),
+        pytest.param(
+            tok(header='{"alg":"RS256","alg":"none"}'), S.JWT_HEADER_PARSE_ERROR_BAD_JSON, id="dup-header"
+        ),
+        pytest.param(
+            tok(payload='{"sub":"a","sub":"admin"}'), S.JWT_PAYLOAD_PARSE_ERROR_BAD_JSON, id="dup-claim"
+        ),
+        pytest.param(
+            tok(payload='{"x":{"a":1,"a":2}}'), S.JWT_PAYLOAD_PARSE_ERROR_BAD_JSON, id="dup-nested-claim"
+        ),
+        pytest.param(
+            tok(payload='{"a":' + "[" * MAX_TOKEN_JSON_DEPTH + "]" * MAX_TOKEN_JSON_DEPTH + "}"),
+            S.JWT_PAYLOAD_PARSE_ERROR_BAD_JSON,
+            id="payload-deeper-than-32",
+        ),
+        pytest.param(
+            tok(payload='{"n":' + "9" * (MAX_NUMBER_CHARS + 1) + "}"),
+            S.JWT_PAYLOAD_PARSE_ERROR_BAD_JSON,
+            id="long-integer",
+        ),
+        pytest.param(
+            tok(payload='{"n":0.' + "1" * MAX_NUMBER_CHARS + "}"),
+            S.JWT_PAYLOAD_PARSE_ERROR_BAD_JSON,
+            id="long-float",
+        ),
+        pytest.param(tok(payload={"exp": 1.5}), S.JWT_PAYLOAD_PARSE_ERROR_EXP_NOT_INTEGER, id="exp-fraction"),
+        pytest.param(tok(payload={"nbf": 0.5}), S.JWT_PAYLOAD_PARSE_ERROR_NBF_NOT_INTEGER, id="nbf-fraction"),
+        pytest.param(tok(payload={"exp": True}), S.JWT_PAYLOAD_PARSE_ERROR_EXP_NOT_INTEGER, id="exp-true"),
+        pytest.param(
+            tok(payload={"exp": "4685989700"}), S.JWT_PAYLOAD_PARSE_ERROR_EXP_NOT_INTEGER, id="exp-string"
+        ),
+        pytest.param(tok(payload={"exp": [1]}), S.JWT_PAYLOAD_PARSE_ERROR_EXP_NOT_INTEGER, id="exp-list"),
+        pytest.param(tok(payload={"exp": 2**64}), S.JWT_PAYLOAD_PARSE_ERROR_EXP_OUT_OF_RANGE, id="exp-2^64"),
+        pytest.param(tok(payload={"exp": -1}), S.JWT_PAYLOAD_PARSE_ERROR_EXP_OUT_OF_RANGE, id="exp-negative"),
+        pytest.param("A" * (16 * 1024 + 1), S.JWT_BAD_FORMAT, id="over-16KiB"),
+    ],
+)
+def test_safe_parse_status(token: str, status: S) -> None:
+    assert parse_jwt(token) is status
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        pytest.param({"alg": "none"}, id="none"),
+        pytest.param({"alg": "None"}, id="None"),
+        pytest.param({"alg": "NONE"}, id="NONE"),
+        pytest.param({"alg": "nOnE"}, id="nOnE"),
+        pytest.param({"alg": "none "}, id="none-space"),
+        pytest.param({"alg": "HS256 "}, id="alg-trailing-space"),
+    ],
+)
+def test_alg_none_in_any_case_is_not_implemented(header: dict[str, str]) -> None:
+    """CVE-2015-9235 class: jwt.cc isImplemented is an exact, case-sensitive list (Envoy already safe)."""
+    assert parse_jwt(tok(header=header)) is S.JWT_HEADER_NOT_IMPLEMENTED_ALG
+    assert parse_jwt(tok(header=header, sig="x")) is S.JWT_HEADER_NOT_IMPLEMENTED_ALG
+
+
+@pytest.mark.parametrize(
+    "extra",
+    [
+        pytest.param({"jwk": {"kty": "oct", "k": "c2VjcmV0"}}, id="jwk"),
+        pytest.param({"jku": "https://attacker.example/jwks.json"}, id="jku"),
+        pytest.param({"x5u": "https://attacker.example/cert.pem"}, id="x5u"),
+        pytest.param({"x5c": ["MIIB"]}, id="x5c"),
+        pytest.param({"kid": "../../../../dev/null"}, id="kid-path-traversal"),
+        pytest.param({"kid": "' OR 1=1 --"}, id="kid-sql"),
+    ],
+)
+def test_key_hints_parse_but_are_only_data(extra: dict[str, object]) -> None:
+    """They parse (Envoy ignores them too); signature.py never reads them: test_signature.py shows rejection."""
+    parsed = parse_jwt(tok(header={"alg": "RS256", **extra}))
+    assert isinstance(parsed, ParsedJwt)
+
+
+def test_token_json_depth_limit() -> None:
+    ok = "[" * (MAX_TOKEN_JSON_DEPTH - 1) + "]" * (MAX_TOKEN_JSON_DEPTH - 1)
+    assert isinstance(parse_jwt(tok(payload='{"a":' + ok + "}")), ParsedJwt)
+    assert parse_jwt(tok(payload='{"a":[' + ok + "]}")) is S.JWT_PAYLOAD_PARSE_ERROR_BAD_JSON
+
+
+# canonical base64url only (RFC 7515 §2, RFC 4648 §3.5 "canonical encoding")
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("QQ", b"A"),
+        ("QUI", b"AB"),
+        ("QUJD", b"ABC"),
+        ("_-_-", b"\xff\xef\xfe"),
+        ("", b""),
+        ("QQ==", None),  # padding
+        ("QR", None),  # non-zero trailing bits (4 unused)
+        ("QUJ", None),  # non-zero trailing bits (2 unused)
+        ("Q", None),
+        ("Q Q", None),
+        ("QQ\n", None),
+        ("a+b/", None),
+        ("QQ.", None),
+        ("é", None),
+    ],
+)
+def test_b64url_decode_strict(text: str, expected: bytes | None) -> None:
+    assert b64url_decode_strict(text) == expected
 
 
 def test_absent_claims_default() -> None:
@@ -157,7 +299,9 @@ def test_json_depth_limit() -> None:
         ({"nbf": 1000}, 939, S.JWT_NOT_YET_VALID),
         ({"exp": 1000}, 1060, S.OK),
         ({"exp": 1000}, 1061, S.JWT_EXPIRED),
-        ({"exp": 0}, 10**12, S.OK),  # exp 0 = never expires
+        ({}, 10**12, S.OK),  # no exp = never expires
+        ({"exp": 0}, 10**12, S.JWT_EXPIRED),  # meshgate; Envoy: exp 0 = never expires
+        ({"exp": 0}, 0, S.JWT_EXPIRED),
         ({"nbf": 2000, "exp": 1000}, 1500, S.JWT_NOT_YET_VALID),  # nbf checked first
     ],
 )

@@ -7,63 +7,35 @@ Each provider run deletes its output headers, extracts its tokens, and verifies 
 must pass (parse → issuer → nbf/exp → audience → keys → signature). Verified tokens add payload/claim
 headers and remove their header unless forwarded; the last one is the identity. requires_any stops at
 the first OK, else picks the final error as verifier.cc does; requires_all stops at the first failure.
-meshgate additionally always strips every rule's output headers (also for a CORS preflight).
+meshgate additionally always strips every rule's output headers (also for a CORS preflight), and once
+Envoy's requirement passed it verifies every other token the request carries (`_Run.verify_rest`:
+docs/security.md "More than one token"; Envoy ignores tokens its requirement did not read).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from meshgate.engine.attributes import RequestAttributes
 from meshgate.engine.claim_headers import claim_header_value, normalize_payload
 from meshgate.engine.decision import AuthnTrace
-from meshgate.engine.extract import Location, extract_all, order_locations
+from meshgate.engine.extract import Location, extract_all, extract_every, order_locations
+from meshgate.engine.header_view import header_edits
 from meshgate.engine.identity import Identity
 from meshgate.engine.jws import ParsedJwt, parse_jwt, verify_time
 from meshgate.engine.keyset import KeySet, KeySnapshot
 from meshgate.engine.providers import DEFAULT_CLOCK_SKEW_S, Provider, compile_providers
+from meshgate.engine.requirement import AuthnResult, Req, istio_requirement
 from meshgate.engine.signature import verify
 from meshgate.engine.status import JwtStatus
 from meshgate.engine.token_cache import TokenCache
 from meshgate.resources.model import JwtRule
 
+__all__ = ["Authenticator", "AuthnResult", "istio_requirement"]
+
 _S = JwtStatus
 _SKEW = DEFAULT_CLOCK_SKEW_S
-
-
-@dataclass(frozen=True, slots=True)
-class AuthnResult:
-    status: JwtStatus
-    identity: Identity | None
-    remove_headers: tuple[str, ...]
-    set_headers: tuple[tuple[str, str], ...]
-    refresh: tuple[str, ...]
-    trace: AuthnTrace
-
-    @property
-    def ok(self) -> bool:
-        return self.status is JwtStatus.OK
-
-
-@dataclass(frozen=True, slots=True)
-class _Req:
-    """A requirement node: kind "provider" (index), "any" (children, allow_missing) or "all"."""
-
-    kind: str
-    index: int = -1
-    children: tuple[_Req, ...] = ()
-    allow_missing: bool = False
-
-
-def istio_requirement(n: int) -> _Req:
-    """policy_applier.go: the requirement istiod builds for n providers."""
-    leaves = tuple(_Req("provider", i) for i in range(n))
-    if n == 1:
-        return _Req("any", children=leaves, allow_missing=True)
-    optional = tuple(_Req("any", children=(leaf,), allow_missing=True) for leaf in leaves)
-    return _Req("any", children=(*leaves, _Req("all", children=optional)))
 
 
 class _Run:
@@ -73,6 +45,7 @@ class _Run:
         "added",
         "auth",
         "failures",
+        "good",
         "identity",
         "keysets",
         "memo_ok",
@@ -105,8 +78,9 @@ class _Run:
         self.valid_from = -math.inf
         self.valid_until = math.inf
         self.memo_ok = True
+        self.good: set[tuple[Location, str]] = set()
 
-    def evaluate(self, req: _Req) -> JwtStatus:
+    def evaluate(self, req: Req) -> JwtStatus:
         if req.kind == "provider":
             return self.run_provider(self.auth.providers[req.index])
         if req.kind == "all":
@@ -126,6 +100,39 @@ class _Run:
             if status not in (_S.JWT_MISSED, _S.JWT_UNKNOWN_ISSUER) or final is _S.JWT_MISSED:
                 final = status
         return _S.OK if req.allow_missing and final is _S.JWT_MISSED else final
+
+    def verify_rest(self, every: tuple[tuple[str, ...], ...]) -> JwtStatus:
+        """meshgate: every token still on the request must verify with a provider reading its location.
+
+        Skipped: tokens already verified in this run, and header locations whose header is removed
+        (never forwarded). Envoy's outcome (identity, added headers) stands; a failure is the result.
+        """
+        identity, verified, added = self.identity, self.verified, self.added
+        status = _S.OK
+        for loc, tokens in zip(self.auth.locations, every, strict=True):
+            for token in tokens:
+                if (loc, token) in self.good or (loc.kind == "header" and loc.name in self.removed):
+                    continue
+                status = self._verify_anywhere(loc, token)
+                if status is not _S.OK:
+                    break
+            if status is not _S.OK:
+                break
+        self.identity, self.verified = identity, verified
+        self.added = [h for h in added if h[0] not in self.removed]
+        return status
+
+    def _verify_anywhere(self, loc: Location, token: str) -> JwtStatus:
+        """requires_any over the providers reading `loc`: first OK wins, else the most telling error."""
+        final = _S.JWT_UNKNOWN_ISSUER
+        for provider in self.auth.location_providers[loc]:
+            status = self.verify_token(provider, loc, token)
+            if status is _S.OK:
+                return status
+            self.failures[status] = (provider, loc)
+            if status is not _S.JWT_UNKNOWN_ISSUER:
+                final = status
+        return final
 
     def run_provider(self, provider: Provider) -> JwtStatus:
         for header in provider.sanitize:  # extractor.cc sanitizeHeaders
@@ -207,6 +214,7 @@ class _Run:
         if not provider.forward and loc.kind == "header" and loc.name not in self.removed:
             self.removed.append(loc.name)
             self.added = [h for h in self.added if h[0] != loc.name]
+        self.good.add((loc, parsed.token))
         claims = normalize_payload(parsed.payload, provider.space_delimited)
         self.identity = Identity(parsed.iss, parsed.sub if parsed.has_sub else None, claims)
         self.verified = (provider, loc)
@@ -219,6 +227,9 @@ class Authenticator:
         self.providers = compile_providers(rules)
         self.locations = order_locations([loc for p in self.providers for loc in p.locations])
         self.location_index = {loc: i for i, loc in enumerate(self.locations)}
+        self.location_providers = {
+            loc: tuple(p for p in self.providers if loc in p.locations) for loc in self.locations
+        }
         self.requirement = istio_requirement(len(self.providers)) if self.providers else None
         self.always_remove = tuple(dict.fromkeys(h for p in self.providers for h in p.sanitize))
         # what the outcome depends on, read raw for the result memo: header values, query, cookies
@@ -230,11 +241,18 @@ class Authenticator:
         self.token_cache: TokenCache[ParsedJwt] = TokenCache(cache_size)
         self.result_cache: TokenCache[AuthnResult] = TokenCache(cache_size)
         self._no_rules = AuthnResult(_S.OK, None, (), (), (), AuthnTrace("no rules", _S.OK.value))
+        strip = header_edits(self.always_remove, ())
         self._no_token = AuthnResult(
-            _S.OK, None, self.always_remove, (), (), AuthnTrace("no token", _S.OK.value)
+            _S.OK, None, self.always_remove, (), (), AuthnTrace("no token", _S.OK.value), strip
         )
         self._cors = AuthnResult(
-            _S.OK, None, self.always_remove, (), (), AuthnTrace("bypassed (CORS preflight)", _S.OK.value)
+            _S.OK,
+            None,
+            self.always_remove,
+            (),
+            (),
+            AuthnTrace("bypassed (CORS preflight)", _S.OK.value),
+            strip,
         )
 
     def jwks_uris(self) -> tuple[tuple[str, float], ...]:
@@ -274,6 +292,8 @@ class Authenticator:
             return self._no_token
         run = _Run(self, tokens, keysets, now)
         status = run.evaluate(self.requirement)
+        if status is _S.OK:
+            status = run.verify_rest(extract_every(self.locations, headers, path))
         result = self._result(run, status)
         if run.memo_ok:
             self.result_cache.put(memo_key, result, run.valid_from, run.valid_until, keysets)
@@ -289,14 +309,16 @@ class Authenticator:
                 provider.describe() if provider else "",
                 loc.describe() if loc else "",
             )
-            return AuthnResult(status, None, remove, (), tuple(run.refresh), trace)
+            return AuthnResult(status, None, remove, (), tuple(run.refresh), trace, header_edits(remove, ()))
+        added = tuple(run.added)
+        edits = header_edits(remove, added)
         if run.identity is None or run.verified is None:
-            return AuthnResult(_S.OK, None, remove, tuple(run.added), (), self._no_token.trace)
+            return AuthnResult(_S.OK, None, remove, added, (), self._no_token.trace, edits)
         provider, loc = run.verified
         trace = AuthnTrace(
             "verified", _S.OK.value, provider.describe(), loc.describe(), run.identity.principal
         )
-        return AuthnResult(_S.OK, run.identity, remove, tuple(run.added), (), trace)
+        return AuthnResult(_S.OK, run.identity, remove, added, (), trace, edits)
 
 
 def _is_cors_preflight(attrs: RequestAttributes) -> bool:

@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
+from meshgate.engine.conditions import REQUEST_HEADERS
 from meshgate.engine.decision import AuthzTrace
 from meshgate.engine.identity import Identity
 from meshgate.engine.policy_compile import (
@@ -72,6 +73,11 @@ class Authorizer:
         self._shadow_deny = compile_engine(group(Action.DENY, True), Action.DENY)
         self._shadow_allow = compile_engine(group(Action.ALLOW, True), Action.ALLOW)
         self._check_custom = bool(self._bad_custom.rules or self._custom.rules)
+        # Whether any rule reads `request.headers[...]`: if none does, the engine skips building the
+        # jwt_authn-edited header view (header_view.py) for this workload.
+        self.reads_headers = any(
+            c.key.startswith(REQUEST_HEADERS) for p in policies for r in p.rules or () for c in r.when or ()
+        )
 
     def authorize(self, req: AuthzRequest) -> AuthzResult:
         provider: str | None = None

@@ -12,15 +12,24 @@ JSON follows what protobuf's `JsonStringToMessage` into a `Struct` accepts, as f
 the top level must be an object, `NaN`/`Infinity` literals are rejected, the text must be valid UTF-8.
 Nesting deeper than MAX_JSON_DEPTH is refused up front so `json.loads` can never hit a RecursionError.
 Duplicate names: the last one wins (protobuf's behaviour here is UNCONFIRMED).
+
+Tokens get meshgate's strict variants instead (docs/security.md "JWS encoding"): `b64url_decode_strict`
+takes only canonical RFC 7515 §2 base64url (alphabet only, no padding or whitespace, zero trailing bits),
+and `load_token_json` refuses duplicate names (RFC 7515 §4, RFC 8725 §3.9), nesting deeper than
+MAX_TOKEN_JSON_DEPTH and number literals longer than MAX_NUMBER_CHARS (no slow big-number path).
+JWKS documents keep Envoy's leniency: they come from the operator, not from the client.
 """
 
 from __future__ import annotations
 
 import binascii
 import json
+import re
 from typing import Any
 
 MAX_JSON_DEPTH = 64
+MAX_TOKEN_JSON_DEPTH = 32
+MAX_NUMBER_CHARS = 64
 
 _TO_STD = bytes.maketrans(b"-_", b"+/")
 _ABSL_SPACE = " \t\n\v\f\r"  # absl::ascii_isspace
@@ -41,6 +50,21 @@ def b64url_decode(text: str) -> bytes | None:
         except (binascii.Error, UnicodeEncodeError):
             pass
     return _slow_decode(text)
+
+
+_CANONICAL = re.compile(r"[A-Za-z0-9_-]*")
+_SIXTET = {ch: i for i, ch in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")}
+_UNUSED_BITS = (0, 0, 0b1111, 0b11)  # by len % 4: bits of the last character that carry no data
+
+
+def b64url_decode_strict(text: str) -> bytes | None:
+    """Canonical base64url only (RFC 7515 §2, RFC 4648 §3.5): one spelling per byte string, else None."""
+    rem = len(text) % 4
+    if rem == 1 or _CANONICAL.fullmatch(text) is None:
+        return None
+    if rem and _SIXTET[text[-1]] & _UNUSED_BITS[rem]:
+        return None  # non-zero trailing bits: another spelling of the same bytes
+    return binascii.a2b_base64((text + _PADDING[rem]).encode("ascii").translate(_TO_STD))
 
 
 def _decode_std(data: str, rem: int) -> bytes | None:
@@ -92,15 +116,51 @@ def _reject_constant(name: str) -> Any:
 _DECODER = json.JSONDecoder(parse_constant=_reject_constant)
 
 
-def _too_deep(text: str | bytes) -> bool:
-    """True if brackets nest deeper than MAX_JSON_DEPTH outside strings (cheap when there are few)."""
+def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        raise ValueError("duplicate member name")
+    return obj
+
+
+def _bounded(convert: Any) -> Any:
+    def parse(text: str) -> Any:
+        if len(text) > MAX_NUMBER_CHARS:
+            raise ValueError("number literal too long")
+        return convert(text)
+
+    return parse
+
+
+_TOKEN_DECODER = json.JSONDecoder(
+    parse_constant=_reject_constant,
+    object_pairs_hook=_unique_object,
+    parse_int=_bounded(int),
+    parse_float=_bounded(float),
+)
+
+
+def load_token_json(raw: bytes) -> dict[str, Any] | None:
+    """A token header or payload: a JSON object with unique names, bounded depth and numbers; else None."""
+    try:
+        text = raw.decode("utf-8")
+        if _too_deep(text, MAX_TOKEN_JSON_DEPTH):
+            return None
+        value = _TOKEN_DECODER.decode(text)
+    except (ValueError, RecursionError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _too_deep(text: str | bytes, limit: int = MAX_JSON_DEPTH) -> bool:
+    """True if brackets nest deeper than `limit` outside strings (cheap when there are few)."""
     if isinstance(text, bytes):
         opens = text.count(b"{") + text.count(b"[")
         s = text.decode("utf-8", errors="replace")
     else:
         opens = text.count("{") + text.count("[")
         s = text
-    if opens <= MAX_JSON_DEPTH:
+    if opens <= limit:
         return False
     depth = 0
     in_str = False
@@ -117,7 +177,7 @@ def _too_deep(text: str | bytes) -> bool:
             in_str = True
         elif ch in "{[":
             depth += 1
-            if depth > MAX_JSON_DEPTH:
+            if depth > limit:
                 return True
         elif ch in "}]":
             depth -= 1

@@ -12,17 +12,23 @@ The protobuf JSON printer's number text (SimpleDtoa: %.15g, else %.17g) and stri
 format characters as \\uXXXX, `<`/`>` escaped, other non-ASCII as UTF-8) are reproduced — both checked
 against a real Envoy 1.40. Object member order there is protobuf's hash-map order (varies), so meshgate
 keeps the payload's order.
+
+meshgate adds no header whose value could not be a field value (docs/security.md "Output headers"): a claim
+holding a control character (CR/LF would inject headers upstream) or a lone surrogate adds none.
 """
 
 from __future__ import annotations
 
 import base64
 import json
+import re
 from collections.abc import Sequence
 from typing import Any
 
 _UINT64_LIMIT = float(2**64)
 _MISSING = object()
+# RFC 9110 §5.5: a field value holds no CTL but HTAB; a lone surrogate cannot be encoded at all.
+_NOT_FIELD_VALUE = re.compile("[\x00-\x08\x0a-\x1f\x7f\ud800-\udfff]")
 
 # protobuf JSON string escaping (util/internal/json_escaping.cc), confirmed with Envoy 1.40
 _SHORT_ESCAPES = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r", '"': '\\"', "\\": "\\\\"}
@@ -137,7 +143,9 @@ def claim_header_value(payload: dict[str, Any], claim: str) -> str | None:
         text = base64.b64encode(proto_json(value).encode()).decode("ascii")
     else:  # pragma: no cover - JSON yields nothing else
         text = ""
-    return text or None
+    if not text or _NOT_FIELD_VALUE.search(text):
+        return None
+    return text
 
 
 def normalize_payload(payload: dict[str, Any], space_delimited: Sequence[str]) -> dict[str, Any]:

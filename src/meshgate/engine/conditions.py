@@ -10,6 +10,11 @@ trustDomains, source.*) never match (Envoy's authenticated matcher is false with
 `not*` forms always do. `experimental.envoy.filters.*` reads Envoy dynamic metadata: the only metadata
 meshgate has is the jwt_authn `payload`, an object, which no string or list matcher matches — so these
 keys never match either (their key must still parse, as in envoyFilterGenerator).
+
+`broad` (meshgate, docs/security.md "Repeated headers and hosts") is set where a match leads toward a
+denial — DENY/CUSTOM/AUDIT values and ALLOW `not*` values: there `request.headers[...]` also matches the
+joined value and `hosts` also match the host without its port and trailing dot. Where a match allows
+(ALLOW values, DENY `not*` values) headers match only the joined value and hosts keep Envoy's semantics.
 """
 
 from __future__ import annotations
@@ -19,7 +24,15 @@ from collections.abc import Callable, Sequence
 from functools import lru_cache
 from typing import TYPE_CHECKING
 
-from meshgate.engine.match import StrMatch, Unparsable, any_of, header_matcher, host_matcher, string_matcher
+from meshgate.engine.match import (
+    StrMatch,
+    Unparsable,
+    any_of,
+    header_matcher,
+    host_matcher,
+    host_variants,
+    string_matcher,
+)
 from meshgate.engine.path_template import is_path_template, path_template_matcher
 from meshgate.engine.principal import (
     audiences_matcher,
@@ -85,14 +98,16 @@ def when_side(key: str) -> str:
     raise UnknownKey(f"unknown attribute {key}")
 
 
-def field_predicate(kind: str, values: Sequence[str], strict: bool) -> Predicate | None:
+def field_predicate(kind: str, values: Sequence[str], strict: bool, broad: bool = False) -> Predicate | None:
     """OR of `values` for field/key `kind` (Source/Operation field names use their `when` key)."""
     if kind in _MTLS_KINDS:
         return never
     if kind.startswith(ENVOY_FILTERS):
         return _envoy_filter(kind, strict)
     if kind.startswith(REQUEST_HEADERS):
-        return _header(kind, values, strict)
+        return _header(kind, values, strict, broad)
+    if kind == "hosts" and broad:
+        return _broad_hosts(values, strict)
     if kind.startswith(REQUEST_CLAIMS):
         return _claims(kind, values, strict)
     build = _BUILDERS.get(kind)
@@ -214,11 +229,24 @@ def _claims(key: str, values: Sequence[str], strict: bool) -> Predicate | None:
     return lambda r: match(r.identity)
 
 
-def _header(key: str, values: Sequence[str], strict: bool) -> Predicate | None:
-    """request.headers[name]: true when ANY one header line's value matches.
+def _broad_hosts(values: Sequence[str], strict: bool) -> Predicate | None:
+    """`hosts` toward a denial: the host as sent, or without its port and trailing dot, matches."""
+    kept = _keep(values, host_matcher, strict)
+    if not kept:
+        return None
+    if any(m is None for m in kept):
+        return always
+    match = any_of([m for m in kept if m is not None])
+    return lambda r: any(match(h) for h in host_variants(r.host))
+
+
+def _header(key: str, values: Sequence[str], strict: bool, broad: bool) -> Predicate | None:
+    """request.headers[name] over the header's lines; `host` is the Host/`:authority`.
 
     Observed on Envoy 1.40 (RBAC header principal, two `x-m` lines `c` and `b`): exact `b` matches,
-    exact `c,b` does not; one line `a,b` matches exact `a,b` only. `host` is the Host/`:authority`.
+    exact `c,b` does not; one line `a,b` matches exact `a,b` only — any ONE line matches. meshgate
+    (docs/security.md): toward an allow only the lines joined with `,` match; toward a denial any one
+    line or the joined value does.
     """
     inner = key.removeprefix(REQUEST_HEADERS)
     if not (inner.startswith("[") and inner.endswith("]")) or len(inner) < 2:
@@ -234,7 +262,11 @@ def _header(key: str, values: Sequence[str], strict: bool) -> Predicate | None:
         lines = (pseudo(r),) if pseudo is not None else r.headers.get(name)
         if lines is None:
             return False
-        return match is None or any(match(line) for line in lines)
+        if match is None:
+            return True
+        if len(lines) == 1:
+            return match(lines[0])
+        return (broad and any(match(line) for line in lines)) or match(",".join(lines))
 
     return matches
 

@@ -1,7 +1,9 @@
 """The engine: one compiled workload view, deciding requests synchronously (design.md "What flows").
 
 Order, as Envoy runs Istio's filter chain (istio-semantics.md §1.3.4): path normalization (HCM) →
-CUSTOM match (before jwt_authn) → jwt_authn → RBAC AUDIT → DENY → ALLOW.
+CUSTOM match (before jwt_authn) → jwt_authn → RBAC AUDIT → DENY → ALLOW. Authorization reads the
+headers as jwt_authn left them (client copies of output headers gone: header_view.py), and the path
+meshgate's path guard accepted (docs/security.md).
 """
 
 from __future__ import annotations
@@ -13,9 +15,10 @@ from meshgate.engine.attributes import RequestAttributes
 from meshgate.engine.authn import Authenticator, AuthnResult
 from meshgate.engine.authz import Authorizer, AuthzRequest
 from meshgate.engine.decision import AuthzTrace, Decision, Trace, UpstreamEdits
+from meshgate.engine.header_view import edited
 from meshgate.engine.keyset import KeySnapshot
 from meshgate.engine.options import EngineOptions
-from meshgate.engine.pathnorm import normalize_path, strip_query
+from meshgate.engine.pathnorm import normalize_path, path_rejection, strip_query
 from meshgate.engine.remote_ip import remote_ip
 from meshgate.engine.status import RBAC_ACCESS_DENIED, www_authenticate
 from meshgate.resources.model import AuthorizationPolicy, RequestAuthentication, ResourceSet, Workload
@@ -62,14 +65,17 @@ class Engine:
     def decide(self, attrs: RequestAttributes, keys: KeySnapshot, now: float) -> Decision:
         path = normalize_path(attrs.path, self.options.path_normalization)
         if path is None:
-            return _bad_request(attrs)
+            return _bad_request(attrs, path_rejection(attrs.path, self.options.path_normalization))
         authn = self.authenticator.authenticate(attrs, path, keys, now)
+        headers = attrs.headers
+        if self.authorizer.reads_headers:  # only then build the view of jwt_authn's edits
+            headers = edited(headers, authn.header_edits)
         request = AuthzRequest(
             method=attrs.method,
             host=attrs.authority,
             path=strip_query(path),
             port=attrs.local_port,
-            headers=attrs.headers,
+            headers=headers,
             source_ip=attrs.peer_ip,
             remote_ip=remote_ip(attrs, self.options.trusted_proxies),
             destination_ip=attrs.local_ip,
@@ -103,13 +109,14 @@ def _jwt_denied(
     return Decision(False, status, authn.status.message, headers, None, trace, authn.refresh, custom_provider)
 
 
-def _bad_request(attrs: RequestAttributes) -> Decision:
-    """Envoy answers a path it cannot normalize (e.g. `%00`) with an empty 400 (conn_manager_utility.cc)."""
+def _bad_request(attrs: RequestAttributes, reason: str) -> Decision:
+    """Envoy answers a path it cannot normalize (e.g. `%00`) with an empty 400 (conn_manager_utility.cc);
+    meshgate answers the same for the targets path_guard.py refuses."""
     from meshgate.engine.decision import AuthnTrace
 
     trace = Trace(
         authn=AuthnTrace(outcome="not evaluated"),
         authz=AuthzTrace(outcome="not evaluated", reason="path normalization failed"),
-        path=f"cannot normalize {attrs.path!r}",
+        path=f"cannot normalize {attrs.path!r}: {reason}",
     )
     return Decision(False, 400, "", (), None, trace)

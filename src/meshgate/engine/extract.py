@@ -11,6 +11,10 @@ source/common/http/utility.cc (parseAndDecodeQueryString, PercentEncoding::decod
   value after it with one pair of surrounding double quotes removed; first occurrence wins.
 Each provider's locations are ordered headers (by name+prefix), then params, then cookies (sorted);
 the authenticator pops tokens from the end.
+
+`extract_every` is meshgate's addition (docs/security.md "More than one token"): every token at every
+location — each prefix occurrence in a header, each repeated parameter or cookie — so that none the
+upstream could read is left unverified (Envoy reads only the first).
 """
 
 from __future__ import annotations
@@ -63,23 +67,35 @@ def _percent_decode(text: str) -> str:
 
 def parse_query(path: str) -> dict[str, str]:
     """Http::Utility::parseAndDecodeQueryString: first occurrence of a name wins."""
+    params: dict[str, str] = {}
+    for name, value in _query_pairs(path):
+        params.setdefault(name, value)
+    return params
+
+
+def _query_pairs(path: str) -> list[tuple[str, str]]:
+    """Every (name, value) of the query in order, decoded as parseAndDecodeQueryString decodes them."""
     start = path.find("?")
     if start < 0:
-        return {}
-    params: dict[str, str] = {}
+        return []
+    pairs = []
     for piece in path[start + 1 :].split("&"):
-        if not piece:
-            # an empty piece is an empty name with an empty value
-            params.setdefault("", "")
-            continue
-        name, sep, value = piece.partition("=")
-        params.setdefault(_percent_decode(name), _percent_decode(value) if sep else "")
-    return params
+        name, sep, value = piece.partition("=")  # an empty piece is an empty name with an empty value
+        pairs.append((_percent_decode(name), _percent_decode(value) if sep else ""))
+    return pairs
 
 
 def parse_cookies(values: Sequence[str], wanted: frozenset[str]) -> dict[str, str]:
     """Http::Utility::parseCookies restricted to `wanted` names; first occurrence wins."""
     cookies: dict[str, str] = {}
+    for name, value in _cookie_pairs(values, wanted):
+        cookies.setdefault(name, value)
+    return cookies
+
+
+def _cookie_pairs(values: Sequence[str], wanted: frozenset[str]) -> list[tuple[str, str]]:
+    """Every wanted (name, value) of every Cookie header, in order (forEachCookie)."""
+    pairs: list[tuple[str, str]] = []
     for header_value in values:
         for piece in header_value.split(";"):
             if not piece:
@@ -89,13 +105,13 @@ def parse_cookies(values: Sequence[str], wanted: frozenset[str]) -> dict[str, st
                 continue
             start = len(piece) - len(piece.lstrip(" "))
             name = piece[start:eq] if start <= eq else ""
-            if name not in wanted or name in cookies:
+            if name not in wanted:
                 continue
             value = piece[eq + 1 :]
             if len(value) >= 2 and value[0] == '"' and value[-1] == '"':
                 value = value[1:-1]
-            cookies[name] = value
-    return cookies
+            pairs.append((name, value))
+    return pairs
 
 
 def extract_header_token(value: str, prefix: str) -> str | None:
@@ -129,4 +145,46 @@ def extract_all(
                 wanted = frozenset(x.name for x in locations if x.kind == "cookie")
                 cookies = parse_cookies(headers.get("cookie", ()), wanted)
             out.append(cookies.get(loc.name))
+    return tuple(out)
+
+
+def header_tokens(value: str, prefix: str) -> list[str]:
+    """Every token in a (joined) header value: Envoy's first, then one after each later prefix occurrence."""
+    first = extract_header_token(value, prefix)
+    if first is None:
+        return []
+    tokens = [first]
+    if not prefix:
+        return tokens
+    match = _JWT_RUN.search(value, value.find(prefix) + len(prefix))
+    while match is not None:
+        pos = value.find(prefix, match.end())
+        if pos < 0:
+            break
+        match = _JWT_RUN.search(value, pos + len(prefix))
+        if match is not None:
+            tokens.append(match.group())
+    return tokens
+
+
+def extract_every(
+    locations: Sequence[Location], headers: Mapping[str, tuple[str, ...]], path: str
+) -> tuple[tuple[str, ...], ...]:
+    """Every token at every location, first one first (it is the token `extract_all` returns)."""
+    out: list[tuple[str, ...]] = []
+    params: list[tuple[str, str]] | None = None
+    cookies: list[tuple[str, str]] | None = None
+    for loc in locations:
+        if loc.kind == "header":
+            values = headers.get(loc.name)
+            out.append(() if values is None else tuple(header_tokens(",".join(values), loc.prefix)))
+        elif loc.kind == "param":
+            if params is None:
+                params = _query_pairs(path)
+            out.append(tuple(v for n, v in params if n == loc.name))
+        else:
+            if cookies is None:
+                wanted = frozenset(x.name for x in locations if x.kind == "cookie")
+                cookies = _cookie_pairs(headers.get("cookie", ()), wanted)
+            out.append(tuple(v for n, v in cookies if n == loc.name))
     return tuple(out)

@@ -1,11 +1,19 @@
-"""Compact JWS parsing in jwt_verify_lib's exact check order and statuses (istio-semantics.md §2.3).
+"""Compact JWS parsing in jwt_verify_lib's check order and statuses, with meshgate's safe answers.
 
 Source: envoyproxy/envoy:source/common/jwt/jwt.cc Jwt::parseFromString and struct_utils.cc (GetString,
 GetUInt64, GetStringList). Numbers are protobuf doubles: `iat`/`nbf`/`exp` must be JSON numbers (not
-bools), negative or ≥ 2^64 → "out of range", fractions truncated. Splitting on '.' skips empty pieces,
-and the signing input is piece 0 + '.' + piece 1 (so `a..b.c` parses like `a.b.c`, as in Envoy).
-A token longer than MAX_TOKEN_CHARS is refused as JwtBadFormat (meshgate's own bound; Envoy's header
-size limit plays that role there).
+bools), negative or ≥ 2^64 → "out of range". Kept from Envoy: the order of the checks and every status.
+
+Where Envoy is lenient meshgate rejects (docs/security.md "JWS"; each row pinned in tests/engine/test_jws.py):
+- exactly three non-empty segments (Envoy skips empty ones, so `a..b.c` parses there) → JwtBadFormat;
+  a token longer than MAX_TOKEN_CHARS → JwtBadFormat (Envoy: only its 60 KiB header limit);
+- segments must be canonical base64url (no `=`, whitespace or non-zero trailing bits) → the segment's
+  Base64 status; header and payload JSON must have unique names, bounded depth and short numbers → the
+  segment's JSON status;
+- a `crit` header (RFC 7515 §4.1.11: no extension is understood) or a nested token (`cty: JWT`,
+  RFC 7519 §5.2) → JwtHeaderParseErrorBadJson; `jwk`/`jku`/`x5u`/`x5c` are never read;
+- `nbf`/`exp` with a fraction → "not an integer" (Envoy truncates); `exp: 0` → JwtExpired at the time
+  check (Envoy reads 0 as "never expires").
 """
 
 from __future__ import annotations
@@ -13,10 +21,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from meshgate.engine.b64 import b64url_decode, load_json_object
+from meshgate.engine.b64 import b64url_decode_strict, load_token_json
 from meshgate.engine.status import JwtStatus
 
-MAX_TOKEN_CHARS = 64 * 1024
+MAX_TOKEN_CHARS = 16 * 1024  # meshgate's bound (docs/security.md "Size and depth limits")
 # jwt.cc isImplemented
 IMPLEMENTED_ALGS = frozenset(
     {
@@ -37,12 +45,17 @@ IMPLEMENTED_ALGS = frozenset(
 )
 _UINT64_LIMIT = float(2**64)  # static_cast<double>(numeric_limits<uint64_t>::max()) rounds to 2^64
 
+# RFC 7515 §4.1.11: a recipient that understands no extension must reject any `crit`.
+CRIT_HEADER = "crit"
+# RFC 7519 §5.2: `cty: JWT` announces a nested JWT; meshgate verifies one signature layer only.
+NESTED_CTY = frozenset({"jwt", "application/jwt"})
+
 _S = JwtStatus
-# (claim, not-a-number status, out-of-range status), in jwt.cc's order
+# (claim, not-a-number status, out-of-range status, must be a whole number), in jwt.cc's order
 _TIME_CLAIMS = (
-    ("iat", _S.JWT_PAYLOAD_PARSE_ERROR_IAT_NOT_INTEGER, _S.JWT_PAYLOAD_PARSE_ERROR_IAT_OUT_OF_RANGE),
-    ("nbf", _S.JWT_PAYLOAD_PARSE_ERROR_NBF_NOT_INTEGER, _S.JWT_PAYLOAD_PARSE_ERROR_NBF_OUT_OF_RANGE),
-    ("exp", _S.JWT_PAYLOAD_PARSE_ERROR_EXP_NOT_INTEGER, _S.JWT_PAYLOAD_PARSE_ERROR_EXP_OUT_OF_RANGE),
+    ("iat", _S.JWT_PAYLOAD_PARSE_ERROR_IAT_NOT_INTEGER, _S.JWT_PAYLOAD_PARSE_ERROR_IAT_OUT_OF_RANGE, False),
+    ("nbf", _S.JWT_PAYLOAD_PARSE_ERROR_NBF_NOT_INTEGER, _S.JWT_PAYLOAD_PARSE_ERROR_NBF_OUT_OF_RANGE, True),
+    ("exp", _S.JWT_PAYLOAD_PARSE_ERROR_EXP_NOT_INTEGER, _S.JWT_PAYLOAD_PARSE_ERROR_EXP_OUT_OF_RANGE, True),
 )
 
 
@@ -69,10 +82,14 @@ class ParsedJwt:
     iat: int
     nbf: int
     exp: int
+    has_exp: bool = False  # `exp` present (then 0 is expired, not "never expires")
 
 
-def _uint64(payload: dict[str, Any], name: str) -> int | bool | None:
-    """struct_utils.cc GetUInt64: int value, None when absent, False = wrong type, True = out of range."""
+def _uint64(payload: dict[str, Any], name: str, whole: bool) -> int | bool | None:
+    """struct_utils.cc GetUInt64: int value, None when absent, False = wrong type, True = out of range.
+
+    `whole`: a value with a fraction is the wrong type (meshgate; GetUInt64 truncates it).
+    """
     if name not in payload:
         return None
     value = payload[name]
@@ -85,6 +102,8 @@ def _uint64(payload: dict[str, Any], name: str) -> int | bool | None:
         return True
     if number != number or number < 0 or number >= _UINT64_LIMIT:  # NaN cannot come from JSON; be safe
         return True
+    if whole and kind is float and not number.is_integer():
+        return False
     return int(number)
 
 
@@ -94,12 +113,15 @@ _HEADER_MEMO: dict[str, tuple[dict[str, Any], str, str] | JwtStatus] = {}
 
 
 def _parse_header(header_b64: str) -> tuple[dict[str, Any], str, str] | JwtStatus:
-    """jwt.cc header checks, in order: base64, JSON object, alg string, alg implemented, kid string."""
-    header_raw = b64url_decode(header_b64)
+    """jwt.cc header checks, in order: base64, JSON object, alg string, alg implemented, kid string.
+
+    meshgate adds to the JSON check: no `crit`, no nested token (`cty: JWT`).
+    """
+    header_raw = b64url_decode_strict(header_b64)
     if header_raw is None:
         return _S.JWT_HEADER_PARSE_ERROR_BAD_BASE64
-    header = load_json_object(header_raw)
-    if header is None:
+    header = load_token_json(header_raw)
+    if header is None or CRIT_HEADER in header or _nested(header.get("cty")):
         return _S.JWT_HEADER_PARSE_ERROR_BAD_JSON
     alg = header.get("alg")
     if not isinstance(alg, str):
@@ -112,15 +134,17 @@ def _parse_header(header_b64: str) -> tuple[dict[str, Any], str, str] | JwtStatu
     return header, alg, kid
 
 
+def _nested(cty: Any) -> bool:
+    return isinstance(cty, str) and cty.lower() in NESTED_CTY
+
+
 def parse_jwt(token: str) -> ParsedJwt | JwtStatus:
-    """Parse a compact JWS; the first failing check's status, exactly as jwt.cc orders them."""
+    """Parse a compact JWS; the first failing check's status, in jwt.cc's order."""
     if len(token) > MAX_TOKEN_CHARS:
         return _S.JWT_BAD_FORMAT
     pieces = token.split(".")
     if len(pieces) != 3 or not (pieces[0] and pieces[1] and pieces[2]):
-        pieces = [p for p in pieces if p]
-        if len(pieces) != 3:
-            return _S.JWT_BAD_FORMAT
+        return _S.JWT_BAD_FORMAT  # JWE (5), extra dots, empty segments (Envoy skips empty ones)
     header_b64, payload_b64, signature_b64 = pieces
 
     header_info = _HEADER_MEMO.get(header_b64)
@@ -133,10 +157,10 @@ def parse_jwt(token: str) -> ParsedJwt | JwtStatus:
         return header_info
     header, alg, kid = header_info
 
-    payload_raw = b64url_decode(payload_b64)
+    payload_raw = b64url_decode_strict(payload_b64)
     if payload_raw is None:
         return _S.JWT_PAYLOAD_PARSE_ERROR_BAD_BASE64
-    payload = load_json_object(payload_raw)
+    payload = load_token_json(payload_raw)
     if payload is None:
         return _S.JWT_PAYLOAD_PARSE_ERROR_BAD_JSON
     iss = payload.get("iss", "")
@@ -146,8 +170,8 @@ def parse_jwt(token: str) -> ParsedJwt | JwtStatus:
     if not isinstance(sub, str):
         return _S.JWT_PAYLOAD_PARSE_ERROR_SUB_NOT_STRING
     times = [0, 0, 0]
-    for i, (name, not_number, out_of_range) in enumerate(_TIME_CLAIMS):
-        value = _uint64(payload, name)
+    for i, (name, not_number, out_of_range, whole) in enumerate(_TIME_CLAIMS):
+        value = _uint64(payload, name, whole)
         if value is False:
             return not_number
         if value is True:
@@ -160,7 +184,7 @@ def parse_jwt(token: str) -> ParsedJwt | JwtStatus:
     if aud is None:
         return _S.JWT_PAYLOAD_PARSE_ERROR_AUD_NOT_STRING
 
-    signature = b64url_decode(signature_b64)
+    signature = b64url_decode_strict(signature_b64)
     if signature is None:
         return _S.JWT_SIGNATURE_PARSE_ERROR_BAD_BASE64
     return ParsedJwt(
@@ -180,6 +204,7 @@ def parse_jwt(token: str) -> ParsedJwt | JwtStatus:
         iat=times[0],
         nbf=times[1],
         exp=times[2],
+        has_exp="exp" in payload,
     )
 
 
@@ -196,9 +221,9 @@ def _audiences(payload: dict[str, Any]) -> tuple[str, ...] | None:
 
 
 def verify_time(parsed: ParsedJwt, now: int, skew: int) -> JwtStatus:
-    """jwt.cc verifyTimeConstraint: nbf first, then exp (0 = never expires)."""
+    """jwt.cc verifyTimeConstraint: nbf first, then exp; an absent exp never expires, `exp: 0` has."""
     if now + skew < parsed.nbf:
         return _S.JWT_NOT_YET_VALID
-    if parsed.exp and now > parsed.exp + skew:
+    if parsed.has_exp and (parsed.exp == 0 or now > parsed.exp + skew):
         return _S.JWT_EXPIRED
     return _S.OK

@@ -89,6 +89,23 @@ def host_matcher(pattern: str) -> StrMatch | None:
     return lambda value: _ascii_lower(value) == exact
 
 
+def host_variants(host: str) -> tuple[str, ...]:
+    """The host as sent, and without its trailing dots and/or `:port` (`[v6]:port` keeps its brackets).
+
+    meshgate's broad host match (docs/security.md): `Example.COM.:8080` also reads as `Example.COM`.
+    """
+    name, port = host, ""
+    if host.startswith("["):
+        end = host.find("]")
+        if end > 0:
+            name, port = host[: end + 1], host[end + 1 :]
+    elif host.count(":") == 1:
+        at = host.index(":")
+        name, port = host[:at], host[at:]
+    bare = name.rstrip(".")
+    return tuple(dict.fromkeys((host, bare + port, name, bare)))
+
+
 def value_matcher(match: StrMatch) -> ValueMatch:
     """Envoy ValueMatcher.string_match: a non-string value (number, bool, object, list) never matches."""
     return lambda value: isinstance(value, str) and match(value)
@@ -123,6 +140,7 @@ __all__ = [
     "exact_matcher",
     "header_matcher",
     "host_matcher",
+    "host_variants",
     "list_or_value_matcher",
     "non_empty_matcher",
     "prefix_matcher",

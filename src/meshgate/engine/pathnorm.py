@@ -1,4 +1,7 @@
-"""Envoy HCM path normalization as Istio configures it (istio-semantics.md §4.1, §4.2).
+"""Envoy HCM path normalization as Istio configures it (istio-semantics.md §4.1, §4.2), made safe.
+
+`normalize_path` is what the engine (and so every front) uses: meshgate's refusals (path_guard.py,
+docs/security.md "Paths") around `envoy_normalize_path`, which reproduces Envoy 1.40 exactly as below.
 
 Order (envoyproxy/envoy:source/common/http/conn_manager_utility.cc maybeNormalizePath):
 fragment → escaped slashes (DECODE_AND_MERGE_SLASHES) → `normalize_path` (dot-segment parameters,
@@ -28,6 +31,7 @@ from __future__ import annotations
 
 import re
 
+from meshgate.engine import path_guard
 from meshgate.engine.options import PathNormalization
 
 _HEX = frozenset("0123456789abcdefABCDEF")
@@ -52,7 +56,30 @@ def strip_query(path: str) -> str:
 
 
 def normalize_path(raw: str, mode: PathNormalization) -> str | None:
-    """Normalize the raw request-target (path and query); None where Envoy answers 400."""
+    """The one path authorization and the upstream see; None = answer 400 (Envoy's or meshgate's)."""
+    if not ("%" in raw or "#" in raw or ";" in raw or "\\" in raw or "//" in raw or "/." in raw):
+        return envoy_normalize_path(raw, mode)  # path_guard.suspect inlined: nothing it could refuse
+    if path_guard.before(raw, mode) is not None:
+        return None
+    path = envoy_normalize_path(raw, mode)
+    if path is None or path_guard.after(path, mode) is not None:
+        return None
+    return path
+
+
+def path_rejection(raw: str, mode: PathNormalization) -> str:
+    """Why `normalize_path` answered None, for the decision trace."""
+    reason = path_guard.before(raw, mode)
+    if reason is not None:
+        return reason
+    path = envoy_normalize_path(raw, mode)
+    if path is None:
+        return "Envoy's path normalization fails (not origin-form, a byte the codec rejects, or %00)"
+    return path_guard.after(path, mode) or "accepted"
+
+
+def envoy_normalize_path(raw: str, mode: PathNormalization) -> str | None:
+    """Normalize the raw request-target (path and query) as Envoy 1.40 does; None where it answers 400."""
     if not raw.startswith("/") or _BAD_TARGET_CHAR.search(raw):
         return None
     hash_at = raw.find("#")

@@ -133,14 +133,18 @@ def _fields(obj: Source | Operation, spec: tuple[tuple[str, str, str], ...], str
 def _field(
     kind: str, values: Sequence[str] | None, not_values: Sequence[str] | None, strict: bool
 ) -> list[Predicate]:
-    """One field: OR of values, AND NOT(OR of notValues); a part whose values all failed is dropped."""
+    """One field: OR of values, AND NOT(OR of notValues); a part whose values all failed is dropped.
+
+    `broad` matching (conditions.py) wherever a match leads toward a denial: values of a non-ALLOW
+    rule, notValues of an ALLOW rule.
+    """
     predicates: list[Predicate] = []
     if values:
-        positive = field_predicate(kind, values, strict)
+        positive = field_predicate(kind, values, strict, broad=not strict)
         if positive is not None:
             predicates.append(positive)
     if not_values:
-        negative = field_predicate(kind, not_values, strict)
+        negative = field_predicate(kind, not_values, strict, broad=strict)
         if negative is not None:
             predicates.append(_not(negative))
     return predicates
