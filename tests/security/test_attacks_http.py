@@ -5,7 +5,7 @@ upstream: for a head-level rejection not one byte; for a body-level one (the hea
 Envoy streams it too) no complete request, and the upstream connection closed. Accepted rows must arrive
 upstream as exactly one request with the stated body, nothing smuggled. The `envoy` column is what a real
 Envoy 1.40 configured as an Istio gateway answered for the same bytes (`test_envoy_1_40_answers` re-asks
-it); where it differs, meshgate is the stricter one — see docs/security-http.md.
+it); where it differs, meshgate is the stricter one — see docs/security.md "HTTP and transport".
 """
 
 from __future__ import annotations

@@ -5,7 +5,7 @@ Modelled on uvicorn's `protocols/http/httptools_impl.py`. Each parsed request he
 responses go out in order, and reading pauses while a pipelined request waits. llhttp's strict parsing
 is the request-smuggling defence: any parse error answers Envoy's 400 and closes; RequestHead adds the
 checks llhttp leaves to us (transfer codings, Host, request-target form, Connection listings) and this
-module the header count; trailer fields are dropped (docs/security-http.md). After a websocket 101 the
+module the header count; trailer fields are dropped (docs/security.md "HTTP and transport"). After a websocket 101 the
 connection becomes a byte pipe to the upstream connection.
 """
 

@@ -264,7 +264,7 @@ class RequestHead:
         connection: tuple[str, ...] | None,
     ) -> tuple[int, str] | None:
         """What Envoy's HTTP/1 codec / HCM refuses before any filter runs (observed on Envoy 1.40), plus
-        meshgate's stricter answers where Envoy is lenient (docs/security-http.md). llhttp has already
+        meshgate's stricter answers where Envoy is lenient (docs/security.md "HTTP and transport"). llhttp has already
         refused malformed lines, Content-Length, TE+CL, obs-fold, bare CR/LF, NUL and bad names (400)."""
         if http_version != "1.1":
             return 426, UPGRADE_REQUIRED_BODY  # accept_http_10 is off in Istio
