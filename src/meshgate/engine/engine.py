@@ -50,6 +50,7 @@ class Engine:
         rules = [rule for ra in self.request_authentications for rule in ra.jwt_rules]
         self.authenticator = Authenticator(rules, cache_size=self.options.token_cache_size)
         self.authorizer = Authorizer(self.authorization_policies, self.options.custom_providers)
+        self._memo = DecisionMemo(self.options.token_cache_size)
 
     @classmethod
     def for_workload(
@@ -63,10 +64,34 @@ class Engine:
         return tuple(JwksSource(uri, timeout) for uri, timeout in self.authenticator.jwks_uris())
 
     def decide(self, attrs: RequestAttributes, keys: KeySnapshot, now: float) -> Decision:
+        memo_key = self._memo_key(attrs)
+        entry = self._memo.get(memo_key)
+        # Same request attributes and the very same authentication result (the authenticator's memo
+        # returns one object per token set only while its nbf/exp window holds): the same answer.
+        if entry is not None and self.authenticator.authenticate(attrs, entry.path, keys, now) is entry.authn:
+            return entry.decision
         path = normalize_path(attrs.path, self.options.path_normalization)
         if path is None:
             return _bad_request(attrs, path_rejection(attrs.path, self.options.path_normalization))
         authn = self.authenticator.authenticate(attrs, path, keys, now)
+        decision = self._decide(attrs, path, authn)
+        if not decision.refresh:
+            self._memo.put(memo_key, MemoEntry(path, authn, decision))
+        return decision
+
+    def _memo_key(self, attrs: RequestAttributes) -> tuple[object, ...]:
+        """Every attribute authorization can read; the token side is covered by the authn result."""
+        key: tuple[object, ...] = (
+            attrs.path, attrs.method, attrs.authority, attrs.scheme, attrs.peer_ip,
+            attrs.local_port, attrs.local_ip, attrs.sni,
+        )  # fmt: skip
+        if self.authorizer.reads_headers:
+            key += tuple(attrs.headers.items())
+        elif self.options.trusted_proxies > 0:
+            key += (attrs.headers.get("x-forwarded-for"),)
+        return key
+
+    def _decide(self, attrs: RequestAttributes, path: str, authn: AuthnResult) -> Decision:
         headers = attrs.headers
         if self.authorizer.reads_headers:  # only then build the view of jwt_authn's edits
             headers = edited(headers, authn.header_edits)
@@ -94,6 +119,32 @@ class Engine:
             return Decision(False, 403, RBAC_ACCESS_DENIED, (), None, trace, (), authz.custom_provider)
         edits = UpstreamEdits(path=path, remove=authn.remove_headers, set=authn.set_headers)
         return Decision(True, 200, "", (), edits, trace, (), authz.custom_provider)
+
+
+@dataclass(frozen=True, slots=True)
+class MemoEntry:
+    path: str
+    authn: AuthnResult
+    decision: Decision
+
+
+class DecisionMemo:
+    """A bounded map of recent decisions (oldest evicted first): a repeated request is a lookup."""
+
+    def __init__(self, size: int) -> None:
+        self.size = max(size, 0)
+        self.entries: dict[tuple[object, ...], MemoEntry] = {}
+
+    def get(self, key: tuple[object, ...]) -> MemoEntry | None:
+        return self.entries.get(key)
+
+    def put(self, key: tuple[object, ...], entry: MemoEntry) -> None:
+        if self.size == 0:
+            return
+        entries = self.entries
+        if len(entries) >= self.size and key not in entries:
+            del entries[next(iter(entries))]
+        entries[key] = entry
 
 
 def _jwt_denied(
