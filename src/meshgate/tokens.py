@@ -17,22 +17,11 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
 from meshgate.engine.b64 import b64url_encode
+from meshgate.engine.jws import IMPLEMENTED_ALGS
 
 PrivateKey = rsa.RSAPrivateKey | ec.EllipticCurvePrivateKey | ed25519.Ed25519PrivateKey
 
-SUPPORTED_ALGS = (
-    "RS256",
-    "RS384",
-    "RS512",
-    "PS256",
-    "PS384",
-    "PS512",
-    "ES256",
-    "ES384",
-    "ES512",
-    "EdDSA",
-    "HS256",
-)
+SUPPORTED_ALGS = tuple(sorted(IMPLEMENTED_ALGS))  # what meshgate can verify, it can sign
 _HASHES: dict[str, hashes.HashAlgorithm] = {
     "256": hashes.SHA256(),
     "384": hashes.SHA384(),

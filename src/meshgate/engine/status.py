@@ -92,29 +92,10 @@ class JwtStatus(Enum):
 
 # envoyproxy/envoy:source/extensions/filters/http/rbac/rbac_filter.cc
 RBAC_ACCESS_DENIED = "RBAC: access denied"
-# envoyproxy/envoy:source/common/router/router.cc (local replies of the router)
-UPSTREAM_CONNECT_FAILURE = (
-    "upstream connect error or disconnect/reset before headers. reset reason: connection failure"
-)
-UPSTREAM_REQUEST_TIMEOUT = "upstream request timeout"
 # istio/istio:pilot/pkg/networking/util/proxy_headers.go ServerName
 SERVER_NAME = "istio-envoy"
 # envoyproxy/envoy:source/common/http/utility.cc prepareLocalReply default content type
 LOCAL_REPLY_CONTENT_TYPE = "text/plain"
-
-REASON_PHRASES: dict[int, str] = {
-    200: "OK",
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    413: "Payload Too Large",
-    431: "Request Header Fields Too Large",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
 
 
 def www_authenticate(realm: str, status: JwtStatus) -> str:

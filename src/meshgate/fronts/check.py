@@ -11,8 +11,8 @@ from meshgate.engine.attributes import RequestAttributes, build_headers
 from meshgate.engine.decision import Decision
 from meshgate.engine.engine import Engine
 from meshgate.engine.options import EngineOptions, PathNormalization
-from meshgate.engine.status import REASON_PHRASES
 from meshgate.errors import UsageError
+from meshgate.fronts.local_reply import reason_phrase
 from meshgate.jwks.oneshot import FetchOutcome, fetch_all
 from meshgate.resources.load import load_resources
 from meshgate.resources.model import Workload
@@ -104,7 +104,7 @@ def decision_to_json(decision: Decision, outcomes: list[FetchOutcome] | None = N
 
 def format_decision(decision: Decision, outcomes: list[FetchOutcome] | None = None) -> str:
     verdict = "ALLOWED" if decision.allowed else "DENIED"
-    lines = [f"{verdict}: {decision.status} {REASON_PHRASES.get(decision.status, '')}".rstrip()]
+    lines = [f"{verdict}: {decision.status} {reason_phrase(decision.status)}".rstrip()]
     if not decision.allowed:
         lines.append(f"body: {decision.body}")
     for name, value in decision.headers:

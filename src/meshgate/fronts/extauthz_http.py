@@ -20,9 +20,9 @@ from typing import Any, cast
 import httptools
 
 from meshgate.engine.decision import Decision
-from meshgate.engine.status import REASON_PHRASES
 from meshgate.fronts.extauthz_attributes import ExtAuthzRequest, HttpMode, attributes_from_http
 from meshgate.fronts.extauthz_decide import ExtAuthzDecider
+from meshgate.fronts.local_reply import reason_phrase
 
 log = logging.getLogger("meshgate.extauthz")
 
@@ -43,7 +43,7 @@ def encode_answer(
     `path_header` (forward-auth style) adds the normalized path the policy was decided on, for the proxy
     to forward instead of the raw URI; `body_header` (nginx) repeats a denial's body in a header.
     """
-    lines = [f"HTTP/1.1 {decision.status} {REASON_PHRASES.get(decision.status, 'Unknown')}"]
+    lines = [f"HTTP/1.1 {decision.status} {reason_phrase(decision.status)}"]
     body = b""
     if decision.allowed:
         edits = decision.upstream
@@ -71,8 +71,7 @@ def encode_answer(
 
 def _error_answer(status: int) -> bytes:
     return (
-        f"HTTP/1.1 {status} {REASON_PHRASES.get(status, '')}\r\ncontent-length: 0\r\n"
-        "connection: close\r\n\r\n"
+        f"HTTP/1.1 {status} {reason_phrase(status)}\r\ncontent-length: 0\r\nconnection: close\r\n\r\n"
     ).encode()
 
 
