@@ -8,6 +8,7 @@ meshgate's path guard accepted (docs/security.md).
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -133,7 +134,8 @@ class DecisionMemo:
 
     def __init__(self, size: int) -> None:
         self.size = max(size, 0)
-        self.entries: dict[tuple[object, ...], MemoEntry] = {}
+        # OrderedDict: evicting the oldest is O(1) (a plain dict rescans its deleted head slots)
+        self.entries: OrderedDict[tuple[object, ...], MemoEntry] = OrderedDict()
 
     def get(self, key: tuple[object, ...]) -> MemoEntry | None:
         return self.entries.get(key)
@@ -143,7 +145,7 @@ class DecisionMemo:
             return
         entries = self.entries
         if len(entries) >= self.size and key not in entries:
-            del entries[next(iter(entries))]
+            entries.popitem(last=False)
         entries[key] = entry
 
 
