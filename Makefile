@@ -30,6 +30,7 @@ unit: $(STAMP)
 bench: $(STAMP)
 	$(PY) bench/engine.py
 	$(PY) bench/gateway.py
+	$(PY) bench/extauthz.py
 
 fuzz: $(STAMP)
 	MESHGATE_FUZZ_SECONDS=$${MESHGATE_FUZZ_SECONDS:-6} $(PY) -m pytest tests/fuzz -q
