@@ -7,6 +7,7 @@ thumbprint of the public key. Errors (unsupported alg, alg/key mismatch, unreada
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -91,6 +92,7 @@ def generate_key(alg: str) -> tuple[bytes, dict[str, Any]]:
     return pem, {**jwk, "kid": jwk_thumbprint(jwk), "alg": alg}
 
 
+@functools.lru_cache(maxsize=16)
 def load_private_key(pem: bytes) -> PrivateKey:
     """An RSA, EC or Ed25519 private key from PEM (PKCS#1, SEC1 or PKCS#8)."""
     try:
