@@ -69,12 +69,17 @@ class Engine:
         entry = self._memo.get(memo_key)
         # Same request attributes and the very same authentication result (the authenticator's memo
         # returns one object per token set only while its nbf/exp window holds): the same answer.
-        if entry is not None and self.authenticator.authenticate(attrs, entry.path, keys, now) is entry.authn:
-            return entry.decision
-        path = normalize_path(attrs.path, self.options.path_normalization)
-        if path is None:
-            return _bad_request(attrs, path_rejection(attrs.path, self.options.path_normalization))
-        authn = self.authenticator.authenticate(attrs, path, keys, now)
+        if entry is not None:
+            path = entry.path  # the same raw path normalizes the same way
+            authn = self.authenticator.authenticate(attrs, path, keys, now)
+            if authn is entry.authn:
+                return entry.decision
+        else:
+            normalized = normalize_path(attrs.path, self.options.path_normalization)
+            if normalized is None:
+                return _bad_request(attrs, path_rejection(attrs.path, self.options.path_normalization))
+            path = normalized
+            authn = self.authenticator.authenticate(attrs, path, keys, now)
         decision = self._decide(attrs, path, authn)
         if not decision.refresh:
             self._memo.put(memo_key, MemoEntry(path, authn, decision))
