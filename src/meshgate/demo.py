@@ -31,8 +31,11 @@ def sample(name: str) -> str:
     return resources.files("meshgate").joinpath("data", name).read_text()
 
 
-def seed_yaml(jwks_uri: str) -> str:
-    """The seed's two resources exactly as Istio's docs show them, but for the JWKS location."""
+def seed_yaml(jwks_uri: str, action: str = "DENY") -> str:
+    """The seed's two resources exactly as Istio's docs show them, but for the JWKS location.
+
+    `action` exists for tests that flip the policy (e.g. a reload to ALLOW); the seed is DENY.
+    """
     return f"""\
 apiVersion: security.istio.io/v1
 kind: RequestAuthentication
@@ -56,7 +59,7 @@ spec:
   selector:
     matchLabels:
       istio: ingressgateway
-  action: DENY
+  action: {action}
   rules:
   - from:
     - source:

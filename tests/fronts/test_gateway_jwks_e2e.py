@@ -22,35 +22,12 @@ from tests.fronts.conftest import spawn_serve
 from tests.support.jwks_server import ISTIO_JWKS, JwksServer, make_test_ca
 from tests.support.samples import SAMPLES
 
+from meshgate.demo import seed_yaml
 from meshgate.tokens import generate_key, sign_token
 
 ISSUER = "testing@secure.istio.io"
 DEMO_JWT = (SAMPLES / "demo.jwt").read_text().strip()
 WORKLOAD = ["--namespace", "istio-system", "--labels", "istio=ingressgateway"]
-
-
-def seed_yaml(jwks_uri: str, action: str = "DENY") -> str:
-    return f"""\
-apiVersion: security.istio.io/v1
-kind: RequestAuthentication
-metadata: {{name: jwt-example, namespace: istio-system}}
-spec:
-  selector: {{matchLabels: {{istio: ingressgateway}}}}
-  jwtRules:
-  - issuer: "{ISSUER}"
-    jwksUri: "{jwks_uri}"
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata: {{name: frontend-ingress, namespace: istio-system}}
-spec:
-  selector: {{matchLabels: {{istio: ingressgateway}}}}
-  action: {action}
-  rules:
-  - from:
-    - source:
-        notRequestPrincipals: ["*"]
-"""
 
 
 class ThreadedJwks:
