@@ -33,6 +33,7 @@ def record(exchange: Exchange) -> None:
         ctx.state.metrics.observe_request(decision, exchange.status, duration, exchange.flags)
         if not ctx.access_log_enabled:
             return
+        xff, request_id = exchange.xff, exchange.request_id
         path = req.target_str  # Envoy logs :path as the filters saw it: normalized
         if decision is not None and decision.trace.path.startswith("/"):
             path = decision.trace.path
@@ -48,9 +49,9 @@ def record(exchange: Exchange) -> None:
                 bytes_sent=exchange.bytes_out,
                 duration_ms=int(duration * 1000),
                 upstream_service_time_ms=exchange.service_ms,
-                xff=exchange.xff or req.forwarded_for(conn.peer_ip),
+                xff=xff.decode("latin-1") if xff else req.forwarded_for(conn.peer_ip),
                 user_agent=req.user_agent,
-                request_id=exchange.request_id or req.request_id,
+                request_id=request_id.decode("latin-1") if request_id else req.request_id,
                 authority=req.host,
                 upstream_host=ctx.upstream_host if exchange.up_start else None,
                 reason=decision.reason if decision is not None else "none",

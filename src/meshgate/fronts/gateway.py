@@ -20,6 +20,7 @@ from typing import Any, TypeVar, cast
 
 import httptools
 
+from meshgate.fronts.deadlines import DeadlineSweep
 from meshgate.fronts.http_heads import RequestHead
 from meshgate.fronts.local_reply import (
     BAD_REQUEST_BODY,
@@ -57,6 +58,7 @@ class GatewayContext:
         self.scheme = scheme
         self.scheme_bytes = scheme.encode()
         self.upstream_timeout = upstream_timeout
+        self.deadlines = DeadlineSweep(upstream_timeout)
         self.upstream_host = pool.target.address if pool is not None else "builtin"
         self.access_log_enabled = True
         self.custom_providers: Mapping[str, ExtAuthzProvider] = {}
@@ -90,6 +92,7 @@ class GatewayContext:
             conn.abort()
         for task in list(self.tasks):
             task.cancel()
+        self.deadlines.close()
         if self.pool is not None:
             self.pool.close()
 

@@ -12,7 +12,7 @@ appendXff); `x-forwarded-proto` is overwritten with the downstream scheme (conn_
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from random import getrandbits
 
 from meshgate.engine.attributes import RequestAttributes
@@ -90,11 +90,13 @@ def upstream_request_head(
     chunked: bool = False,
     upgrade: bytes | None = None,
     listed: frozenset[bytes] | None = None,
+    new_id: Callable[[], bytes] = new_request_id,
 ) -> tuple[bytes, bytes, bytes]:
     """(head bytes, x-forwarded-for sent, x-request-id sent) for one proxied request.
 
     `drop` and the names of `set_headers` are removed (the engine's UpstreamEdits: token header,
     spoofed output headers); `set_headers` are then appended. `upgrade` keeps the upgrade pair.
+    `new_id` makes the x-request-id when the client sent none.
     """
     removed = {name.encode("latin-1") for name in drop}
     if set_headers:
@@ -143,7 +145,7 @@ def upstream_request_head(
     if not has_xfp:
         parts.append(b"x-forwarded-proto: " + scheme + b"\r\n")
     if not request_id:
-        request_id = new_request_id()
+        request_id = new_id()
         parts.append(b"x-request-id: " + request_id + b"\r\n")
     for set_name, set_value in set_headers:
         parts.append(f"{set_name}: {set_value}\r\n".encode())  # claims are UTF-8 JSON text: Envoy sends UTF-8

@@ -22,12 +22,8 @@ from meshgate.engine.status import LOCAL_REPLY_CONTENT_TYPE
 from meshgate.fronts.builtin_app import hello_response
 from meshgate.fronts.custom_provider import apply_custom
 from meshgate.fronts.exchange_log import record
-from meshgate.fronts.http_heads import (
-    LAST_CHUNK,
-    RequestHead,
-    downstream_response_head,
-    upstream_request_head,
-)
+from meshgate.fronts.head_memo import response_head, upstream_head
+from meshgate.fronts.http_heads import LAST_CHUNK, RequestHead
 from meshgate.fronts.local_reply import (
     CONTINUE_100,
     DATES,
@@ -55,7 +51,7 @@ class Exchange:
     __slots__ = (
         "body_sent", "bytes_in", "bytes_out", "close_after", "conn", "decision", "discard",
         "finished", "flags", "head", "pending", "pending_size", "req", "req_done", "request_id",
-        "resp_chunked", "resp_done", "resp_started", "retried", "service_ms", "start", "status", "timer",
+        "resp_chunked", "resp_done", "resp_started", "retried", "service_ms", "start", "status", "timed",
         "tunnel", "up", "up_start", "upstream_head", "xff",
     )  # fmt: skip
 
@@ -74,13 +70,13 @@ class Exchange:
         self.flags = "-"
         self.bytes_in = self.bytes_out = 0
         self.body_sent = self.retried = self.resp_chunked = self.tunnel = False
-        self.timer: asyncio.TimerHandle | None = None
+        self.timed = False  # armed in the context's DeadlineSweep (the route timeout)
         self.service_ms: int | None = None
         self.up_start = 0.0
         self.upstream_head = b""
         self.head = req.method == b"HEAD"
-        self.xff: str | None = None
-        self.request_id: str | None = None
+        self.xff: bytes | None = None  # as sent upstream (decoded only for the access log)
+        self.request_id: bytes | None = None
 
     # decision ----------------------------------------------------------------------------------
     def begin(self) -> None:
@@ -136,7 +132,7 @@ class Exchange:
             self._builtin(edits.path)
             return
         req = self.req
-        self.upstream_head, xff, rid = upstream_request_head(
+        self.upstream_head, self.xff, self.request_id = upstream_head(
             req.method,
             edits.path.encode("latin-1"),
             req.raw_headers,
@@ -148,8 +144,6 @@ class Exchange:
             upgrade=req.upgrade,
             listed=req.listed,
         )
-        self.xff = xff.decode("latin-1")
-        self.request_id = rid.decode("latin-1")
         up = ctx.pool.acquire()
         if up is not None:
             self._attach(up)
@@ -230,9 +224,7 @@ class Exchange:
     def output(self) -> GatewayProtocol:
         return self.conn
 
-    def on_response_head(
-        self, status: int, headers: list[tuple[bytes, bytes]], framing: str, listed: frozenset[bytes]
-    ) -> None:
+    def on_response_head(self, status: int, headers: list[tuple[bytes, bytes]], framing: str) -> None:
         if self.finished:
             return
         self.resp_started = True
@@ -241,7 +233,7 @@ class Exchange:
         upgraded = status == 101 and self.req.upgrade is not None
         close = not upgraded and (self.must_close() or self.req.upgrade is not None)
         self.resp_chunked = framing in ("chunked", "close")
-        head = downstream_response_head(
+        head = response_head(
             status,
             headers,
             date_line=DATES.line(),
@@ -249,7 +241,6 @@ class Exchange:
             chunked=self.resp_chunked,
             close=close,
             upgrade=upgraded,
-            listed=listed,
         )
         self.close_after = close
         self.conn.write(head)
@@ -323,17 +314,18 @@ class Exchange:
 
     # timeouts, local replies, the end ----------------------------------------------------------
     def _arm_timer(self) -> None:
-        if self.timer is None and not self.tunnel:
-            loop = asyncio.get_running_loop()
-            self.timer = loop.call_later(self.conn.ctx.upstream_timeout, self._timeout)
+        if not self.timed and not self.tunnel:
+            self.timed = True
+            self.conn.ctx.deadlines.arm(self)
 
     def _cancel_timer(self) -> None:
-        if self.timer is not None:
-            self.timer.cancel()
-            self.timer = None
+        if self.timed:
+            self.timed = False
+            self.conn.ctx.deadlines.disarm(self)
 
-    def _timeout(self) -> None:
-        self.timer = None
+    def expire(self) -> None:
+        """The route timeout passed (called by the DeadlineSweep, already disarmed)."""
+        self.timed = False
         up, self.up = self.up, None
         if up is not None:
             up.close()

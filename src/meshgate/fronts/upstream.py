@@ -19,7 +19,6 @@ from urllib.parse import urlsplit
 import httptools
 
 from meshgate.errors import UsageError
-from meshgate.fronts.http_heads import NOTHING, listed_by_connection
 
 log = logging.getLogger("meshgate.gateway")
 
@@ -40,9 +39,7 @@ class UpstreamSink(Protocol):
 
     @property
     def output(self) -> Output: ...
-    def on_response_head(
-        self, status: int, headers: list[tuple[bytes, bytes]], framing: str, listed: frozenset[bytes]
-    ) -> None: ...
+    def on_response_head(self, status: int, headers: list[tuple[bytes, bytes]], framing: str) -> None: ...
     def on_response_body(self, data: bytes) -> None: ...
     def on_response_end(self, keep_alive: bool) -> None: ...
     def on_upstream_lost(self, error: str) -> None: ...
@@ -86,7 +83,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.sink: UpstreamSink | None = None
         self.parser = httptools.HttpResponseParser(self)
         self.headers: list[tuple[bytes, bytes]] = []
-        self.has_length = self.has_chunked = self.has_connection = False
+        self.has_length = self.has_chunked = False
         self.head_request = False  # the exchange is a HEAD: its response has no body
         self.until_close = False  # response framed by connection close
         self.tunnel = False
@@ -145,18 +142,15 @@ class UpstreamConnection(asyncio.Protocol):
     # httptools callbacks ----------------------------------------------------------------------
     def on_message_begin(self) -> None:
         self.headers = []
-        self.has_length = self.has_chunked = self.has_connection = False
+        self.has_length = self.has_chunked = False
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name, value))
-        size = len(name)  # cheap pre-filter for the three names framing depends on
+        size = len(name)  # cheap pre-filter for the two names framing depends on
         if size == 14:
             self.has_length = self.has_length or name.lower() == b"content-length"
-        elif size == 17:
-            if name.lower() == b"transfer-encoding" and b"chunked" in value.lower():
-                self.has_chunked = True
-        elif size == 10:
-            self.has_connection = self.has_connection or name.lower() == b"connection"
+        elif size == 17 and name.lower() == b"transfer-encoding" and b"chunked" in value.lower():
+            self.has_chunked = True
 
     def on_headers_complete(self) -> None:
         status = self.parser.get_status_code()
@@ -169,8 +163,7 @@ class UpstreamConnection(asyncio.Protocol):
         sink = self.sink
         if sink is None:
             return
-        listed = listed_by_connection(self.headers) if self.has_connection else NOTHING
-        sink.on_response_head(status, self.headers, framing, listed)
+        sink.on_response_head(status, self.headers, framing)
         if self.head_request and not self.tunnel and self.sink is sink:
             keep = self.parser.should_keep_alive()
             self.parser = httptools.HttpResponseParser(self)  # the old one waits for a body that never comes
