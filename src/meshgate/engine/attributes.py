@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import field
+
+from meshgate.engine.immutable import immutable
 
 
 def build_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
@@ -14,7 +16,7 @@ def build_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, tuple[str, ...]
     return {name: tuple(values) for name, values in grouped.items()}
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class RequestAttributes:
     """What the engine knows of a request, exactly as it arrived (nothing normalized yet).
 

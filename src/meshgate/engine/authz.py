@@ -11,11 +11,12 @@ Everything is compiled in the constructor (policy_compile.py); `authorize` only 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 
 from meshgate.engine.conditions import REQUEST_HEADERS
 from meshgate.engine.decision import AuthzTrace
 from meshgate.engine.identity import Identity
+from meshgate.engine.immutable import immutable
 from meshgate.engine.policy_compile import (
     EXT_AUTHZ_PREFIX,
     RbacEngine,
@@ -29,7 +30,7 @@ ALLOWED = "allowed"
 DENIED = "denied"
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class AuthzRequest:
     """What RBAC sees of a request. `path` is normalized, without query/fragment; header names lower-case."""
 
@@ -45,7 +46,7 @@ class AuthzRequest:
     identity: Identity | None
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class AuthzResult:
     allowed: bool
     custom_provider: str | None

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import field
 
+from meshgate.engine.immutable import immutable
 from meshgate.engine.status import LOCAL_REPLY_CONTENT_TYPE
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class UpstreamEdits:
     """Header edits applied before proxying, in order: remove, then set. Names are lower-case."""
 
@@ -16,7 +17,7 @@ class UpstreamEdits:
     set: tuple[tuple[str, str], ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class AuthnTrace:
     """Which JWT rule verified which token, or the exact failing check."""
 
@@ -27,7 +28,7 @@ class AuthnTrace:
     principal: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class AuthzTrace:
     """Which policy decided (`ns[NS]-policy[NAME]-rule[i]`), and what shadow/audit rules matched."""
 
@@ -40,14 +41,14 @@ class AuthzTrace:
     custom_provider: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Trace:
     authn: AuthnTrace
     authz: AuthzTrace
     path: str = ""  # normalized path, or the reason normalization failed
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Decision:
     """The engine's answer. When `allowed`, status is 200 and `upstream` holds the edits.
 

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from collections.abc import Sequence
-from dataclasses import dataclass
 
 from meshgate.engine.attributes import RequestAttributes
 from meshgate.engine.authn import Authenticator, AuthnResult
 from meshgate.engine.authz import Authorizer, AuthzRequest
 from meshgate.engine.decision import AuthzTrace, Decision, Trace, UpstreamEdits
 from meshgate.engine.header_view import edited
+from meshgate.engine.immutable import immutable
 from meshgate.engine.keyset import KeySnapshot
 from meshgate.engine.options import EngineOptions
 from meshgate.engine.pathnorm import normalize_path, path_rejection, strip_query
@@ -28,7 +28,7 @@ from meshgate.resources.select import select_for_workload
 REALM_MAX_PATH = 256  # jwt_authn filter.cc: realm uses the first 256 characters of :path
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class JwksSource:
     """A remote key set the workload needs: the store fetches it with the rule's timeout."""
 
@@ -127,7 +127,7 @@ class Engine:
         return Decision(True, 200, "", (), edits, trace, (), authz.custom_provider)
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class MemoEntry:
     path: str
     authn: AuthnResult

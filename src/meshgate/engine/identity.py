@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
+from meshgate.engine.immutable import immutable
 
-@dataclass(frozen=True, slots=True)
+
+@immutable
 class Identity:
     """The last verified token's view (Envoy: the last payload written to metadata wins).
 

@@ -5,15 +5,14 @@ Source: istio/istio:pilot/pkg/security/authn/policy_applier.go (the requirement 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from meshgate.engine.decision import AuthnTrace
 from meshgate.engine.header_view import HeaderEdits
 from meshgate.engine.identity import Identity
+from meshgate.engine.immutable import immutable
 from meshgate.engine.status import JwtStatus
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class AuthnResult:
     status: JwtStatus
     identity: Identity | None
@@ -28,7 +27,7 @@ class AuthnResult:
         return self.status is JwtStatus.OK
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class Req:
     """A requirement node: kind "provider" (index), "any" (children, allow_missing) or "all"."""
 

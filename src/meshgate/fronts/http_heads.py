@@ -211,6 +211,43 @@ def chunk(data: bytes) -> bytes:
 LAST_CHUNK = b"0\r\n\r\n"
 
 
+_HeadFacts = tuple[
+    dict[str, tuple[str, ...]], str, bool, bool, bool, frozenset[bytes], "str | None"
+]  # fmt: skip
+HEAD_FACTS_MAX = 512  # distinct header blocks remembered (cleared when full)
+_HEAD_FACTS: dict[tuple[tuple[bytes, bytes], ...], _HeadFacts] = {}
+
+
+def _head_facts(raw_headers: Headers) -> _HeadFacts:
+    """What a header block says, computed once per distinct block: a pure function of the bytes.
+
+    The attribute dict is shared by every request with this block: it is read-only from here on.
+    """
+    attrs: dict[str, tuple[str, ...]] = {}
+    for name, value in raw_headers:
+        key = name.decode("latin-1").lower()
+        prev = attrs.get(key)
+        attrs[key] = (value.decode("latin-1"),) if prev is None else (*prev, value.decode("latin-1"))
+    host = attrs.get("host")
+    te = attrs.get("transfer-encoding")
+    chunked = te is not None and "chunked" in ",".join(te).lower()
+    length = attrs.get("content-length")
+    has_body = chunked or (length is not None and length[0].strip() not in ("", "0"))
+    expect = attrs.get("expect")
+    expect_continue = expect is not None and expect[0].strip().lower() == "100-continue"
+    listed = listed_by_connection(raw_headers) if "connection" in attrs else NOTHING
+    agent = attrs.get("user-agent")
+    return (
+        attrs,
+        host[0] if host else "",
+        chunked,
+        has_body,
+        expect_continue,
+        listed,
+        agent[0] if agent else None,
+    )
+
+
 class RequestHead:
     """A parsed request head: raw bytes for re-serializing, str views for the engine and the log."""
 
@@ -235,26 +272,22 @@ class RequestHead:
         self.keep_alive = keep_alive
         self.method_str = method.decode("latin-1")
         self.target_str = target.decode("latin-1")
-        attrs: dict[str, tuple[str, ...]] = {}
-        for name, value in raw_headers:
-            key = name.decode("latin-1").lower()
-            prev = attrs.get(key)
-            attrs[key] = (value.decode("latin-1"),) if prev is None else (*prev, value.decode("latin-1"))
+        key = tuple(raw_headers)
+        facts = _HEAD_FACTS.get(key)
+        if facts is None:
+            facts = _head_facts(raw_headers)
+            if len(_HEAD_FACTS) >= HEAD_FACTS_MAX:
+                _HEAD_FACTS.clear()
+            _HEAD_FACTS[key] = facts
+        attrs, self.host, self.chunked, self.has_body, self.expect_continue, self.listed, self.user_agent = (
+            facts
+        )
         self.attr_headers = attrs
-        host = attrs.get("host")
-        self.host = host[0] if host else ""
-        te = attrs.get("transfer-encoding")
-        self.chunked = te is not None and "chunked" in ",".join(te).lower()
-        length = attrs.get("content-length")
-        self.has_body = self.chunked or (length is not None and length[0].strip() not in ("", "0"))
-        expect = attrs.get("expect")
-        self.expect_continue = expect is not None and expect[0].strip().lower() == "100-continue"
-        connection = attrs.get("connection")
-        self.listed = listed_by_connection(raw_headers) if connection else NOTHING
-        agent = attrs.get("user-agent")
-        self.user_agent = agent[0] if agent else None
         upgrade = attrs.get("upgrade") if upgrade_requested else None
         self.upgrade = upgrade[0].encode("latin-1") if upgrade else None
+        te = attrs.get("transfer-encoding")
+        host = attrs.get("host")
+        connection = attrs.get("connection")
         self.reject = self._rejection(http_version, upgrade_requested, te, host, connection)
 
     def _rejection(
