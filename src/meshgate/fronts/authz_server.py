@@ -20,6 +20,7 @@ from meshgate.errors import ConfigError, UsageError
 from meshgate.fronts.custom_provider import CustomProviders
 from meshgate.fronts.extauthz_attributes import HttpMode
 from meshgate.fronts.extauthz_decide import ExtAuthzDecider
+from meshgate.fronts.gc_tuning import tune_for_serving
 from meshgate.resources.model import DEFAULT_ROOT_NAMESPACE, Workload
 
 EXIT_OK = 0
@@ -179,6 +180,7 @@ async def run_authz_server(opts: AuthzServerOptions) -> int:
         await server.stop()
         print(f"meshgate authz-server: {exc}", file=sys.stderr)
         return EXIT_CONFIG
+    tune_for_serving()
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -24,6 +24,7 @@ from meshgate.errors import ConfigError, UsageError
 from meshgate.fronts.custom_provider import CustomProviders
 from meshgate.fronts.exchange_log import DeferredFlushStream
 from meshgate.fronts.gateway import GatewayContext, GatewayProtocol
+from meshgate.fronts.gc_tuning import tune_for_serving
 from meshgate.fronts.tls import client_context, server_context
 from meshgate.fronts.upstream import UpstreamPool, UpstreamTarget
 from meshgate.resources.model import DEFAULT_ROOT_NAMESPACE, ResourceSet, Workload
@@ -230,6 +231,7 @@ async def run_serve(opts: ServeOptions, *, worker: int = 0, reuse_port: bool = F
         print(f"meshgate serve: {exc}", file=sys.stderr)
         await gateway.stop(0)
         return EXIT_CONFIG
+    tune_for_serving()  # after the configuration is compiled: it is frozen out of the collector's walks
     stop = asyncio.Event()
     installed = _install_signals(stop, gateway)
     if _EARLY_STOP:  # SIGTERM/SIGINT arrived while starting: start cleanly, then drain and exit 0
