@@ -12,9 +12,14 @@ from typing import Any
 
 import pytest
 
-from meshgate.fronts import head_memo, http_heads
-from meshgate.fronts.head_memo import response_head, upstream_head
-from meshgate.fronts.http_heads import RequestHead, downstream_response_head, upstream_request_head
+from meshgate.fronts import head_memo
+from meshgate.fronts.head_memo import ConnectionMemo, response_head
+from meshgate.fronts.http_heads import (
+    RequestHead,
+    downstream_response_head,
+    head_facts,
+    upstream_request_head,
+)
 
 UUID4 = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 DATE = b"date: Sun, 29 Nov 2026 09:05:00 GMT\r\n"
@@ -43,8 +48,10 @@ def test_upstream_head_equals_a_fresh_rendering(
     headers: list[tuple[bytes, bytes]], kwargs: dict[str, Any]
 ) -> None:
     args = _memo_args(kwargs)
+    memo = ConnectionMemo()
     sent = [
-        upstream_head(b"GET", b"/p", headers, peer_ip=b"10.0.0.9", scheme=b"http", **args) for _ in range(3)
+        memo.upstream_head(b"GET", b"/p", headers, peer_ip=b"10.0.0.9", scheme=b"http", **args)
+        for _ in range(3)
     ]
     for head, xff, request_id in sent:
         expected = upstream_request_head(
@@ -84,25 +91,31 @@ def test_response_head_equals_a_fresh_rendering(
         assert response_head(200, headers, date_line=DATE, service_time_ms=service_ms, **args) == expected
 
 
-def test_memos_stay_bounded() -> None:
+def test_response_memo_stays_bounded_and_a_connection_keeps_one_block() -> None:
+    memo = ConnectionMemo()
     for i in range(head_memo.MEMO_MAX + 10):
         headers = [(b"Host", b"h"), (b"X-N", str(i).encode())]
-        upstream_head(b"GET", b"/", headers, peer_ip=b"1.2.3.4", scheme=b"http", **_memo_args({}))
+        memo.upstream_head(b"GET", b"/", headers, peer_ip=b"1.2.3.4", scheme=b"http", **_memo_args({}))
+        memo.head_facts(headers)
         response_head(
             200, headers, date_line=DATE, service_time_ms=1, chunked=False, close=False, upgrade=False
         )
-        RequestHead(b"GET", b"/", headers)
-    assert len(head_memo._REQUESTS) <= head_memo.MEMO_MAX
     assert len(head_memo._RESPONSES) <= head_memo.MEMO_MAX
-    assert len(http_heads._HEAD_FACTS) <= http_heads.HEAD_FACTS_MAX
+    last = ((b"Host", b"h"), (b"X-N", str(head_memo.MEMO_MAX + 9).encode()))
+    assert memo.facts_key == last and memo.upstream_key is not None and memo.upstream_key[2] == last
 
 
 def test_request_head_facts_shared_but_per_request_flags_are_not() -> None:
     headers = [(b"Host", b"h"), (b"Upgrade", b"websocket"), (b"Connection", b"upgrade")]
-    plain = RequestHead(b"GET", b"/", list(headers))
-    upgrading = RequestHead(b"GET", b"/", list(headers), upgrade_requested=True)
-    assert plain.attr_headers is upgrading.attr_headers  # one parse of the same block
+    memo = ConnectionMemo()
+    facts = memo.head_facts(list(headers))
+    assert memo.head_facts(list(headers)) is facts  # one parse of a repeated block
+    assert facts == head_facts(headers)
+    plain = RequestHead(b"GET", b"/", list(headers), facts=facts)
+    upgrading = RequestHead(b"GET", b"/", list(headers), upgrade_requested=True, facts=facts)
     assert plain.upgrade is None and plain.reject is None
     assert upgrading.upgrade == b"websocket" and upgrading.reject is None
-    old = RequestHead(b"GET", b"/", list(headers), http_version="1.0")
+    old = RequestHead(b"GET", b"/", list(headers), http_version="1.0", facts=facts)
     assert old.reject is not None and old.reject[0] == 426
+    other = memo.head_facts([(b"Host", b"other")])
+    assert other is not facts and other[1] == "other"

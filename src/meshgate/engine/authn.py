@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from meshgate.engine.attributes import RequestAttributes
 from meshgate.engine.claim_headers import claim_header_value, normalize_payload
 from meshgate.engine.decision import AuthnTrace
-from meshgate.engine.extract import Location, extract_all, extract_every, order_locations
+from meshgate.engine.extract import Location, extract_every, order_locations
 from meshgate.engine.header_view import header_edits
 from meshgate.engine.identity import Identity
 from meshgate.engine.jws import ParsedJwt, parse_jwt, verify_time
@@ -231,6 +231,9 @@ class Authenticator:
             loc: tuple(p for p in self.providers if loc in p.locations) for loc in self.locations
         }
         self.requirement = istio_requirement(len(self.providers)) if self.providers else None
+        self._one_provider = len(self.providers) == 1
+        self._provider_text = tuple(p.describe() for p in self.providers)  # for traces, formatted once
+        self._location_text = {loc: loc.describe() for loc in self.locations}
         self.always_remove = tuple(dict.fromkeys(h for p in self.providers for h in p.sanitize))
         # what the outcome depends on, read raw for the result memo: header values, query, cookies
         self._raw_headers = tuple(dict.fromkeys(loc.name for loc in self.locations if loc.kind == "header"))
@@ -286,18 +289,51 @@ class Authenticator:
         hit = self.result_cache.get(memo_key, now)
         if hit is not None:
             return hit
-        tokens = extract_all(self.locations, headers, path)
-        if tokens.count(None) == len(tokens):
-            self.result_cache.put(memo_key, self._no_token, -math.inf, math.inf, keysets)
-            return self._no_token
-        run = _Run(self, tokens, keysets, now)
-        status = run.evaluate(self.requirement)
-        if status is _S.OK:
-            status = run.verify_rest(extract_every(self.locations, headers, path))
+        every = extract_every(self.locations, headers, path)
+        single = self._single_token(every) if self._one_provider else None
+        if single is not None:
+            run, status = self._run_single(*single, keysets, now)
+        else:
+            tokens = tuple(found[0] if found else None for found in every)  # Envoy reads the first
+            if tokens.count(None) == len(tokens):
+                self.result_cache.put(memo_key, self._no_token, -math.inf, math.inf, keysets)
+                return self._no_token
+            run = _Run(self, tokens, keysets, now)
+            status = run.evaluate(self.requirement)
+            if status is _S.OK:
+                status = run.verify_rest(every)
         result = self._result(run, status)
         if run.memo_ok:
             self.result_cache.put(memo_key, result, run.valid_from, run.valid_until, keysets)
         return result
+
+    @staticmethod
+    def _single_token(every: tuple[tuple[str, ...], ...]) -> tuple[int, str] | None:
+        """(location index, token) when the request carries exactly one token, anywhere; else None."""
+        single: tuple[int, str] | None = None
+        for index, found in enumerate(every):
+            if found:
+                if single is not None or len(found) > 1:
+                    return None
+                single = (index, found[0])
+        return single
+
+    def _run_single(
+        self, index: int, token: str, keysets: tuple[KeySet | None, ...], now: float
+    ) -> tuple[_Run, JwtStatus]:
+        """The requirement's walk for one provider and one token, without the walk.
+
+        With one provider Istio's requirement is requires_any[origins-0, allow_missing]: the provider
+        reads its locations, finds this one token, verifies it, and the outcome is that token's status
+        (never JWT_MISSED: there is a token). verify_rest has nothing left to check: the token is the
+        only one and it was just verified. tests/engine/test_authn_single.py pins both walks equal.
+        """
+        provider, loc = self.providers[0], self.locations[index]
+        run = _Run(self, (), keysets, now)
+        status = run.verify_token(provider, loc, token)
+        if status is not _S.OK:
+            run.failures[status] = (provider, loc)
+        return run, status
 
     def _result(self, run: _Run, status: JwtStatus) -> AuthnResult:
         remove = self.always_remove + tuple(h for h in run.removed if h not in self.always_remove)
@@ -306,8 +342,8 @@ class Authenticator:
             trace = AuthnTrace(
                 "failed",
                 status.value,
-                provider.describe() if provider else "",
-                loc.describe() if loc else "",
+                self._provider_text[provider.index] if provider else "",
+                self._location_text[loc] if loc else "",
             )
             return AuthnResult(status, None, remove, (), tuple(run.refresh), trace, header_edits(remove, ()))
         added = tuple(run.added)
@@ -316,7 +352,11 @@ class Authenticator:
             return AuthnResult(_S.OK, None, remove, added, (), self._no_token.trace, edits)
         provider, loc = run.verified
         trace = AuthnTrace(
-            "verified", _S.OK.value, provider.describe(), loc.describe(), run.identity.principal
+            "verified",
+            _S.OK.value,
+            self._provider_text[provider.index],
+            self._location_text[loc],
+            run.identity.principal,
         )
         return AuthnResult(_S.OK, run.identity, remove, added, (), trace, edits)
 

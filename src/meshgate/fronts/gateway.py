@@ -21,6 +21,7 @@ from typing import Any, TypeVar, cast
 import httptools
 
 from meshgate.fronts.deadlines import DeadlineSweep
+from meshgate.fronts.head_memo import ConnectionMemo
 from meshgate.fronts.http_heads import RequestHead
 from meshgate.fronts.local_reply import (
     BAD_REQUEST_BODY,
@@ -120,6 +121,7 @@ class GatewayProtocol(asyncio.Protocol):
         self.wbuf: list[bytes] = []
         self.upgrade_buffer: list[bytes] | None = None  # set once an upgrade request was parsed
         self.tunnel: UpstreamConnection | None = None
+        self.memo = ConnectionMemo()  # this connection's last request header block, rendered
         self.peer_ip = ""
         self.peer_ip_bytes = b""
         self.local_ip = ""
@@ -213,6 +215,7 @@ class GatewayProtocol(asyncio.Protocol):
             keep_alive=parser.should_keep_alive(),
             upgrade_requested=parser.should_upgrade(),
             http_version=parser.get_http_version(),
+            facts=self.memo.head_facts(headers),
         )
         exchange = Exchange(self, head)
         self.parsing = exchange

@@ -1,10 +1,15 @@
 """Memoized proxy heads: a header block seen before is re-rendered with a lookup, not a header walk.
 
-Clients and upstreams repeat themselves: the same headers on every request of a session, the same
-response head (its `date` changes once a second). Both renderings in http_heads.py are pure functions of
-their inputs but for one per-request value each — the generated x-request-id upstream, the
-x-envoy-upstream-service-time downstream — so the memo keeps the rendered bytes split around that value.
-Bounded like the JWS header memo: a full memo is cleared, never grown.
+Clients and upstreams repeat themselves: a keep-alive client sends the same headers on every request of
+its connection, an upstream the same response head (its `date` changes once a second). The renderings in
+http_heads.py are pure functions of their inputs but for one per-request value each — the generated
+x-request-id upstream, the x-envoy-upstream-service-time downstream — so the memo keeps the rendered
+bytes split around that value.
+
+Request heads are remembered per connection (`ConnectionMemo`: the last block only). Request blocks carry
+tokens, so under per-request tokens a shared memo would only churn; one slot per connection costs a
+comparison on a miss and holds nothing beyond the connection's life. Response heads carry no credentials
+and repeat across connections: one process-wide memo, cleared (never grown) when full.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ from collections.abc import Sequence
 from meshgate.fronts.http_heads import (
     UPSTREAM_SERVICE_TIME,
     Headers,
+    HeadFacts,
     downstream_response_head,
+    head_facts,
     listed_by_connection,
     new_request_id,
     upstream_request_head,
@@ -25,48 +32,66 @@ MEMO_MAX = 512
 _ID_MARK = b"\x00meshgate-request-id\x00"
 _SERVICE_TIME_LINE = UPSTREAM_SERVICE_TIME + b"0\r\n"
 
-_REQUESTS: dict[tuple[object, ...], tuple[bytes, bytes | None, bytes, bytes]] = {}
 _RESPONSES: dict[tuple[object, ...], tuple[bytes, bytes]] = {}
+_UpstreamHead = tuple[bytes, "bytes | None", bytes, bytes]  # head (or its start), its end, xff, request id
 
 
 def _id_mark() -> bytes:
     return _ID_MARK
 
 
-def upstream_head(
-    method: bytes,
-    target: bytes,
-    headers: Headers,
-    *,
-    peer_ip: bytes,
-    scheme: bytes,
-    drop: tuple[str, ...],
-    set_headers: tuple[tuple[str, str], ...],
-    chunked: bool,
-    upgrade: bytes | None,
-    listed: frozenset[bytes],
-) -> tuple[bytes, bytes, bytes]:
-    """upstream_request_head's (head, x-forwarded-for, x-request-id), with a fresh id when one is generated."""
-    key = (method, target, tuple(headers), peer_ip, scheme, drop, set_headers, chunked, upgrade, listed)
-    hit = _REQUESTS.get(key)
-    if hit is None:
-        head, xff, request_id = upstream_request_head(
-            method, target, headers, peer_ip=peer_ip, scheme=scheme, drop=drop, set_headers=set_headers,
-            chunked=chunked, upgrade=upgrade, listed=listed, new_id=_id_mark,
-        )  # fmt: skip
-        if request_id == _ID_MARK:
-            head_start, _, head_end = head.partition(_ID_MARK)
-            hit = (head_start, head_end, xff, b"")
-        else:
-            hit = (head, None, xff, request_id)
-        if len(_REQUESTS) >= MEMO_MAX:
-            _REQUESTS.clear()
-        _REQUESTS[key] = hit
-    before, after, xff, sent_id = hit
-    if after is None:
-        return before, xff, sent_id
-    fresh_id = new_request_id()
-    return before + fresh_id + after, xff, fresh_id
+class ConnectionMemo:
+    """One downstream connection's last request header block: its facts and its upstream rendering."""
+
+    __slots__ = ("facts", "facts_key", "upstream", "upstream_key")
+
+    def __init__(self) -> None:
+        self.facts_key: tuple[tuple[bytes, bytes], ...] | None = None
+        self.facts: HeadFacts | None = None
+        self.upstream_key: tuple[object, ...] | None = None
+        self.upstream: _UpstreamHead | None = None
+
+    def head_facts(self, headers: Headers) -> HeadFacts:
+        key = tuple(headers)
+        if key == self.facts_key and self.facts is not None:
+            return self.facts
+        facts = head_facts(headers)
+        self.facts_key, self.facts = key, facts
+        return facts
+
+    def upstream_head(
+        self,
+        method: bytes,
+        target: bytes,
+        headers: Headers,
+        *,
+        peer_ip: bytes,
+        scheme: bytes,
+        drop: tuple[str, ...],
+        set_headers: tuple[tuple[str, str], ...],
+        chunked: bool,
+        upgrade: bytes | None,
+        listed: frozenset[bytes],
+    ) -> tuple[bytes, bytes, bytes]:
+        """upstream_request_head's (head, x-forwarded-for, x-request-id), a fresh id when one is generated."""
+        key = (method, target, tuple(headers), peer_ip, scheme, drop, set_headers, chunked, upgrade, listed)
+        hit = self.upstream if key == self.upstream_key else None
+        if hit is None:
+            head, xff, request_id = upstream_request_head(
+                method, target, headers, peer_ip=peer_ip, scheme=scheme, drop=drop, set_headers=set_headers,
+                chunked=chunked, upgrade=upgrade, listed=listed, new_id=_id_mark,
+            )  # fmt: skip
+            if request_id == _ID_MARK:
+                head_start, _, head_end = head.partition(_ID_MARK)
+                hit = (head_start, head_end, xff, b"")
+            else:
+                hit = (head, None, xff, request_id)
+            self.upstream_key, self.upstream = key, hit
+        before, after, xff, sent_id = hit
+        if after is None:
+            return before, xff, sent_id
+        fresh_id = new_request_id()
+        return before + fresh_id + after, xff, fresh_id
 
 
 def response_head(

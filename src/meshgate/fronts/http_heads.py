@@ -211,17 +211,15 @@ def chunk(data: bytes) -> bytes:
 LAST_CHUNK = b"0\r\n\r\n"
 
 
-_HeadFacts = tuple[
+HeadFacts = tuple[
     dict[str, tuple[str, ...]], str, bool, bool, bool, frozenset[bytes], "str | None"
 ]  # fmt: skip
-HEAD_FACTS_MAX = 512  # distinct header blocks remembered (cleared when full)
-_HEAD_FACTS: dict[tuple[tuple[bytes, bytes], ...], _HeadFacts] = {}
 
 
-def _head_facts(raw_headers: Headers) -> _HeadFacts:
-    """What a header block says, computed once per distinct block: a pure function of the bytes.
+def head_facts(raw_headers: Headers) -> HeadFacts:
+    """What a header block says: a pure function of its bytes, so a repeated block can reuse it.
 
-    The attribute dict is shared by every request with this block: it is read-only from here on.
+    The attribute dict may be shared by every request with this block: it is read-only from here on.
     """
     attrs: dict[str, tuple[str, ...]] = {}
     for name, value in raw_headers:
@@ -265,20 +263,17 @@ class RequestHead:
         keep_alive: bool = True,
         upgrade_requested: bool = False,
         http_version: str = "1.1",
+        facts: HeadFacts | None = None,
     ) -> None:
+        """`facts`: head_facts(raw_headers), when the caller remembered them (head_memo.py)."""
         self.method = method
         self.target = target
         self.raw_headers = raw_headers
         self.keep_alive = keep_alive
         self.method_str = method.decode("latin-1")
         self.target_str = target.decode("latin-1")
-        key = tuple(raw_headers)
-        facts = _HEAD_FACTS.get(key)
         if facts is None:
-            facts = _head_facts(raw_headers)
-            if len(_HEAD_FACTS) >= HEAD_FACTS_MAX:
-                _HEAD_FACTS.clear()
-            _HEAD_FACTS[key] = facts
+            facts = head_facts(raw_headers)
         attrs, self.host, self.chunked, self.has_body, self.expect_continue, self.listed, self.user_agent = (
             facts
         )

@@ -22,7 +22,7 @@ from meshgate.engine.status import LOCAL_REPLY_CONTENT_TYPE
 from meshgate.fronts.builtin_app import hello_response
 from meshgate.fronts.custom_provider import apply_custom
 from meshgate.fronts.exchange_log import record
-from meshgate.fronts.head_memo import response_head, upstream_head
+from meshgate.fronts.head_memo import response_head
 from meshgate.fronts.http_heads import LAST_CHUNK, RequestHead
 from meshgate.fronts.local_reply import (
     CONTINUE_100,
@@ -132,7 +132,7 @@ class Exchange:
             self._builtin(edits.path)
             return
         req = self.req
-        self.upstream_head, self.xff, self.request_id = upstream_head(
+        self.upstream_head, self.xff, self.request_id = self.conn.memo.upstream_head(
             req.method,
             edits.path.encode("latin-1"),
             req.raw_headers,
