@@ -153,7 +153,7 @@ class GatewayProtocol(asyncio.Protocol):
             return
         if self.failed:
             return
-        self.cork()  # pipelined local replies leave together
+        self.corked += 1  # cork(): pipelined local replies leave together
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
@@ -173,7 +173,9 @@ class GatewayProtocol(asyncio.Protocol):
             log.exception("gateway failed on a request")
             self.abort()
         finally:
-            self.uncork()
+            self.corked -= 1  # uncork()
+            if not self.corked and self.wbuf:
+                self._flush()
 
     def pause_writing(self) -> None:
         self.write_paused = True

@@ -50,13 +50,14 @@ class Exchange:
 
     __slots__ = (
         "body_sent", "bytes_in", "bytes_out", "close_after", "conn", "decision", "discard",
-        "finished", "flags", "head", "pending", "pending_size", "req", "req_done", "request_id",
+        "finished", "flags", "head", "output", "pending", "pending_size", "req", "req_done", "request_id",
         "resp_chunked", "resp_done", "resp_started", "retried", "service_ms", "start", "status", "timed",
         "tunnel", "up", "up_start", "upstream_head", "xff",
     )  # fmt: skip
 
     def __init__(self, conn: GatewayProtocol, req: RequestHead) -> None:
         self.conn = conn
+        self.output = conn  # UpstreamSink: the response is written to the downstream connection
         self.req = req
         self.start = time.time()
         self.decision: Decision | None = None
@@ -220,10 +221,6 @@ class Exchange:
             self._finish()
 
     # response (UpstreamSink) -------------------------------------------------------------------
-    @property
-    def output(self) -> GatewayProtocol:
-        return self.conn
-
     def on_response_head(self, status: int, headers: list[tuple[bytes, bytes]], framing: str) -> None:
         if self.finished:
             return
