@@ -12,6 +12,7 @@ from typing import Any
 
 import pytest
 
+from meshgate.engine.decision import UpstreamEdits
 from meshgate.fronts import head_memo
 from meshgate.fronts.head_memo import ConnectionMemo, response_head
 from meshgate.fronts.http_heads import (
@@ -24,13 +25,15 @@ from meshgate.fronts.http_heads import (
 UUID4 = re.compile(rb"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 DATE = b"date: Sun, 29 Nov 2026 09:05:00 GMT\r\n"
 
-REQUESTS: list[tuple[str, list[tuple[bytes, bytes]], dict[str, Any]]] = [
-    ("plain", [(b"Host", b"h"), (b"Authorization", b"Bearer t")], dict(drop=("authorization",))),
-    ("client-request-id", [(b"Host", b"h"), (b"X-Request-Id", b"rid-7")], {}),
-    ("xff-and-claims", [(b"Host", b"h"), (b"X-Forwarded-For", b"1.1.1.1")],
-     dict(set_headers=(("x-jwt-sub", "alice"),))),
-    ("chunked-upgrade", [(b"Host", b"h"), (b"Connection", b"upgrade, x-a"), (b"X-A", b"1")],
-     dict(chunked=True, upgrade=b"websocket", listed=frozenset({b"x-a"}))),
+# (name, header block, upgrade requested, the engine's edits)
+REQUESTS: list[tuple[str, list[tuple[bytes, bytes]], bool, UpstreamEdits]] = [
+    ("plain", [(b"Host", b"h"), (b"Authorization", b"Bearer t")], False,
+     UpstreamEdits("/p", remove=("authorization",))),
+    ("client-request-id", [(b"Host", b"h"), (b"X-Request-Id", b"rid-7")], False, UpstreamEdits("/p")),
+    ("xff-and-claims", [(b"Host", b"h"), (b"X-Forwarded-For", b"1.1.1.1")], False,
+     UpstreamEdits("/p?q", set=(("x-jwt-sub", "alice"),))),
+    ("chunked-upgrade", [(b"Host", b"h"), (b"Connection", b"upgrade, x-a"), (b"X-A", b"1"),
+                         (b"Upgrade", b"websocket"), (b"Transfer-Encoding", b"chunked")], True, UpstreamEdits("/ws")),
 ]  # fmt: skip
 
 
@@ -38,37 +41,43 @@ def _pinned(request_id: bytes) -> Callable[[], bytes]:
     return lambda: request_id
 
 
-def _memo_args(kwargs: dict[str, Any]) -> dict[str, Any]:
-    base: dict[str, Any] = dict(drop=(), set_headers=(), chunked=False, upgrade=None, listed=frozenset())
-    return base | kwargs
-
-
-@pytest.mark.parametrize(("headers", "kwargs"), [r[1:] for r in REQUESTS], ids=[r[0] for r in REQUESTS])
+@pytest.mark.parametrize(
+    ("headers", "upgrade", "edits"), [r[1:] for r in REQUESTS], ids=[r[0] for r in REQUESTS]
+)
 def test_upstream_head_equals_a_fresh_rendering(
-    headers: list[tuple[bytes, bytes]], kwargs: dict[str, Any]
+    headers: list[tuple[bytes, bytes]], upgrade: bool, edits: UpstreamEdits
 ) -> None:
-    args = _memo_args(kwargs)
     memo = ConnectionMemo()
-    sent = [
-        memo.upstream_head(b"GET", b"/p", headers, peer_ip=b"10.0.0.9", scheme=b"http", **args)
-        for _ in range(3)
-    ]
+    sent = []
+    for _ in range(3):
+        req = memo.request_head(
+            b"GET", b"/p", list(headers), keep_alive=True, upgrade_requested=upgrade, http_version="1.1"
+        )
+        sent.append(memo.upstream_head(req, edits, peer_ip=b"10.0.0.9", scheme=b"http"))
     for head, xff, request_id in sent:
         expected = upstream_request_head(
-            b"GET",
-            b"/p",
-            headers,
-            peer_ip=b"10.0.0.9",
-            scheme=b"http",
+            b"GET", edits.path.encode(), headers, peer_ip=b"10.0.0.9", scheme=b"http", drop=edits.remove,
+            set_headers=edits.set, chunked=req.chunked, upgrade=req.upgrade, listed=req.listed,
             new_id=_pinned(request_id),
-            **args,
-        )
+        )  # fmt: skip
         assert (head, xff, request_id) == expected
     ids = [request_id for _, _, request_id in sent]
     if any(name.lower() == b"x-request-id" for name, _ in headers):
         assert ids == [b"rid-7"] * 3
     else:  # a new id per request, even when the head comes from the memo
         assert all(UUID4.fullmatch(i) for i in ids) and len(set(ids)) == 3
+
+
+def test_upstream_head_follows_new_edits_and_peers() -> None:
+    memo = ConnectionMemo()
+    req = memo.request_head(
+        b"GET", b"/", [(b"Host", b"h")], keep_alive=True, upgrade_requested=False, http_version="1.1"
+    )
+    first, _, _ = memo.upstream_head(req, UpstreamEdits("/a"), peer_ip=b"1.1.1.1", scheme=b"http")
+    other_path, _, _ = memo.upstream_head(req, UpstreamEdits("/b"), peer_ip=b"1.1.1.1", scheme=b"http")
+    other_peer, xff, _ = memo.upstream_head(req, UpstreamEdits("/b"), peer_ip=b"2.2.2.2", scheme=b"https")
+    assert first.startswith(b"GET /a ") and other_path.startswith(b"GET /b ")
+    assert xff == b"2.2.2.2" and b"x-forwarded-proto: https\r\n" in other_peer
 
 
 @pytest.mark.parametrize(
@@ -91,31 +100,46 @@ def test_response_head_equals_a_fresh_rendering(
         assert response_head(200, headers, date_line=DATE, service_time_ms=service_ms, **args) == expected
 
 
-def test_response_memo_stays_bounded_and_a_connection_keeps_one_block() -> None:
-    memo = ConnectionMemo()
+def test_response_memo_stays_bounded() -> None:
     for i in range(head_memo.MEMO_MAX + 10):
-        headers = [(b"Host", b"h"), (b"X-N", str(i).encode())]
-        memo.upstream_head(b"GET", b"/", headers, peer_ip=b"1.2.3.4", scheme=b"http", **_memo_args({}))
-        memo.head_facts(headers)
+        headers = [(b"Content-Length", b"2"), (b"X-N", str(i).encode())]
         response_head(
             200, headers, date_line=DATE, service_time_ms=1, chunked=False, close=False, upgrade=False
         )
     assert len(head_memo._RESPONSES) <= head_memo.MEMO_MAX
-    last = ((b"Host", b"h"), (b"X-N", str(head_memo.MEMO_MAX + 9).encode()))
-    assert memo.facts_key == last and memo.upstream_key is not None and memo.upstream_key[2] == last
 
 
-def test_request_head_facts_shared_but_per_request_flags_are_not() -> None:
+def test_request_head_reused_only_when_every_input_repeats() -> None:
     headers = [(b"Host", b"h"), (b"Upgrade", b"websocket"), (b"Connection", b"upgrade")]
     memo = ConnectionMemo()
-    facts = memo.head_facts(list(headers))
-    assert memo.head_facts(list(headers)) is facts  # one parse of a repeated block
-    assert facts == head_facts(headers)
-    plain = RequestHead(b"GET", b"/", list(headers), facts=facts)
-    upgrading = RequestHead(b"GET", b"/", list(headers), upgrade_requested=True, facts=facts)
+
+    def head(
+        target: bytes = b"/", *, upgrade: bool = False, version: str = "1.1", keep: bool = True
+    ) -> RequestHead:
+        return memo.request_head(
+            b"GET", target, list(headers), keep_alive=keep, upgrade_requested=upgrade, http_version=version
+        )
+
+    plain = head()
+    assert head() is plain  # a repeated request: the same (immutable) head
     assert plain.upgrade is None and plain.reject is None
+    other_target = head(b"/x")
+    assert other_target is not plain and other_target.attr_headers is plain.attr_headers  # facts reused
+    upgrading = head(b"/x", upgrade=True)
     assert upgrading.upgrade == b"websocket" and upgrading.reject is None
-    old = RequestHead(b"GET", b"/", list(headers), http_version="1.0", facts=facts)
+    old = head(b"/x", version="1.0")
     assert old.reject is not None and old.reject[0] == 426
-    other = memo.head_facts([(b"Host", b"other")])
-    assert other is not facts and other[1] == "other"
+    assert head(b"/x", version="1.0", keep=False).keep_alive is False
+    assert plain.attr_headers == head_facts(headers)[0]
+    fresh = memo.request_head(
+        b"GET", b"/x", [(b"Host", b"other")], keep_alive=True, upgrade_requested=False, http_version="1.1"
+    )
+    assert fresh.host == "other"
+
+
+def test_attributes_are_kept_per_connection_facts() -> None:
+    req = RequestHead(b"GET", b"/p", [(b"Host", b"h")])
+    attrs = req.attributes("http", "10.0.0.1", "10.0.0.2", 80)
+    assert req.attributes("http", "10.0.0.1", "10.0.0.2", 80) is attrs
+    other = req.attributes("https", "10.0.0.1", "10.0.0.2", 443)
+    assert other.scheme == "https" and other.local_port == 443 and other.path == "/p"

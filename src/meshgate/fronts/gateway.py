@@ -210,14 +210,13 @@ class GatewayProtocol(asyncio.Protocol):
             raise _HeadersTooLarge  # Envoy's max_headers_count: 431
         self.headers = []  # trailer fields arrive through on_header too: they never join the head
         parser = self.parser
-        head = RequestHead(
+        head = self.memo.request_head(
             parser.get_method(),
             self.url,
             headers,
             keep_alive=parser.should_keep_alive(),
             upgrade_requested=parser.should_upgrade(),
             http_version=parser.get_http_version(),
-            facts=self.memo.head_facts(headers),
         )
         exchange = Exchange(self, head)
         self.parsing = exchange

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from meshgate.engine.decision import UpstreamEdits
 from meshgate.fronts.http_heads import (
     UPSTREAM_SERVICE_TIME,
-    Headers,
     HeadFacts,
+    RequestHead,
     downstream_response_head,
     head_facts,
     listed_by_connection,
@@ -41,52 +42,79 @@ def _id_mark() -> bytes:
 
 
 class ConnectionMemo:
-    """One downstream connection's last request header block: its facts and its upstream rendering."""
+    """One downstream connection's last request: its parsed head and its upstream rendering."""
 
-    __slots__ = ("facts", "facts_key", "upstream", "upstream_key")
+    __slots__ = ("block", "facts", "head", "head_flags", "upstream", "upstream_for")
 
     def __init__(self) -> None:
-        self.facts_key: tuple[tuple[bytes, bytes], ...] | None = None
+        self.block: tuple[tuple[bytes, bytes], ...] | None = None
         self.facts: HeadFacts | None = None
-        self.upstream_key: tuple[object, ...] | None = None
+        self.head: RequestHead | None = None
+        self.head_flags: tuple[bool, bool, str] = (True, False, "1.1")
+        self.upstream_for: tuple[RequestHead, UpstreamEdits, bytes, bytes] | None = None
         self.upstream: _UpstreamHead | None = None
 
-    def head_facts(self, headers: Headers) -> HeadFacts:
-        key = tuple(headers)
-        if key == self.facts_key and self.facts is not None:
-            return self.facts
-        facts = head_facts(headers)
-        self.facts_key, self.facts = key, facts
-        return facts
-
-    def upstream_head(
+    def request_head(
         self,
         method: bytes,
         target: bytes,
-        headers: Headers,
+        headers: list[tuple[bytes, bytes]],
         *,
-        peer_ip: bytes,
-        scheme: bytes,
-        drop: tuple[str, ...],
-        set_headers: tuple[tuple[str, str], ...],
-        chunked: bool,
-        upgrade: bytes | None,
-        listed: frozenset[bytes],
+        keep_alive: bool,
+        upgrade_requested: bool,
+        http_version: str,
+    ) -> RequestHead:
+        """RequestHead(...) for this request; the previous one again when every input is the same."""
+        block = tuple(headers)
+        flags = (keep_alive, upgrade_requested, http_version)
+        head = self.head
+        if block == self.block and self.facts is not None:
+            if (
+                head is not None
+                and head.target == target
+                and head.method == method
+                and flags == self.head_flags
+            ):
+                return head
+            facts = self.facts
+        else:
+            facts = head_facts(headers)
+            self.block, self.facts = block, facts
+        head = RequestHead(
+            method, target, headers, keep_alive=keep_alive, upgrade_requested=upgrade_requested,
+            http_version=http_version, facts=facts,
+        )  # fmt: skip
+        self.head, self.head_flags = head, flags
+        return head
+
+    def upstream_head(
+        self, req: RequestHead, edits: UpstreamEdits, *, peer_ip: bytes, scheme: bytes
     ) -> tuple[bytes, bytes, bytes]:
-        """upstream_request_head's (head, x-forwarded-for, x-request-id), a fresh id when one is generated."""
-        key = (method, target, tuple(headers), peer_ip, scheme, drop, set_headers, chunked, upgrade, listed)
-        hit = self.upstream if key == self.upstream_key else None
-        if hit is None:
+        """upstream_request_head's (head, x-forwarded-for, x-request-id), a fresh id when one is generated.
+
+        The same head object with the same edits object renders the same bytes: both are immutable.
+        """
+        hit = self.upstream
+        made_for = self.upstream_for
+        if (
+            hit is None
+            or made_for is None
+            or made_for[0] is not req
+            or made_for[1] is not edits
+            or made_for[2] != peer_ip
+            or made_for[3] != scheme
+        ):
             head, xff, request_id = upstream_request_head(
-                method, target, headers, peer_ip=peer_ip, scheme=scheme, drop=drop, set_headers=set_headers,
-                chunked=chunked, upgrade=upgrade, listed=listed, new_id=_id_mark,
+                req.method, edits.path.encode("latin-1"), req.raw_headers, peer_ip=peer_ip, scheme=scheme,
+                drop=edits.remove, set_headers=edits.set, chunked=req.chunked, upgrade=req.upgrade,
+                listed=req.listed, new_id=_id_mark,
             )  # fmt: skip
             if request_id == _ID_MARK:
                 head_start, _, head_end = head.partition(_ID_MARK)
                 hit = (head_start, head_end, xff, b"")
             else:
                 hit = (head, None, xff, request_id)
-            self.upstream_key, self.upstream = key, hit
+            self.upstream_for, self.upstream = (req, edits, peer_ip, scheme), hit
         before, after, xff, sent_id = hit
         if after is None:
             return before, xff, sent_id

@@ -250,8 +250,8 @@ class RequestHead:
     """A parsed request head: raw bytes for re-serializing, str views for the engine and the log."""
 
     __slots__ = (
-        "attr_headers", "chunked", "expect_continue", "has_body", "host", "keep_alive", "listed", "method",
-        "method_str", "raw_headers", "reject", "target", "target_str", "upgrade", "user_agent",
+        "attr_headers", "chunked", "expect_continue", "has_body", "host", "keep_alive", "listed", "made_attributes",
+        "method", "method_str", "raw_headers", "reject", "target", "target_str", "upgrade", "user_agent",
     )  # fmt: skip
 
     def __init__(
@@ -269,6 +269,7 @@ class RequestHead:
         self.method = method
         self.target = target
         self.raw_headers = raw_headers
+        self.made_attributes: tuple[tuple[str, str, str, int], RequestAttributes] | None = None
         self.keep_alive = keep_alive
         self.method_str = method.decode("latin-1")
         self.target_str = target.decode("latin-1")
@@ -329,8 +330,15 @@ class RequestHead:
         return None
 
     def attributes(self, scheme: str, peer_ip: str, local_ip: str, local_port: int) -> RequestAttributes:
-        """What the engine decides on: the request exactly as received, plus the connection's facts."""
-        return RequestAttributes(
+        """What the engine decides on: the request exactly as received, plus the connection's facts.
+
+        Kept for the next call with the same connection facts (a head repeated on its connection is
+        reused whole: head_memo.ConnectionMemo); the value is immutable, so sharing it is safe.
+        """
+        made = self.made_attributes
+        if made is not None and made[0] == (scheme, peer_ip, local_ip, local_port):
+            return made[1]
+        attrs = RequestAttributes(
             method=self.method_str,
             path=self.target_str,
             authority=self.host,
@@ -340,6 +348,8 @@ class RequestHead:
             local_port=local_port,
             local_ip=local_ip,
         )
+        self.made_attributes = ((scheme, peer_ip, local_ip, local_port), attrs)
+        return attrs
 
     @property
     def request_id(self) -> str | None:

@@ -134,16 +134,7 @@ class Exchange:
             return
         req = self.req
         self.upstream_head, self.xff, self.request_id = self.conn.memo.upstream_head(
-            req.method,
-            edits.path.encode("latin-1"),
-            req.raw_headers,
-            peer_ip=self.conn.peer_ip_bytes,
-            scheme=ctx.scheme_bytes,
-            drop=edits.remove,
-            set_headers=edits.set,
-            chunked=req.chunked,
-            upgrade=req.upgrade,
-            listed=req.listed,
+            req, edits, peer_ip=self.conn.peer_ip_bytes, scheme=ctx.scheme_bytes
         )
         up = ctx.pool.acquire()
         if up is not None:
