@@ -10,12 +10,14 @@ reads the edited map. `HeaderEdits` is that edit, computed once per (memoized) a
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from types import MappingProxyType
+
+from meshgate.engine.immutable import immutable
 
 Headers = Mapping[str, tuple[str, ...]]
 
 
-@dataclass(frozen=True, slots=True)
+@immutable
 class HeaderEdits:
     """Names hidden from the raw request, and the values jwt_authn added (lower-case names)."""
 
@@ -23,10 +25,13 @@ class HeaderEdits:
     added: Mapping[str, tuple[str, ...]]
 
 
+_NOTHING_ADDED: Mapping[str, tuple[str, ...]] = MappingProxyType({})
+
+
 def header_edits(remove: Sequence[str], added: Sequence[tuple[str, str]]) -> HeaderEdits | None:
     """The edit of UpstreamEdits(remove, set) as a view; None when it changes nothing."""
-    if not remove and not added:
-        return None
+    if not added:
+        return HeaderEdits(frozenset(remove), _NOTHING_ADDED) if remove else None
     grouped: dict[str, list[str]] = {}
     for name, value in added:
         grouped.setdefault(name, []).append(value)
