@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import http.client
+import shutil
 import tempfile
 import time
 from dataclasses import dataclass
@@ -82,6 +84,7 @@ def _gateway_for(config: str) -> Any:
         _UPSTREAM.append(Upstream().start())
     if config not in _SERVE_FRONTS:
         directory = Path(tempfile.mkdtemp(prefix="meshgate-golden-"))
+        atexit.register(shutil.rmtree, directory, True)  # the gateways live for the session: clean up after
         (directory / "config.yaml").write_text(config)
         opts = ServeOptions(
             config_paths=(str(directory / "config.yaml"),),
