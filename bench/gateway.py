@@ -1,13 +1,16 @@
 """Gateway benchmark: meshgate vs Envoy 1.40 (jwt_authn + RBAC) vs nginx vs direct, side by side in one run.
 
-    .venv/bin/python bench/gateway.py [--duration S] [--warmup S] [--threads T] [--connections C]
+    .venv/bin/python bench/gateway.py [--duration S] [--warmup S] [--rounds N] [--threads T]
+                                      [--connections C]
 
 Every contender enforces (or, for nginx and direct, merely forwards) the Istio seed in front of the
 same nginx `Hello World!` upstream, loaded by the same wrk shape. CPU pinning (2 cores): the proxy
 under test alone on CPU 0, wrk and the upstream on CPU 1; two-worker rows let proxy and wrk share 0-1.
 Token mixes: `reused` (demo.jwt on every request: cache hits) and `fresh` (a new valid RS256 token per
-request). Prints the table, the target checks, and last `ratios: reused/nginx=… reused/envoy=…
-fresh/envoy=… w2/nginx2=…`. Exit 0 when every row was measured, 1 otherwise (the table still prints).
+request). The whole plan runs `--rounds` times (default 3) and each row is its median round, so every
+ratio still compares rows measured side by side. Prints the table, the target checks, and last
+`ratios: reused/nginx=… reused/envoy=… fresh/envoy=… w2/nginx2=…`. Exit 0 when every row was measured,
+1 otherwise (the table still prints).
 """
 
 from __future__ import annotations
@@ -242,7 +245,7 @@ def run(args: argparse.Namespace) -> int:
     print_header(args, tools, load)
     fresh_file = seed.fresh_token_file(args.tokens, Path(args.token_cache))
     print(f"fresh tokens: {args.tokens} distinct RS256 tokens in {fresh_file}")
-    rows: list[results.Row] = []
+    rounds: list[list[results.Row]] = []
     with tempfile.TemporaryDirectory(prefix="meshgate-bench-") as tmp_name:
         tmp = Path(tmp_name)
         policies = tmp / "seed.yaml"
@@ -251,12 +254,18 @@ def run(args: argparse.Namespace) -> int:
         with upstream(tmp, tools["nginx"], pin) as port:
             setup = Setup(tmp, tools, port, policies, demo, other, fresh_file, load, args.warmup, pin)
             try:
-                measure_all(setup, args.skip_meshgate, rows)
+                for number in range(1, args.rounds + 1):
+                    rounds.append([])
+                    if args.rounds > 1:
+                        print(f"round {number} of {args.rounds} ...", flush=True)
+                    measure_all(setup, args.skip_meshgate, rounds[-1])
             except procs.BenchError as exc:
+                rows = results.median_rows([one for one in rounds if one])
                 print("\n".join(["", *results.table(rows)]))
                 print(f"\nbench aborted: {exc}", file=sys.stderr)
                 print(results.ratios_line(rows))
                 return 1
+    rows = results.median_rows(rounds)
     print("\n".join(["", *results.table(rows), "", *results.target_lines(rows)]))
     print(results.ratios_line(rows))
     return 0 if all(row.result is not None for row in rows) else 1
@@ -271,6 +280,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tokens", type=int, default=100_000, help="distinct fresh tokens (default 100000)")
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "meshgate-bench"
     parser.add_argument("--token-cache", default=str(cache), help=f"signed-token cache (default {cache})")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="interleaved rounds; rows are medians (default 3)"
+    )
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
     parser.add_argument("--skip-meshgate", action="store_true", help="measure only the other contenders")
     args = parser.parse_args(argv)

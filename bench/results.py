@@ -36,6 +36,39 @@ class Row:
         return (self.contender, self.workers, self.mix)
 
 
+def median_rows(rounds: list[list[Row]]) -> list[Row]:
+    """Each row's median run across rounds (by req/s), noting the spread; a row missing everywhere stays missing.
+
+    On a shared 2-core box one 10 s sample moves by ±15%; interleaved rounds and the median make the
+    ratios a statement about the contenders rather than about the neighbours.
+    """
+    if len(rounds) == 1:
+        return rounds[0]
+    merged: list[Row] = []
+    for first in rounds[0]:
+        runs = [row for one in rounds for row in one if row.key == first.key]
+        measured = sorted(
+            (row for row in runs if row.result is not None), key=lambda r: r.result.rps if r.result else 0
+        )
+        if not measured:
+            merged.append(first)
+            continue
+        middle = measured[(len(measured) - 1) // 2]
+        low, high = (measured[0].result, measured[-1].result)
+        assert low is not None and high is not None
+        spread = f"median of {len(measured)}: {low.rps:.0f}-{high.rps:.0f} req/s"
+        merged.append(
+            Row(
+                middle.contender,
+                middle.workers,
+                middle.mix,
+                middle.result,
+                f"{spread}; {middle.note}".rstrip("; "),
+            )
+        )
+    return merged
+
+
 def _find(rows: list[Row], key: Key) -> wrk_driver.WrkResult | None:
     for row in rows:
         if row.key == key:

@@ -267,6 +267,25 @@ def test_target_lines(fragment: str, verdict: str) -> None:
     assert line.endswith(verdict)
 
 
+def test_median_rows_pick_each_rows_middle_round_and_note_the_spread() -> None:
+    rounds = [
+        [
+            Row("envoy", 1, "reused", _result(9000)),
+            Row("meshgate", 1, "fresh", None, "not measured: did not start"),
+        ],
+        [Row("envoy", 1, "reused", _result(11000)), Row("meshgate", 1, "fresh", _result(6000))],
+        [Row("envoy", 1, "reused", _result(10000)), Row("meshgate", 1, "fresh", _result(7000), "1% repeats")],
+    ]
+    envoy, meshgate = results.median_rows(rounds)
+    assert envoy.result is not None and envoy.result.rps == 10000
+    assert envoy.note == "median of 3: 9000-11000 req/s"
+    assert meshgate.result is not None and meshgate.result.rps == 6000  # lower middle of the two measured
+    assert meshgate.note == "median of 2: 6000-7000 req/s"
+    missing = results.median_rows([[Row("meshgate", 2, "reused", None, "skipped")]] * 2)
+    assert missing[0].result is None and missing[0].note == "skipped"
+    assert results.median_rows([rounds[0]]) == rounds[0]
+
+
 @pytest.fixture
 def upstream_port(tmp_path: Path) -> Iterator[int]:
     port = procs.free_port()
