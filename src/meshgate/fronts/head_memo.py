@@ -125,7 +125,6 @@ class ConnectionMemo:
 def response_head(
     status: int,
     headers: Sequence[tuple[bytes, bytes]],
-    *,
     date_line: bytes,
     service_time_ms: int,
     chunked: bool,

@@ -165,18 +165,23 @@ class Exchange:
         self.up = up
         up.start(self, head_request=self.head)
         self.up_start = time.time()
-        parts = [self.upstream_head]
         chunked = self.req.chunked
-        for data in self.pending:
-            parts += (b"%x\r\n" % len(data), data, b"\r\n") if chunked else (data,)
-        self.body_sent = bool(self.pending)
-        if self.req_done and chunked:
-            parts.append(LAST_CHUNK)
-        self.pending = []
-        self.pending_size = 0
-        up.writelines(parts)
-        self.conn.resume(self.conn.PAUSE_BUFFER)
-        if self.conn.write_paused:
+        if self.pending or (self.req_done and chunked):
+            parts = [self.upstream_head]
+            for data in self.pending:
+                parts += (b"%x\r\n" % len(data), data, b"\r\n") if chunked else (data,)
+            self.body_sent = bool(self.pending)
+            if self.req_done and chunked:
+                parts.append(LAST_CHUNK)
+            self.pending = []
+            self.pending_size = 0
+            up.writelines(parts)
+        else:
+            up.write(self.upstream_head)
+        conn = self.conn
+        if conn.paused:
+            conn.resume(conn.PAUSE_BUFFER)
+        if conn.write_paused:
             up.pause_reading(True)
         if self.req_done:
             self._arm_timer()
@@ -217,19 +222,13 @@ class Exchange:
             return
         self.resp_started = True
         self.status = status
-        self.service_ms = int((time.time() - self.up_start) * 1000)
-        upgraded = status == 101 and self.req.upgrade is not None
-        close = not upgraded and (self.must_close() or self.req.upgrade is not None)
-        self.resp_chunked = framing in ("chunked", "close")
-        head = response_head(
-            status,
-            headers,
-            date_line=DATES.line(),
-            service_time_ms=self.service_ms,
-            chunked=self.resp_chunked,
-            close=close,
-            upgrade=upgraded,
-        )
+        now = time.time()
+        self.service_ms = int((now - self.up_start) * 1000)
+        req = self.req
+        upgraded = status == 101 and req.upgrade is not None
+        close = not upgraded and (self.must_close() or req.upgrade is not None)
+        self.resp_chunked = chunked = framing in ("chunked", "close")
+        head = response_head(status, headers, DATES.line(now), self.service_ms, chunked, close, upgraded)
         self.close_after = close
         self.conn.write(head)
         if upgraded and self.up is not None:
