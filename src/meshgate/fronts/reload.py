@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 
 from meshgate.engine.options import EngineOptions
 from meshgate.errors import ConfigError
+from meshgate.fronts.gc_tuning import refreeze_after_reload
 from meshgate.fronts.state import ServingState
 from meshgate.resources.model import ResourceSet, Workload
 
@@ -129,6 +130,7 @@ class ConfigReloader:
         await keystore.add_sources(new_sources)
         self.state.swap(engine, resources, self.paths)
         keystore.discard(old_uris - {s.uri for s in new_sources})
+        refreeze_after_reload()  # the old engine's cycles are garbage now: let the collector see them
         self.state.metrics.observe_reload(True)
         self.state.last_reload = {"time": self.state.clock(), "result": "success", "problems": []}
         log.info("config reloaded from %s", ", ".join(self.paths))
