@@ -36,6 +36,7 @@ __all__ = ["Authenticator", "AuthnResult", "istio_requirement"]
 
 _S = JwtStatus
 _SKEW = DEFAULT_CLOCK_SKEW_S
+_OK_TEXT = _S.OK.value
 
 
 class _Run:
@@ -234,6 +235,7 @@ class Authenticator:
         self._one_provider = len(self.providers) == 1
         self._provider_text = tuple(p.describe() for p in self.providers)  # for traces, formatted once
         self._location_text = {loc: loc.describe() for loc in self.locations}
+        self._removals: dict[tuple[str, ...], tuple[str, ...]] = {}  # run.removed → the result's removals
         self.always_remove = tuple(dict.fromkeys(h for p in self.providers for h in p.sanitize))
         # what the outcome depends on, read raw for the result memo: header values, query, cookies
         self._raw_headers = tuple(dict.fromkeys(loc.name for loc in self.locations if loc.kind == "header"))
@@ -336,7 +338,11 @@ class Authenticator:
         return run, status
 
     def _result(self, run: _Run, status: JwtStatus) -> AuthnResult:
-        remove = self.always_remove + tuple(h for h in run.removed if h not in self.always_remove)
+        removed = tuple(run.removed)
+        remove = self._removals.get(removed)
+        if remove is None:  # a handful of distinct values per workload: the token headers read
+            remove = self.always_remove + tuple(h for h in removed if h not in self.always_remove)
+            self._removals[removed] = remove
         if status is not _S.OK:
             provider, loc = run.failures.get(status, (None, None))
             trace = AuthnTrace(
@@ -353,7 +359,7 @@ class Authenticator:
         provider, loc = run.verified
         trace = AuthnTrace(
             "verified",
-            _S.OK.value,
+            _OK_TEXT,
             self._provider_text[provider.index],
             self._location_text[loc],
             run.identity.principal,

@@ -149,22 +149,27 @@ def extract_all(
 
 
 def header_tokens(value: str, prefix: str) -> list[str]:
-    """Every token in a (joined) header value: Envoy's first, then one after each later prefix occurrence."""
-    first = extract_header_token(value, prefix)
-    if first is None:
-        return []
-    tokens = [first]
+    """Every token in a (joined) header value: Envoy's first, then one after each later prefix occurrence.
+
+    The first is extract_header_token's (the whole value when no token characters follow the prefix).
+    """
     if not prefix:
-        return tokens
-    match = _JWT_RUN.search(value, value.find(prefix) + len(prefix))
-    while match is not None:
+        return [value]
+    pos = value.find(prefix)
+    if pos < 0:
+        return []
+    match = _JWT_RUN.search(value, pos + len(prefix))
+    if match is None:
+        return [value]
+    tokens = [match.group()]
+    while True:
         pos = value.find(prefix, match.end())
         if pos < 0:
-            break
+            return tokens
         match = _JWT_RUN.search(value, pos + len(prefix))
-        if match is not None:
-            tokens.append(match.group())
-    return tokens
+        if match is None:
+            return tokens
+        tokens.append(match.group())
 
 
 def extract_every(
@@ -177,11 +182,15 @@ def extract_every(
     for loc in locations:
         if loc.kind == "header":
             values = headers.get(loc.name)
-            out.append(() if values is None else tuple(header_tokens(",".join(values), loc.prefix)))
+            if values is None:
+                out.append(())
+            else:
+                joined = values[0] if len(values) == 1 else ",".join(values)
+                out.append(tuple(header_tokens(joined, loc.prefix)))
         elif loc.kind == "param":
             if params is None:
                 params = _query_pairs(path)
-            out.append(tuple(v for n, v in params if n == loc.name))
+            out.append(tuple(v for n, v in params if n == loc.name) if params else ())
         else:
             if cookies is None:
                 wanted = frozenset(x.name for x in locations if x.kind == "cookie")

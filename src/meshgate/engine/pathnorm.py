@@ -49,10 +49,10 @@ _BAD_TARGET_CHAR = re.compile(r"[^\x21-\x7e]")
 
 def strip_query(path: str) -> str:
     """The path without `?query` / `#fragment` (Envoy PathUtil::removeQueryAndFragment)."""
-    for i, ch in enumerate(path):
-        if ch == "?" or ch == "#":
-            return path[:i]
-    return path
+    query, fragment = path.find("?"), path.find("#")
+    if query < 0 and fragment < 0:
+        return path
+    return path[: min(i for i in (query, fragment) if i >= 0)]
 
 
 def normalize_path(raw: str, mode: PathNormalization) -> str | None:
