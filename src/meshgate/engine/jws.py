@@ -44,6 +44,7 @@ IMPLEMENTED_ALGS = frozenset(
     }
 )
 _UINT64_LIMIT = float(2**64)  # static_cast<double>(numeric_limits<uint64_t>::max()) rounds to 2^64
+_UINT64_INT_LIMIT = 2**53  # ints below it are exact doubles: _uint64 returns them unchanged
 
 # RFC 7515 §4.1.11: a recipient that understands no extension must reject any `crit`.
 CRIT_HEADER = "crit"
@@ -171,6 +172,10 @@ def parse_jwt(token: str) -> ParsedJwt | JwtStatus:
         return _S.JWT_PAYLOAD_PARSE_ERROR_SUB_NOT_STRING
     times = [0, 0, 0]
     for i, (name, not_number, out_of_range, whole) in enumerate(_TIME_CLAIMS):
+        value = payload.get(name)
+        if type(value) is int and 0 <= value < _UINT64_INT_LIMIT:
+            times[i] = value  # the common case, exactly what _uint64 answers for it
+            continue
         value = _uint64(payload, name, whole)
         if value is False:
             return not_number
@@ -188,23 +193,23 @@ def parse_jwt(token: str) -> ParsedJwt | JwtStatus:
     if signature is None:
         return _S.JWT_SIGNATURE_PARSE_ERROR_BAD_BASE64
     return ParsedJwt(
-        token=token,
-        header=header,
-        payload=payload,
-        header_b64=header_b64,
-        payload_b64=payload_b64,
-        signing_input=f"{header_b64}.{payload_b64}".encode(),
-        signature=signature,
-        alg=alg,
-        kid=kid,
-        iss=iss,
-        sub=sub,
-        has_sub="sub" in payload,
-        aud=aud,
-        iat=times[0],
-        nbf=times[1],
-        exp=times[2],
-        has_exp="exp" in payload,
+        token,
+        header,
+        payload,
+        header_b64,
+        payload_b64,
+        f"{header_b64}.{payload_b64}".encode(),
+        signature,
+        alg,
+        kid,
+        iss,
+        sub,
+        "sub" in payload,
+        aud,
+        times[0],
+        times[1],
+        times[2],
+        "exp" in payload,
     )
 
 
