@@ -74,6 +74,7 @@ class Authorizer:
         self._shadow_deny = compile_engine(group(Action.DENY, True), Action.DENY)
         self._shadow_allow = compile_engine(group(Action.ALLOW, True), Action.ALLOW)
         self._check_custom = bool(self._bad_custom.rules or self._custom.rules)
+        self._dry_run = self._shadow_audit.present or self._shadow_deny.present or self._shadow_allow.present
         # Whether any rule reads `request.headers[...]`: if none does, the engine skips building the
         # jwt_authn-edited header view (header_view.py) for this workload.
         self.reads_headers = any(
@@ -91,12 +92,18 @@ class Authorizer:
             if self._custom.first_match(before_jwt) is not None:
                 provider = self._custom_provider
         audit = self._audit.all_matches(req) if self._audit.rules else ()
-        shadow = self._shadow(self._shadow_audit, "AUDIT", req) + self._shadow(self._shadow_deny, "DENY", req)
+        dry_run = self._dry_run
+        shadow = (
+            self._shadow(self._shadow_audit, "AUDIT", req) + self._shadow(self._shadow_deny, "DENY", req)
+            if dry_run
+            else ()
+        )
         hit = self._deny.first_match(req)
         if hit is not None:
             trace = AuthzTrace(DENIED, f"denied by DENY policy {hit}", hit, "DENY", audit, shadow, provider)
             return AuthzResult(False, provider, trace)
-        shadow += self._shadow(self._shadow_allow, "ALLOW", req)
+        if dry_run:
+            shadow += self._shadow(self._shadow_allow, "ALLOW", req)
         if not self._allow.present:
             trace = AuthzTrace(ALLOWED, "no ALLOW policy applies: allowed", None, "", audit, shadow, provider)
             return AuthzResult(True, provider, trace)
