@@ -243,6 +243,7 @@ class Authenticator:
         self._reads_cookies = any(loc.kind == "cookie" for loc in self.locations)
         inline = [p.inline for p in self.providers]
         self._static_keysets = tuple(inline) if all(k is not None for k in inline) else None
+        self._static_ids = tuple(map(id, self._static_keysets)) if self._static_keysets is not None else ()
         self.token_cache: TokenCache[ParsedJwt] = TokenCache(cache_size)
         self.result_cache: TokenCache[AuthnResult] = TokenCache(cache_size)
         self._no_rules = AuthnResult(_S.OK, None, (), (), (), AuthnTrace("no rules", _S.OK.value))
@@ -280,14 +281,16 @@ class Authenticator:
                 p.inline if p.inline is not None else keys.get(p.jwks_uri) for p in self.providers
             )
         # The memo key holds every input the outcome depends on: raw token sources and key set objects.
-        raw: list[object] = [headers.get(name) for name in self._raw_headers]
+        names = self._raw_headers
+        raw: tuple[object, ...] = (
+            (headers.get(names[0]),) if len(names) == 1 else tuple([headers.get(name) for name in names])
+        )
         if self._reads_query:
             q = path.find("?")
-            raw.append(path[q:] if q >= 0 else "")
+            raw += (path[q:] if q >= 0 else "",)
         if self._reads_cookies:
-            raw.append(headers.get("cookie"))
-        raw.extend(map(id, keysets))
-        memo_key = tuple(raw)
+            raw += (headers.get("cookie"),)
+        memo_key = raw + (self._static_ids if keysets is self._static_keysets else tuple(map(id, keysets)))
         hit = self.result_cache.get(memo_key, now)
         if hit is not None:
             return hit
