@@ -7,6 +7,7 @@ import pytest
 from meshgate.engine.extract import (
     Location,
     extract_all,
+    extract_every,
     extract_header_token,
     order_locations,
     parse_cookies,
@@ -93,3 +94,25 @@ def test_extract_all_joins_repeated_headers() -> None:
     headers = {"x-jwt": ("one", "two"), "cookie": ("c=cv",)}
     assert extract_all(locs, headers, "/p?t=tv") == ("one,two", "tv", "cv")
     assert extract_all(locs, {}, "/p") == (None, None, None)
+
+
+# The authenticator reads Envoy's token as the first of extract_every's (authn.py): pinned over every row above.
+HEADER_ROWS = [p.values for p in test_header_token.pytestmark[0].args[1]]
+QUERY_PATHS = [path for path, _ in test_parse_query.pytestmark[0].args[1]]
+COOKIE_VALUES = [values for values, _ in test_parse_cookies.pytestmark[0].args[1]]
+
+
+@pytest.mark.parametrize(("value", "prefix", "token"), HEADER_ROWS)
+def test_first_of_every_header_token_is_envoys(value: str, prefix: str, token: str | None) -> None:
+    locs = (Location("header", "x-jwt", prefix),)
+    first = extract_every(locs, {"x-jwt": (value,)}, "/")[0]
+    assert (first[0] if first else None) == token == extract_all(locs, {"x-jwt": (value,)}, "/")[0]
+
+
+@pytest.mark.parametrize("path", QUERY_PATHS)
+@pytest.mark.parametrize("cookies", COOKIE_VALUES)
+def test_first_of_every_param_and_cookie_is_envoys(path: str, cookies: tuple[str, ...]) -> None:
+    locs = (Location("param", "a"), Location("param", ""), Location("cookie", "a"), Location("cookie", "b"))
+    headers = {"cookie": cookies}
+    firsts = tuple(found[0] if found else None for found in extract_every(locs, headers, path))
+    assert firsts == extract_all(locs, headers, path)

@@ -8,8 +8,9 @@ bytes split around that value.
 
 Request heads are remembered per connection (`ConnectionMemo`: the last block only). Request blocks carry
 tokens, so under per-request tokens a shared memo would only churn; one slot per connection costs a
-comparison on a miss and holds nothing beyond the connection's life. Response heads carry no credentials
-and repeat across connections: one process-wide memo, cleared (never grown) when full.
+comparison on a miss and holds nothing beyond the connection's life. Response heads repeat across
+connections: one process-wide memo keyed by the whole upstream head (a hit can only reproduce the bytes that
+upstream head renders to), cleared (never grown) when full.
 """
 
 from __future__ import annotations
