@@ -1,0 +1,205 @@
+"""Replayed parses (fronts/replay.py) answer byte for byte what parsing the same chunk answers.
+
+Each case drives a real GatewayProtocol and UpstreamConnection (the engine, memos and renderings all real;
+only the two transports are in-memory) through a script of downstream chunks and upstream replies, twice:
+with replay on and with it off. The bytes sent upstream and downstream must be equal (the per-request
+x-request-id, service time and date masked), and the parser must have been skipped exactly where the
+module says it may be — a replay of a chunk holding two requests, a body, or a second response would
+lose or duplicate a message and fail the comparison.
+Over real sockets: a client repeating its request on one connection gets the same answers and the
+upstream a distinct x-request-id each time.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.fronts.conftest import DEMO_JWT, RawClient, write_policy
+from tests.support.servers import Upstream
+
+from meshgate.engine.options import EngineOptions
+from meshgate.fronts import gateway as gateway_module
+from meshgate.fronts import upstream as upstream_module
+from meshgate.fronts.gateway import GatewayContext, GatewayProtocol
+from meshgate.fronts.reload import build_engine
+from meshgate.fronts.state import ServingState
+from meshgate.fronts.upstream import UpstreamConnection, UpstreamPool, UpstreamTarget
+from meshgate.jwks.store import KeyStore
+from meshgate.observability.access_log import AccessLog
+from meshgate.observability.metrics import Metrics
+from meshgate.resources.model import Workload
+
+MASKS = (
+    (re.compile(rb"x-request-id: [0-9a-f-]{36}\r\n"), b"x-request-id: <ID>\r\n"),
+    (re.compile(rb"x-envoy-upstream-service-time: \d+\r\n"), b"x-envoy-upstream-service-time: <MS>\r\n"),
+    (re.compile(rb"date: [^\r]*\r\n"), b"date: <DATE>\r\n"),
+)
+
+
+def _get(token: str = DEMO_JWT, extra: bytes = b"") -> bytes:
+    return b"GET /p HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer %s\r\n%b\r\n" % (token.encode(), extra)
+
+
+OK = b"HTTP/1.1 200 OK\r\nServer: up\r\nDate: Sun, 29 Nov 2026 09:05:00 GMT\r\nContent-Length: 5\r\n\r\nhello"
+CHUNKED_ONE = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n"
+CHUNKED_TWO = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhe\r\n3\r\nllo\r\n0\r\n\r\n"
+NO_CONTENT = b"HTTP/1.1 204 No Content\r\nServer: up\r\n\r\n"
+INTERIM = b"HTTP/1.1 100 Continue\r\n\r\n" + OK
+POST = (
+    b"POST /p HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer %s\r\nContent-Length: 3\r\n\r\nabc"
+    % DEMO_JWT.encode()
+)
+
+# (name, script, parser feeds downstream / upstream with replay on). A script step is ("down", chunk):
+# the client sends it, or ("up", chunk): the upstream connection receives it.
+CASES: list[tuple[str, list[tuple[str, bytes]], int, int]] = [
+    ("repeated request and response", [("down", _get()), ("up", OK)] * 4, 1, 1),
+    ("repeated chunked response, one body part", [("down", _get()), ("up", CHUNKED_ONE)] * 3, 1, 1),
+    ("repeated 204", [("down", _get()), ("up", NO_CONTENT)] * 3, 1, 1),
+    ("chunked response, two body parts", [("down", _get()), ("up", CHUNKED_TWO)] * 3, 1, 3),
+    ("interim response before the final one", [("down", _get()), ("up", INTERIM)] * 3, 1, 3),
+    ("request with a body", [("down", POST), ("up", OK)] * 3, 3, 1),
+    ("two pipelined requests per chunk", [("down", _get() * 2), ("up", OK), ("up", OK)] * 3, 3, 1),
+    ("request split over two chunks", [("down", _get()[:20]), ("down", _get()[20:]), ("up", OK)] * 3, 6, 1),
+    ("expect 100-continue", [("down", _get(extra=b"Expect: 100-continue\r\n")), ("up", OK)] * 3, 3, 1),
+    ("a different request in between", [("down", _get()), ("up", OK), ("down", _get(extra=b"X-A: 1\r\n")),
+                                         ("up", OK), ("down", _get()), ("up", OK)], 3, 1),
+    ("denied request repeated", [("down", b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")] * 3, 1, 0),
+    ("malformed token repeated", [("down", _get("not.a.token"))] * 3, 1, 0),
+    ("HEAD request and its response", [("down", _get().replace(b"GET", b"HEAD", 1)), ("up", OK[:-5])] * 3, 1, 3),
+]  # fmt: skip
+
+
+class MemoryTransport:
+    def __init__(self) -> None:
+        self.out = bytearray()
+        self.closed = False
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return {"peername": ("10.0.0.7", 5555), "sockname": ("127.0.0.1", 8080)}.get(name, default)
+
+    def write(self, data: bytes) -> None:
+        self.out += data
+
+    def writelines(self, parts: list[bytes]) -> None:
+        for part in parts:
+            self.out += part
+
+    def pause_reading(self) -> None: ...
+    def resume_reading(self) -> None: ...
+    def is_closing(self) -> bool:
+        return self.closed
+
+    def close(self) -> None:
+        self.closed = True
+
+    abort = close
+
+
+class CountingParser:
+    """The real httptools parser, counting how often it is fed."""
+
+    def __init__(self, parser: Any) -> None:
+        self.parser = parser
+        self.feeds = 0
+
+    def feed_data(self, data: bytes) -> None:
+        self.feeds += 1
+        self.parser.feed_data(data)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.parser, name)
+
+
+def _masked(raw: bytes) -> bytes:
+    for pattern, replacement in MASKS:
+        raw = pattern.sub(replacement, raw)
+    return raw
+
+
+async def _run(policy: str, script: list[tuple[str, bytes]]) -> tuple[bytes, bytes, int, int]:
+    _, engine = build_engine([policy], Workload(namespace="default", labels={}), EngineOptions())
+    state = ServingState(
+        engine, KeyStore(engine.jwks_sources()), Metrics(), AccessLog(io.StringIO(), "envoy")
+    )
+    ctx = GatewayContext(state, UpstreamPool(UpstreamTarget.parse("http://127.0.0.1:9")))
+    assert ctx.pool is not None
+    up, up_transport = UpstreamConnection(ctx.pool), MemoryTransport()
+    up.connection_made(up_transport)  # type: ignore[arg-type]
+    ctx.pool.idle.append(up)
+    down, down_transport = GatewayProtocol(ctx), MemoryTransport()
+    down.connection_made(down_transport)  # type: ignore[arg-type]
+    down_parser = CountingParser(down.parser)
+    down.parser = down_parser  # type: ignore[assignment]
+    up_parsers: list[CountingParser] = []
+    for side, chunk in script:
+        if side == "down":
+            down.data_received(chunk)
+            continue
+        if not isinstance(up.parser, CountingParser):  # the first, or a new one after a HEAD response
+            up_parsers.append(CountingParser(up.parser))
+            up.parser = up_parsers[-1]  # type: ignore[assignment]
+        up.data_received(chunk)
+    ctx.deadlines.close()
+    return (
+        bytes(up_transport.out),
+        bytes(down_transport.out),
+        down_parser.feeds,
+        sum(p.feeds for p in up_parsers),
+    )
+
+
+@pytest.mark.parametrize(
+    ("script", "down_feeds", "up_feeds"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
+def test_replay_equals_parsing(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    script: list[tuple[str, bytes]],
+    down_feeds: int,
+    up_feeds: int,
+) -> None:
+    policy = write_policy(tmp_path)
+    with monkeypatch.context() as off:
+        off.setattr(gateway_module, "REPLAY_MAX_BYTES", -1)
+        off.setattr(upstream_module, "REPLAY_MAX_BYTES", -1)
+        parsed_up, parsed_down, _, _ = asyncio.run(_run(policy, script))
+    replayed_up, replayed_down, feeds_down, feeds_up = asyncio.run(_run(policy, script))
+    assert _masked(replayed_up) == _masked(parsed_up)
+    assert _masked(replayed_down) == _masked(parsed_down)
+    assert parsed_down.count(b"HTTP/1.1 ") >= 3  # every case answers each of its requests
+    assert (feeds_down, feeds_up) == (down_feeds, up_feeds)
+
+
+def test_replayed_requests_get_their_own_request_ids(tmp_path: Path) -> None:
+    script = [("down", _get()), ("up", OK)] * 3
+    sent_up, answered, feeds_down, feeds_up = asyncio.run(_run(write_policy(tmp_path), script))
+    assert (feeds_down, feeds_up) == (1, 1)
+    ids = re.findall(rb"x-request-id: ([0-9a-f-]{36})\r\n", sent_up)
+    assert len(ids) == 3 and len(set(ids)) == 3
+    assert answered.count(b"HTTP/1.1 200 OK\r\n") == 3 and answered.count(b"hello") == 3
+    assert b"authorization" not in sent_up.lower()  # the engine's edits apply to every replayed request
+
+
+def test_repeated_requests_over_real_sockets(start_gateway: Any) -> None:
+    up = Upstream().start()
+    try:
+        gw = start_gateway(upstream=f"http://127.0.0.1:{up.port}")
+        client = RawClient(gw.port)
+        try:
+            answers = [client.request(_get()) for _ in range(20)]
+            denied = [client.request(b"GET /p HTTP/1.1\r\nHost: h\r\n\r\n") for _ in range(3)]
+        finally:
+            client.close()
+    finally:
+        up.stop()
+    assert [a.status for a in answers] == [200] * 20 and [d.status for d in denied] == [403] * 3
+    assert {a.body for a in answers} == {b'{"path": "/p", "received": 0}'}
+    assert len(up.seen) == 20 and all(not seen.header("authorization") for seen in up.seen)
+    ids = {seen.header("x-request-id")[0] for seen in up.seen}
+    assert len(ids) == 20
