@@ -65,3 +65,28 @@ def test_a_new_key_snapshot_is_not_answered_from_the_old_one() -> None:
     assert engine.decide(attrs(token), keys, NOW).allowed
     other = {uri: parse_jwks(json.dumps({"keys": []}))}
     assert not engine.decide(attrs(token), other, NOW).allowed
+
+
+def test_decisions_read_the_clock_only_through_the_whole_second() -> None:
+    """fronts/head_memo.py reuses a connection's decision within one second: that is sound only while every
+    validity bound (nbf - skew, exp + skew + 1) is a whole second, so no answer changes inside a second."""
+    claims = [{"exp": NOW + d} for d in (-62, -61, -60, -59, 0)] + [
+        {"nbf": NOW + d} for d in (59, 60, 61, 62)
+    ]
+    claims += [{"exp": NOW - 60, "nbf": NOW + 60}, {"exp": 0}]
+    for extra in claims:
+        token = sign_token(KEY, {"iss": ISSUER, "sub": "a", **extra})
+        warm = Engine([RA], [])
+        for second in (NOW - 1, NOW, NOW + 1):
+            expected = Engine([RA], []).decide(attrs(token), {}, second)
+            for now in (second, second + 0.25, second + 0.999999):
+                for engine in (Engine([RA], []), warm):  # a fresh engine, and one whose memo is warm
+                    got = engine.decide(attrs(token), {}, now)
+                    assert (got.status, got.body, got.headers) == (
+                        expected.status,
+                        expected.body,
+                        expected.headers,
+                    ), (
+                        extra,
+                        now,
+                    )

@@ -143,3 +143,25 @@ def test_attributes_are_kept_per_connection_facts() -> None:
     assert req.attributes("http", "10.0.0.1", "10.0.0.2", 80) is attrs
     other = req.attributes("https", "10.0.0.1", "10.0.0.2", 443)
     assert other.scheme == "https" and other.local_port == 443 and other.path == "/p"
+
+
+def test_a_decision_is_kept_for_its_head_engine_keys_and_second() -> None:
+    from meshgate.engine.decision import AuthnTrace, AuthzTrace, Decision, Trace
+
+    memo = ConnectionMemo()
+    head = memo.request_head(
+        b"GET", b"/", [(b"Host", b"h")], keep_alive=True, upgrade_requested=False, http_version="1.1"
+    )
+    other_head = RequestHead(b"GET", b"/", [(b"Host", b"h")])
+    engine, keys = object(), object()
+    decision = Decision(
+        True, 200, "", (), UpstreamEdits("/"), Trace(AuthnTrace("no rules"), AuthzTrace("allowed"))
+    )
+    assert memo.decision(head, engine, keys, 100.5) is None
+    memo.keep_decision(head, engine, keys, 100.5, decision)
+    assert memo.decision(head, engine, keys, 100.0) is decision
+    assert memo.decision(head, engine, keys, 100.999) is decision
+    assert memo.decision(head, engine, keys, 101.0) is None  # a new second: ask the engine again
+    assert memo.decision(other_head, engine, keys, 100.5) is None  # another head (even an equal one)
+    assert memo.decision(head, object(), keys, 100.5) is None  # a reloaded configuration
+    assert memo.decision(head, engine, object(), 100.5) is None  # a new key snapshot

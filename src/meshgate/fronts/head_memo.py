@@ -6,6 +6,10 @@ http_heads.py are pure functions of their inputs but for one per-request value e
 x-request-id upstream, the x-envoy-upstream-service-time downstream — so the memo keeps the rendered
 bytes split around that value.
 
+The connection's last decision is remembered too: `Engine.decide` reads the clock only through the
+whole second (every validity bound is an integer second: tests/engine/test_decision_memo.py), so the same
+head object, with the same engine and key snapshot objects, within the same second, gets the same Decision.
+
 Request heads are remembered per connection (`ConnectionMemo`: the last block only). Request blocks carry
 tokens, so under per-request tokens a shared memo would only churn; one slot per connection costs a
 comparison on a miss and holds nothing beyond the connection's life. Response heads repeat across
@@ -17,7 +21,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from meshgate.engine.decision import UpstreamEdits
+from meshgate.engine.decision import Decision, UpstreamEdits
 from meshgate.fronts.http_heads import (
     UPSTREAM_SERVICE_TIME,
     HeadFacts,
@@ -45,7 +49,7 @@ def _id_mark() -> bytes:
 class ConnectionMemo:
     """One downstream connection's last request: its parsed head and its upstream rendering."""
 
-    __slots__ = ("block", "facts", "head", "head_flags", "upstream", "upstream_for")
+    __slots__ = ("block", "decided", "decided_for", "facts", "head", "head_flags", "upstream", "upstream_for")
 
     def __init__(self) -> None:
         self.block: tuple[tuple[bytes, bytes], ...] | None = None
@@ -54,6 +58,27 @@ class ConnectionMemo:
         self.head_flags: tuple[bool, bool, str] = (True, False, "1.1")
         self.upstream_for: tuple[RequestHead, UpstreamEdits, bytes, bytes] | None = None
         self.upstream: _UpstreamHead | None = None
+        self.decided_for: tuple[RequestHead, object, object, int] | None = None
+        self.decided: Decision | None = None
+
+    def decision(self, req: RequestHead, engine: object, keys: object, now: float) -> Decision | None:
+        """The decision kept for this very head, engine and key snapshot in this second; else None."""
+        made_for = self.decided_for
+        if (
+            made_for is not None
+            and made_for[0] is req
+            and made_for[1] is engine
+            and made_for[2] is keys
+            and made_for[3] == int(now)
+        ):
+            return self.decided
+        return None
+
+    def keep_decision(
+        self, req: RequestHead, engine: object, keys: object, now: float, decision: Decision
+    ) -> None:
+        """Remember `decision` (final: no key refetch, no CUSTOM provider to ask) for this second."""
+        self.decided_for, self.decided = (req, engine, keys, int(now)), decision
 
     def request_head(
         self,

@@ -90,12 +90,16 @@ class Exchange:
         if req.expect_continue:
             self.conn.write(CONTINUE_100)
         conn = self.conn
-        attrs = req.attributes(conn.ctx.scheme, conn.peer_ip, conn.local_ip, conn.local_port)
         state = conn.ctx.state
-        decision = state.decide_now(attrs, time.time())
-        if decision.refresh or decision.custom_provider:
-            conn.ctx.spawn(self._decide_async(attrs, decision), self._decided_later)
-            return
+        engine, keys, now = state.engine, state.keystore.snapshot, time.time()
+        decision = conn.memo.decision(req, engine, keys, now)
+        if decision is None:
+            attrs = req.attributes(conn.ctx.scheme, conn.peer_ip, conn.local_ip, conn.local_port)
+            decision = state.decide_now(attrs, now)
+            if decision.refresh or decision.custom_provider:
+                conn.ctx.spawn(self._decide_async(attrs, decision), self._decided_later)
+                return
+            conn.memo.keep_decision(req, engine, keys, now, decision)
         self._decided(decision)
 
     async def _decide_async(self, attrs: RequestAttributes, decision: Decision) -> Decision:
