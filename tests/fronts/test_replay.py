@@ -50,6 +50,7 @@ CHUNKED_ONE = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\
 CHUNKED_TWO = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nhe\r\n3\r\nllo\r\n0\r\n\r\n"
 NO_CONTENT = b"HTTP/1.1 204 No Content\r\nServer: up\r\n\r\n"
 INTERIM = b"HTTP/1.1 100 Continue\r\n\r\n" + OK
+BIG_HEADER = b"X-Big: " + b"a" * 9000 + b"\r\n"  # the chunk outgrows REPLAY_MAX_BYTES
 POST = (
     b"POST /p HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer %s\r\nContent-Length: 3\r\n\r\nabc"
     % DEMO_JWT.encode()
@@ -69,6 +70,7 @@ CASES: list[tuple[str, list[tuple[str, bytes]], int, int]] = [
     ("expect 100-continue", [("down", _get(extra=b"Expect: 100-continue\r\n")), ("up", OK)] * 3, 3, 1),
     ("a different request in between", [("down", _get()), ("up", OK), ("down", _get(extra=b"X-A: 1\r\n")),
                                          ("up", OK), ("down", _get()), ("up", OK)], 3, 1),
+    ("request chunk above the replay cap", [("down", _get(extra=BIG_HEADER)), ("up", OK)] * 3, 3, 1),
     ("denied request repeated", [("down", b"GET / HTTP/1.1\r\nHost: h\r\n\r\n")] * 3, 1, 0),
     ("malformed token repeated", [("down", _get("not.a.token"))] * 3, 1, 0),
     ("HEAD request and its response", [("down", _get().replace(b"GET", b"HEAD", 1)), ("up", OK[:-5])] * 3, 1, 3),

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 from meshgate.fronts.http_heads import RequestHead
 
-REPLAY_MAX_BYTES = 16 * 1024  # longer chunks are not kept (memory per connection, comparison cost)
+REPLAY_MAX_BYTES = 8 * 1024  # longer chunks are not kept: memory per idle connection, comparison cost
 
 
 @dataclass(frozen=True, slots=True)
