@@ -60,6 +60,7 @@ POST = (
 # the client sends it, or ("up", chunk): the upstream connection receives it.
 CASES: list[tuple[str, list[tuple[str, bytes]], int, int]] = [
     ("repeated request and response", [("down", _get()), ("up", OK)] * 4, 1, 1),
+    ("repeated while the previous one waits", [("down", _get()), ("down", _get()), ("up", OK), ("up", OK)] * 2, 1, 1),
     ("repeated chunked response, one body part", [("down", _get()), ("up", CHUNKED_ONE)] * 3, 1, 1),
     ("repeated 204", [("down", _get()), ("up", NO_CONTENT)] * 3, 1, 1),
     ("chunked response, two body parts", [("down", _get()), ("up", CHUNKED_TWO)] * 3, 1, 3),
