@@ -195,7 +195,7 @@ class GatewayProtocol(asyncio.Protocol):
 
     def _replay(self, head: RequestHead) -> None:
         """What parsing the repeated chunk would do: one exchange for `head`, whose request is complete."""
-        self.corked += 1
+        self.cork()
         try:
             exchange = Exchange(self, head)
             self.parsing = exchange
@@ -205,9 +205,7 @@ class GatewayProtocol(asyncio.Protocol):
             log.exception("gateway failed on a request")
             self.abort()
         finally:
-            self.corked -= 1
-            if not self.corked and self.wbuf:
-                self._flush()
+            self.uncork()
 
     def pause_writing(self) -> None:
         self.write_paused = True
