@@ -84,7 +84,7 @@ def seed_resources(extra_policies: int) -> ResourceSet:
 
 def request(token: str, rng: random.Random, client: int = 0) -> RequestAttributes:
     """One ingress-mix request: the client's token and User-Agent, a varied path, a fresh traceparent."""
-    trace = "00-%032x-%016x-01" % (rng.getrandbits(128), rng.getrandbits(64))
+    trace = f"00-{rng.getrandbits(128):032x}-{rng.getrandbits(64):016x}-01"
     headers = build_headers(
         [
             ("host", "frontend.example.com"),

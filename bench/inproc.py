@@ -80,7 +80,7 @@ def requests_for(mix: str, tokens: list[str], demo: str, count: int) -> list[byt
             continue
         token = tokens[i % len(tokens)] if mix == "fresh" else tokens[rng.randrange(len(tokens))]
         client = tokens.index(token) if mix == "mix" else i
-        trace = "00-%032x-%016x-01" % (rng.getrandbits(128), rng.getrandbits(64))
+        trace = f"00-{rng.getrandbits(128):032x}-{rng.getrandbits(64):016x}-01"
         out.append(
             (
                 f"GET /api/v1/items/{rng.randint(1, 100000)}?page={rng.randint(1, 20)} HTTP/1.1\r\n"
