@@ -44,6 +44,7 @@ PLAN: tuple[tuple[str, int, tuple[str, ...]], ...] = (
     ("nginx", 1, ("mix",)),
     ("envoy", 1, ("mix", "fresh", "same")),
     ("meshgate", 1, ("mix", "fresh", "same")),
+    ("bare", 1, ("mix", "fresh")),
     ("nginx", 2, ("mix",)),
     ("envoy", 2, ("mix",)),
     ("meshgate", 2, ("mix",)),
@@ -110,6 +111,15 @@ def launch(setup: Setup, contender: str, workers: int) -> tuple[procs.Server, in
         return procs.start(
             name, envoy_config.command(setup.tools["envoy"], path, workers), cpus, setup.tmp
         ), port
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),
+    )
+    if contender == "bare":
+        jwks = setup.tmp / "jwks.json"
+        jwks.write_text(seed.jwks_text())
+        argv = [sys.executable, str(ROOT / "bench" / "bare_proxy.py"), str(port), str(setup.upstream_port)]
+        return procs.start(name, [*argv, str(jwks)], cpus, setup.tmp, env), port
     labels = ",".join(f"{k}={v}" for k, v in seed.LABELS.items())
     argv = [
         sys.executable,
@@ -130,10 +140,6 @@ def launch(setup: Setup, contender: str, workers: int) -> tuple[procs.Server, in
     ]
     # Istio's default (meshConfig.accessLogFile unset) logs nothing, and neither does the Envoy contender.
     argv += ["--workers", str(workers), "--access-log-format", "off"]
-    env = dict(
-        os.environ,
-        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),
-    )
     return procs.start(name, argv, cpus, setup.tmp, env), port
 
 
@@ -223,7 +229,7 @@ def measure_all(setup: Setup, skip_meshgate: bool, rows: list[results.Row]) -> N
                 rows += measure(setup, contender, workers, mixes)
                 continue
             except procs.Unavailable as exc:
-                if contender != "meshgate":  # nginx or Envoy failing means the harness is broken
+                if contender not in ("meshgate", "bare"):  # nginx or Envoy failing: the harness is broken
                     raise
                 print(f"meshgate (workers {workers}) not measured: {exc}", file=sys.stderr)
                 reason = "not measured: " + (
