@@ -79,7 +79,7 @@ UPSTREAM_HEADS: list[tuple[str, list[tuple[bytes, bytes]], dict[str, Any], list[
      [b"te: trailers", b"x-request-id: rid-1", b"x-forwarded-for: 10.0.0.9", b"x-forwarded-proto: http"]),
     ("engine-edits-remove-then-set",
      [(b"Authorization", b"Bearer t"), (b"X-Payload", b"forged"), RID],
-     {"drop": ("authorization",), "set_headers": (("x-payload", "eyJ9"),)},
+     {"drop": frozenset({b"authorization", b"x-payload"}), "set_headers": (("x-payload", "eyJ9"),)},
      [b"x-request-id: rid-1", b"x-forwarded-for: 10.0.0.9", b"x-forwarded-proto: http", b"x-payload: eyJ9"]),
     ("expect-dropped-chunked-reframed",
      [(b"Expect", b"100-continue"), (b"Transfer-Encoding", b"chunked"), RID], {"chunked": True},

@@ -21,8 +21,9 @@ from typing import Any, TypeVar, cast
 
 import httptools
 
+from meshgate.engine.decision import UpstreamEdits
 from meshgate.fronts.deadlines import DeadlineSweep
-from meshgate.fronts.http_heads import RequestHead
+from meshgate.fronts.http_heads import RequestHead, removal_names
 from meshgate.fronts.local_reply import (
     BAD_REQUEST_BODY,
     HEADERS_TOO_LARGE_BODY,
@@ -37,6 +38,7 @@ from meshgate.fronts.upstream import UpstreamConnection, UpstreamPool
 log = logging.getLogger("meshgate.gateway")
 T = TypeVar("T")
 TUNNEL_BUFFER_LIMIT = 256 * 1024
+MAX_REMOVAL_LISTS = 64  # distinct UpstreamEdits.remove lists kept encoded (a workload has a few)
 
 
 class _HeadersTooLarge(Exception):
@@ -64,8 +66,21 @@ class GatewayContext:
         self.access_log_enabled = True
         self.custom_providers: Mapping[str, ExtAuthzProvider] = {}
         self.connections: set[GatewayProtocol] = set()
+        # UpstreamEdits.remove → its names as bytes: a workload has a handful of distinct removal lists
+        self._removals: dict[tuple[str, ...], frozenset[bytes]] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
         self.draining = False
+
+    def removals(self, edits: UpstreamEdits) -> frozenset[bytes]:
+        """The names `edits` takes off the request, encoded once per distinct removal list."""
+        if edits.set:
+            return removal_names(edits.remove, edits.set)
+        names = self._removals.get(edits.remove)
+        if names is None:
+            if len(self._removals) >= MAX_REMOVAL_LISTS:
+                self._removals.clear()
+            names = self._removals[edits.remove] = removal_names(edits.remove, ())
+        return names
 
     def spawn(self, coro: Coroutine[Any, Any, T], done: Callable[[asyncio.Task[T]], None]) -> None:
         """Run `coro` as a task (kept referenced) and hand the finished task to `done`."""

@@ -41,6 +41,12 @@ CHUNKED_HEADER = b"transfer-encoding: chunked\r\n"
 WEBSOCKET = b"websocket"  # the one upgrade type Istio configures (HCM upgrade_configs)
 
 
+def removal_names(remove: Iterable[str], set_headers: Sequence[tuple[str, str]]) -> frozenset[bytes]:
+    """The header names an UpstreamEdits takes off the request, as `upstream_request_head`'s `drop`."""
+    names = [*remove, *(name for name, _ in set_headers)]
+    return frozenset(name.encode("latin-1") for name in names) if names else NOTHING
+
+
 def connection_tokens(value: bytes) -> set[bytes]:
     """Lower-cased names listed in a `Connection` header value (`keep-alive, Foo` → {keep-alive, foo})."""
     return {token.strip().lower() for token in value.split(b",") if token.strip()}
@@ -94,7 +100,7 @@ def upstream_request_head(
     *,
     peer_ip: bytes,
     scheme: bytes,
-    drop: Iterable[str] = (),
+    drop: frozenset[bytes] = NOTHING,
     set_headers: Sequence[tuple[str, str]] = (),
     chunked: bool = False,
     upgrade: bytes | None = None,
@@ -103,17 +109,13 @@ def upstream_request_head(
 ) -> tuple[bytes, bytes, bytes]:
     """(head bytes, x-forwarded-for sent, x-request-id sent) for one proxied request.
 
-    `drop` and the names of `set_headers` are removed (the engine's UpstreamEdits: token header,
-    spoofed output headers); `set_headers` are then appended. `upgrade` keeps the upgrade pair.
-    `new_id` makes the x-request-id when the client sent none.
+    `drop` (lower-case names: `removal_names` of the engine's UpstreamEdits — token header, spoofed
+    output headers, the names it sets) is removed; `set_headers` are then appended. `upgrade` keeps the
+    upgrade pair. `new_id` makes the x-request-id when the client sent none.
     """
-    removed = {name.encode("latin-1") for name in drop}
-    if set_headers:
-        removed.update(name.encode("latin-1") for name, _ in set_headers)
     if listed is None:
         listed = listed_by_connection(headers)
-    if listed:
-        removed |= listed
+    removed = drop | listed if listed else drop
     parts = [method, b" ", target, b" HTTP/1.1\r\n"]
     xff_at = -1
     xff_values: list[bytes] = []
@@ -174,7 +176,7 @@ _DOWNSTREAM_ACTIONS: dict[bytes, int] = {
     b"server": _SERVER,
     b"date": _DATE,
 }
-_PLAIN_CONNECTION = frozenset({b"keep-alive", b"close"})  # options only: nothing else is listed
+PLAIN_CONNECTION = frozenset({b"keep-alive", b"close"})  # options only: nothing else is listed
 
 
 def downstream_response_head(
@@ -235,7 +237,7 @@ def _listed_unless_plain(headers: Headers) -> frozenset[bytes]:
         if (
             len(name) == 10
             and name.lower() == b"connection"
-            and value.strip().lower() not in _PLAIN_CONNECTION
+            and value.strip().lower() not in PLAIN_CONNECTION
         ):
             return listed_by_connection(headers)
     return NOTHING

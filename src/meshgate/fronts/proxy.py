@@ -24,6 +24,7 @@ from meshgate.fronts.custom_provider import apply_custom
 from meshgate.fronts.exchange_log import record
 from meshgate.fronts.http_heads import (
     LAST_CHUNK,
+    NOTHING,
     RequestHead,
     downstream_response_head,
     upstream_request_head,
@@ -139,7 +140,7 @@ class Exchange:
         req = self.req
         self.upstream_head, self.xff, self.request_id = upstream_request_head(
             req.method, edits.path.encode("latin-1"), req.raw_headers, peer_ip=self.conn.peer_ip_bytes,
-            scheme=ctx.scheme_bytes, drop=edits.remove, set_headers=edits.set, chunked=req.chunked,
+            scheme=ctx.scheme_bytes, drop=ctx.removals(edits), set_headers=edits.set, chunked=req.chunked,
             upgrade=req.upgrade, listed=req.listed,
         )  # fmt: skip
         up = ctx.pool.acquire()
@@ -234,9 +235,10 @@ class Exchange:
         upgraded = status == 101 and req.upgrade is not None
         close = not upgraded and (self.must_close() or req.upgrade is not None)
         self.resp_chunked = chunked = framing in ("chunked", "close")
+        up = self.up
         head = downstream_response_head(
             status, headers, date_line=DATES.line(now), service_time_ms=self.service_ms, chunked=chunked,
-            close=close, upgrade=upgraded,
+            close=close, upgrade=upgraded, listed=None if up is None or up.lists_names else NOTHING,
         )  # fmt: skip
         self.close_after = close
         self.conn.write(head)

@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import httptools
 
 from meshgate.errors import UsageError
+from meshgate.fronts.http_heads import PLAIN_CONNECTION
 
 log = logging.getLogger("meshgate.gateway")
 
@@ -85,6 +86,7 @@ class UpstreamConnection(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.headers: list[tuple[bytes, bytes]] = []
         self.has_length = self.has_chunked = False
+        self.lists_names = False  # a Connection header names more than keep-alive / close
         self.head_request = False  # the exchange is a HEAD: its response has no body
         self.until_close = False  # response framed by connection close
         self.tunnel = False
@@ -144,15 +146,17 @@ class UpstreamConnection(asyncio.Protocol):
     # httptools callbacks ----------------------------------------------------------------------
     def on_message_begin(self) -> None:
         self.headers = []
-        self.has_length = self.has_chunked = False
+        self.has_length = self.has_chunked = self.lists_names = False
 
     def on_header(self, name: bytes, value: bytes) -> None:
         self.headers.append((name, value))
-        size = len(name)  # cheap pre-filter for the two names framing depends on
+        size = len(name)  # cheap pre-filter for the names framing and the downstream head depend on
         if size == 14:
             self.has_length = self.has_length or name.lower() == b"content-length"
         elif size == 17 and name.lower() == b"transfer-encoding" and b"chunked" in value.lower():
             self.has_chunked = True
+        elif size == 10 and name.lower() == b"connection":
+            self.lists_names = self.lists_names or value.strip().lower() not in PLAIN_CONNECTION
 
     def on_headers_complete(self) -> None:
         status = self.parser.get_status_code()
