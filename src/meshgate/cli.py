@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from meshgate import __version__
 from meshgate.engine.options import PathNormalization
 from meshgate.errors import MeshgateError, UsageError
+from meshgate.fronts.extauthz_http_request import HTTP_MODES
 from meshgate.resources.model import DEFAULT_ROOT_NAMESPACE
 
 if TYPE_CHECKING:
@@ -122,8 +123,9 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--http-mode",
         default="auto",
-        choices=["auto", "envoy", "forward-auth"],
-        help="how the HTTP port reads the original request (default: auto)",
+        choices=list(HTTP_MODES),
+        help="who calls the HTTP port: envoy (ext_authz HTTP), nginx (auth_request), forward-auth (Traefik); "
+        "auto reads x-original-uri / x-forwarded-uri when present (default: auto)",
     )
     p.add_argument("--mesh-config", metavar="FILE")
     p.add_argument("--jwks-min-refresh", type=float, default=30.0, metavar="S")
