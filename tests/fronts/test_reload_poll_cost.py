@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -21,12 +22,16 @@ import pytest
 from meshgate.fronts.config_watch import ConfigWatch, scan
 
 AUDITED = {"os.scandir", "os.listdir", "open"}
-_recording: list[list[tuple[str, str]]] = []  # the active recorder, if any (an audit hook cannot be removed)
+# The active recorder, if any (an audit hook cannot be removed), and the thread it records: another
+# test's server still polling in its own thread must not count.
+_recording: list[tuple[int, list[tuple[str, str]]]] = []
 
 
 def _hook(event: str, args: tuple[Any, ...]) -> None:
     if _recording and event in AUDITED and args and isinstance(args[0], str | bytes | os.PathLike):
-        _recording[-1].append((event, os.fsdecode(args[0])))
+        owner, calls = _recording[-1]
+        if threading.get_ident() == owner:
+            calls.append((event, os.fsdecode(args[0])))
 
 
 sys.addaudithook(_hook)
@@ -34,16 +39,18 @@ sys.addaudithook(_hook)
 
 @contextmanager
 def recorded(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, str]]]:
-    """Every listing, open and stat made inside the block, as (event, path)."""
+    """Every listing, open and stat this thread makes inside the block, as (event, path)."""
     calls: list[tuple[str, str]] = []
+    owner = threading.get_ident()
     real_stat: Callable[..., os.stat_result] = os.stat
 
     def counting_stat(path: Any, *args: Any, **kwargs: Any) -> os.stat_result:
-        calls.append(("os.stat", os.fsdecode(path)))
+        if threading.get_ident() == owner:
+            calls.append(("os.stat", os.fsdecode(path)))
         return real_stat(path, *args, **kwargs)
 
     monkeypatch.setattr(os, "stat", counting_stat)
-    _recording.append(calls)
+    _recording.append((owner, calls))
     try:
         yield calls
     finally:
