@@ -1,4 +1,5 @@
-"""The admin port (aiohttp, off the hot path): readiness, Prometheus stats and a config dump.
+"""The admin port (aiohttp, off the hot path): readiness, Prometheus stats, a config dump, and the admin
+page at `/` (fronts/admin_page.py). Inline key sets are summarized (kids), never dumped.
 
 `/healthz/ready` (Istio's readiness path) and `/ready` answer like Envoy's admin `/ready`: 200 `LIVE`
 once the config is loaded and every JWKS source had its first fetch attempt, else 503 `INITIALIZING`
