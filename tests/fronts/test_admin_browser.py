@@ -22,7 +22,8 @@ from meshgate.demo import another_issuers_token
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-                  "--disable-component-update", "--disable-sync", "--no-first-run", "--window-size=1440,1300"]  # fmt: skip
+                  "--disable-component-update", "--disable-sync", "--no-first-run",
+                  "--window-size=1440,1300"]  # fmt: skip
 ADMIN_LINE = re.compile(rb"admin on http://127\.0\.0\.1:(\d+)")
 
 
@@ -39,7 +40,9 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[ServeProc
         assert wait_until(lambda: any(ADMIN_LINE.search(line) for line in gw.stdout), timeout=10), gw.stdout
         match = next(m for m in map(ADMIN_LINE.search, gw.stdout) if m)
         client = RawClient(gw.port)
-        answers = [client.request(get("/", token=t)).status for t in (None, another_issuers_token(), DEMO_JWT)]
+        answers = [
+            client.request(get("/", token=t)).status for t in (None, another_issuers_token(), DEMO_JWT)
+        ]
         client.close()
         assert answers == [403, 401, 200]
         yield gw, int(match.group(1))
@@ -65,7 +68,9 @@ EXPECTED = [
 
 
 @pytest.mark.e2e
-def test_chromium_renders_the_policies_and_the_three_decisions(served: tuple[ServeProcess, int], tmp_path: Path) -> None:
+def test_chromium_renders_the_policies_and_the_three_decisions(
+    served: tuple[ServeProcess, int], tmp_path: Path
+) -> None:
     _, admin = served
     dom = chromium("--dump-dom", f"http://127.0.0.1:{admin}/", user_data=tmp_path / "profile")
     missing = [text for text in EXPECTED if text not in dom]
