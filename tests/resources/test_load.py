@@ -66,7 +66,8 @@ def test_seed_example_is_the_seed() -> None:
     assert ap.rules[0].from_ == (Source(request_principals=(principal,)),)
     assert ap.rules[0].to is None and ap.rules[0].when is None
     for path in SEED.iterdir():
-        assert path.read_text().startswith("apiVersion: security.istio.io/v1beta1\n"), path
+        if path.name != "tests.yaml":  # meshgate test's file for the seed (kind PolicyTest, skipped by loads)
+            assert path.read_text().startswith("apiVersion: security.istio.io/v1beta1\n"), path
 
 
 def test_ingress_deny_example_loads_as_istio_docs_show_it() -> None:
