@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from meshgate import __version__
 from meshgate.engine.options import PathNormalization
 from meshgate.errors import MeshgateError, UsageError
+from meshgate.fronts.extauthz_http_request import HTTP_MODES
 from meshgate.resources.model import DEFAULT_ROOT_NAMESPACE
 
 if TYPE_CHECKING:
@@ -89,6 +90,11 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--source-ip", default="127.0.0.1")
     p.add_argument("--json", action="store_true", help="print one JSON object")
 
+    p = sub.add_parser("test", help="run policy unit tests (cases decided offline); exit 0 when all pass")
+    from meshgate.policytest.command import add_arguments as add_test_arguments
+
+    add_test_arguments(p)
+
     p = sub.add_parser("keygen", help="generate a signing key (kid = RFC 7638 thumbprint)")
     p.add_argument("--alg", default="RS256", choices=["RS256", "PS256", "ES256", "ES384", "EdDSA"])
     p.add_argument("--out", required=True, help="private key PEM to write")
@@ -122,8 +128,9 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--http-mode",
         default="auto",
-        choices=["auto", "envoy", "forward-auth"],
-        help="how the HTTP port reads the original request (default: auto)",
+        choices=list(HTTP_MODES),
+        help="who calls the HTTP port: envoy (ext_authz HTTP), nginx (auth_request), forward-auth (Traefik); "
+        "auto reads x-original-uri / x-forwarded-uri when present (default: auto)",
     )
     p.add_argument("--mesh-config", metavar="FILE")
     p.add_argument("--jwks-min-refresh", type=float, default=30.0, metavar="S")
@@ -180,6 +187,10 @@ def _dispatch(args: argparse.Namespace) -> int:
         from meshgate.fronts.check import run_check
 
         return run_check(args, sys.stdout)
+    if command == "test":
+        from meshgate.policytest.command import run_test
+
+        return run_test(args, sys.stdout, sys.stderr)
     if command in ("keygen", "token"):
         from meshgate.fronts import token_cmd
 

@@ -1,8 +1,10 @@
 """`meshgate demo`: Istio's seed scenario, self-contained and offline.
 
-The frontend is the gateway's built-in `Hello World!` app; the ingress is `meshgate serve` with the
-seed's two resources (issuer `testing@secure.istio.io`, DENY without a request principal). The JWKS
-is Istio's sample key, served by this process on loopback, so nothing leaves the machine.
+The seed is examples/seed verbatim (packaged as data/seed-*.yaml; a test keeps them identical): a
+RequestAuthentication trusting `testing@secure.istio.io` and an ALLOW policy requiring its request
+principal, both for `app: frontend` in namespace `default`. The frontend is the gateway's built-in
+`Hello World!` app behind `meshgate serve` for that workload. Only the jwksUri changes: this process serves
+the document it names (Istio's sample jwks.json) on loopback, so nothing leaves the machine — and says so.
 """
 
 from __future__ import annotations
@@ -23,48 +25,29 @@ from meshgate.fronts.serve import ServeOptions, run_serve
 from meshgate.tokens import generate_key, sign_token
 
 ISSUER = "testing@secure.istio.io"
-WORKLOAD_NAMESPACE = "istio-system"
-WORKLOAD_LABELS = {"istio": "ingressgateway"}
+WORKLOAD_NAMESPACE = "default"
+WORKLOAD_LABELS = {"app": "frontend"}
+SEED_FILES = ("seed-request-authentication.yaml", "seed-authorization-policy.yaml")
+SEED_JWKS_URI = (
+    "https://raw.githubusercontent.com/istio/istio/release-1.5/security/tools/jwt/samples/jwks.json"
+)
 
 
 def sample(name: str) -> str:
     return resources.files("meshgate").joinpath("data", name).read_text()
 
 
-def seed_yaml(jwks_uri: str, action: str = "DENY") -> str:
-    """The seed's two resources exactly as Istio's docs show them, but for the JWKS location.
+def seed_text() -> str:
+    """The seed's two resources, exactly as examples/seed holds them."""
+    return "---\n".join(sample(name) for name in SEED_FILES)
 
-    `action` exists for tests that flip the policy (e.g. a reload to ALLOW); the seed is DENY.
-    """
-    return f"""\
-apiVersion: security.istio.io/v1
-kind: RequestAuthentication
-metadata:
-  name: jwt-example
-  namespace: istio-system
-spec:
-  selector:
-    matchLabels:
-      istio: ingressgateway
-  jwtRules:
-  - issuer: "{ISSUER}"
-    jwksUri: "{jwks_uri}"
----
-apiVersion: security.istio.io/v1
-kind: AuthorizationPolicy
-metadata:
-  name: frontend-ingress
-  namespace: istio-system
-spec:
-  selector:
-    matchLabels:
-      istio: ingressgateway
-  action: {action}
-  rules:
-  - from:
-    - source:
-        notRequestPrincipals: ["*"]
-"""
+
+def seed_yaml(jwks_uri: str) -> str:
+    """The seed with its one jwksUri pointed at `jwks_uri`; everything else byte for byte."""
+    text = seed_text()
+    if text.count(SEED_JWKS_URI) != 1:  # pragma: no cover - guarded by tests/cli/test_demo.py
+        raise RuntimeError("the packaged seed no longer names Istio's sample jwksUri exactly once")
+    return text.replace(SEED_JWKS_URI, jwks_uri)
 
 
 def another_issuers_token() -> str:
@@ -76,26 +59,24 @@ def another_issuers_token() -> str:
     )
 
 
+# The three requests of the seed and what Envoy 1.40 (jwt_authn + RBAC as istiod configures them) answers.
+CURL_STATUS = "' (HTTP %{http_code})\\n'"  # curl -w: the body, then the status
+EXPECTED = (
+    ("no token: no request principal, so the ALLOW rule (requestPrincipals) does not match", "",
+     "RBAC: access denied (HTTP 403)"),
+    ("a token from another issuer: jwt_authn answers", "$INVALID_JWT", "Jwt issuer is not configured (HTTP 401)"),
+    ("Istio's demo.jwt: the request principal matches, proxied to the frontend", "$VALID_JWT",
+     "Hello World! / (HTTP 200)"),
+)  # fmt: skip
+
+
 def curl_commands(listen: str, valid: str, invalid: str) -> str:
     url = f"http://{listen}/"
-    return "\n".join(
-        [
-            f"export VALID_JWT={shlex.quote(valid)}",
-            f"export INVALID_JWT={shlex.quote(invalid)}",
-            "",
-            '# no token: the DENY policy (notRequestPrincipals: ["*"]) answers',
-            f"curl -s -w '\\n' {url}",
-            "#   -> RBAC: access denied",
-            "",
-            "# a token from another issuer: jwt_authn answers",
-            f"curl -s -w '\\n' -H \"Authorization: Bearer $INVALID_JWT\" {url}",
-            "#   -> Jwt issuer is not configured",
-            "",
-            "# Istio's demo.jwt: proxied to the frontend",
-            f"curl -s -w '\\n' -H \"Authorization: Bearer $VALID_JWT\" {url}",
-            "#   -> Hello World! /",
-        ]
-    )
+    lines = [f"export VALID_JWT={shlex.quote(valid)}", f"export INVALID_JWT={shlex.quote(invalid)}"]
+    for comment, token, answer in EXPECTED:
+        header = f' -H "Authorization: Bearer {token}"' if token else ""
+        lines += ["", f"# {comment}", f"curl -s -w {CURL_STATUS}{header} {url}", f"#   -> {answer}"]
+    return "\n".join(lines)
 
 
 async def _serve_jwks(document: str) -> tuple[web.AppRunner, str]:
@@ -118,16 +99,24 @@ async def _demo(listen: str, admin: str, exit_after: float | None) -> int:
     with tempfile.TemporaryDirectory(prefix="meshgate-demo-") as tmp:
         config = Path(tmp) / "seed.yaml"
         config.write_text(seed_yaml(jwks_uri))
+        namespace = WORKLOAD_NAMESPACE
         options = ServeOptions(
             config_paths=(str(config),),
             listen=listen,
-            namespace=WORKLOAD_NAMESPACE,
+            namespace=namespace,
             labels=dict(WORKLOAD_LABELS),
             admin=admin,
             path_normalization=PathNormalization.BASE,
         )
-        print(f"meshgate demo: the seed scenario on http://{listen}/ (JWKS served at {jwks_uri})")
-        print("policies in force:\n" + "\n".join("  " + line for line in seed_yaml(jwks_uri).splitlines()))
+        labels = ",".join(f"{k}={v}" for k, v in WORKLOAD_LABELS.items())
+        print(
+            f"meshgate demo: Istio's seed on http://{listen}/, the workload {labels} in namespace {namespace}"
+        )
+        print(
+            f"jwksUri rewritten: {SEED_JWKS_URI}\n  -> {jwks_uri} (the same jwks.json, served by this process)"
+        )
+        print("policies in force (examples/seed but for that jwksUri):")
+        print("\n".join("  " + line for line in seed_yaml(jwks_uri).splitlines()))
         print("\nTry it (Ctrl-C to stop):\n")
         print(curl_commands(listen, sample("demo.jwt").strip(), another_issuers_token()), flush=True)
         serving = asyncio.ensure_future(run_serve(options))
@@ -156,4 +145,4 @@ def run_demo(listen: str, admin: str, exit_after: float | None = None) -> int:
         return 0
 
 
-__all__ = ["curl_commands", "run_demo", "seed_yaml"]
+__all__ = ["curl_commands", "run_demo", "seed_text", "seed_yaml"]

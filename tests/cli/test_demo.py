@@ -1,4 +1,8 @@
-"""`meshgate demo` (gateway issue, must show 2): the printed curl commands, run as printed, give the seed's answers."""
+"""`meshgate demo`: it prints the seed (examples/seed, only its jwksUri moved to loopback, and says so),
+then three curl commands that, run as printed, give the seed's answers — the ones a real Envoy 1.40 gives
+with jwt_authn + RBAC as istiod configures them: 403 `RBAC: access denied` (no token: the ALLOW rule's
+requestPrincipals do not match), 401 `Jwt issuer is not configured`, 200 `Hello World! /` (issue 10,
+item 8; gateway issue, must show 2)."""
 
 from __future__ import annotations
 
@@ -8,8 +12,27 @@ import socket
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
+
+from meshgate.demo import SEED_FILES, SEED_JWKS_URI
+
+SEED = Path(__file__).resolve().parents[2] / "examples" / "seed"
+PACKAGED = Path(__file__).resolve().parents[2] / "src" / "meshgate" / "data"
+ANSWERS = [
+    "RBAC: access denied (HTTP 403)",
+    "Jwt issuer is not configured (HTTP 401)",
+    "Hello World! / (HTTP 200)",
+]
+
+
+@pytest.mark.parametrize(
+    ("packaged", "example"),
+    [(SEED_FILES[0], "request-authentication.yaml"), (SEED_FILES[1], "authorization-policy.yaml")],
+)
+def test_the_demo_ships_examples_seed_byte_for_byte(packaged: str, example: str) -> None:
+    assert (PACKAGED / packaged).read_bytes() == (SEED / example).read_bytes()
 
 
 def free_port() -> int:
@@ -59,7 +82,19 @@ def test_demo_prints_three_curl_commands_that_give_the_seed_answers() -> None:
         curls = [line for line in printed if line.startswith("curl ")]
         answers = [line.split("-> ", 1)[1] for line in printed if line.startswith("#   -> ")]
         assert len(curls) == 3 and len(exports) == 2
-        assert answers == ["RBAC: access denied", "Jwt issuer is not configured", "Hello World! /"]
+        assert answers == ANSWERS
+        # the two resources, before the curls: examples/seed verbatim but for the announced jwksUri
+        assert printed[0].endswith("the workload app=frontend in namespace default")
+        assert printed[1] == f"jwksUri rewritten: {SEED_JWKS_URI}"
+        loopback = re.fullmatch(r"  -> (http://127\.0\.0\.1:\d+/jwks\.json) \(.*\)", printed[2])
+        assert loopback is not None, printed[2]
+        shown = printed[4 : printed.index("")]
+        seed = "---\n".join(
+            (SEED / name).read_text() for name in ("request-authentication.yaml", "authorization-policy.yaml")
+        )
+        assert shown == [
+            "  " + line if line else "" for line in seed.replace(SEED_JWKS_URI, loopback[1]).splitlines()
+        ]
         # readiness: the JWKS had its first fetch
         deadline = time.monotonic() + 10
         while True:

@@ -7,12 +7,13 @@ from tests.extauthz.conftest import needs_grpc
 
 from meshgate.engine.attributes import RequestAttributes, build_headers
 from meshgate.fronts.extauthz_attributes import (
+    ExtAuthzRequest,
     WorkloadOverride,
     attributes_from_check,
-    attributes_from_http,
     parse_labels,
     workload_override,
 )
+from meshgate.fronts.extauthz_http_request import HttpMode, RefusedRequest, read_http_request
 
 PEER = "10.0.0.7"
 
@@ -132,9 +133,10 @@ HTTP_ROWS = [
 
 @pytest.mark.parametrize(("method", "target", "headers", "mode", "attrs"), HTTP_ROWS)
 def test_http_request_to_attributes(
-    method: str, target: str, headers: list[tuple[str, str]], mode: str, attrs: RequestAttributes
+    method: str, target: str, headers: list[tuple[str, str]], mode: HttpMode, attrs: RequestAttributes
 ) -> None:
-    req = attributes_from_http(method, target, headers, PEER, 9192, "/check", mode)  # type: ignore[arg-type]
+    req = read_http_request(method, target, headers, PEER, 9192, "/check", mode)
+    assert isinstance(req, ExtAuthzRequest)
     assert req.attrs == attrs
     assert req.problem is None
 
@@ -155,14 +157,38 @@ def test_http_request_to_attributes(
             None,
             "malformed workload labels 'oops' (expected k=v[,k=v...])",
         ),
-        ([], "forward-auth", None, "forward-auth request without x-original-uri / x-forwarded-uri"),
     ],
 )
 def test_http_workload_and_problems(
-    headers: list[tuple[str, str]], mode: str, override: WorkloadOverride | None, problem: str | None
+    headers: list[tuple[str, str]], mode: HttpMode, override: WorkloadOverride | None, problem: str | None
 ) -> None:
-    req = attributes_from_http("GET", "/", [("host", "h"), *headers], PEER, 9192, "", mode)  # type: ignore[arg-type]
+    req = read_http_request("GET", "/", [("host", "h"), *headers], PEER, 9192, "", mode)
+    assert isinstance(req, ExtAuthzRequest)
     assert (req.workload, req.problem) == (override, problem)
+
+
+@pytest.mark.parametrize(
+    ("mode", "headers", "missing"),
+    [
+        ("nginx", [("x-forwarded-uri", "/p")], "X-Original-Uri"),
+        ("nginx", [("x-original-uri", " ")], "X-Original-Uri"),
+        (
+            "forward-auth",
+            [("x-forwarded-uri", "/p"), ("x-forwarded-method", "GET")],
+            "X-Forwarded-Proto, X-Forwarded-Host",
+        ),
+    ],
+)
+def test_http_mode_refuses_a_request_without_its_headers(
+    mode: HttpMode, headers: list[tuple[str, str]], missing: str
+) -> None:
+    """Not decided as `/`: a 400 naming what the proxy should have set (extauthz_http_request.py)."""
+    req = read_http_request("GET", "/x", [("host", "h"), *headers], PEER, 9192, "", mode)
+    assert isinstance(req, RefusedRequest)
+    decision = req.decision
+    assert (decision.allowed, decision.status) == (False, 400)
+    assert decision.body == f"--http-mode {mode}: the authorization request lacks {missing}"
+    assert (req.req.attrs.path, req.req.attrs.authority) == ("/x", "h")  # what the access log shows
 
 
 @needs_grpc

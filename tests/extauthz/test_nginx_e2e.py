@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 from tests.extauthz.conftest import LoopThread, Upstream, free_port, start_authz
+from tests.extauthz.test_http_modes import MODES_YAML
 from tests.golden.cases import AUDIENCE_YAML, DEMO_JWT, OTHER_ISSUER_JWT, SEED_YAML
 from tests.golden.harness import Observed
 
@@ -67,22 +68,27 @@ def _nginx(tmp: Path, authz: AuthzServer, upstream: Upstream) -> Iterator[int]:
         proc.wait(10)
 
 
-def _get(port: int, path: str, token: str | None) -> tuple[Observed, str | None]:
+def _get(
+    port: int, path: str, token: str | None, extra: dict[str, str] | None = None
+) -> tuple[Observed, str | None]:
     import http.client
 
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    conn.request("GET", path, headers=headers)
+    conn.request("GET", path, headers={**headers, **(extra or {})})
     resp = conn.getresponse()
     body = resp.read().decode()
     conn.close()
     return Observed(resp.status, body, resp.getheader("www-authenticate")), resp.getheader("content-type")
 
 
-@pytest.fixture
-def seed_nginx(loop_thread: LoopThread, tmp_path: Path, upstream: Upstream) -> Iterator[int]:
+@pytest.fixture(params=["auto", "nginx"])
+def seed_nginx(
+    request: pytest.FixtureRequest, loop_thread: LoopThread, tmp_path: Path, upstream: Upstream
+) -> Iterator[int]:
+    """The shipped nginx config in front of meshgate's HTTP port, in `auto` and in `--http-mode nginx`."""
     (tmp_path / "seed.yaml").write_text(SEED_YAML)
-    authz = start_authz(loop_thread, tmp_path / "seed.yaml", grpc="", admin="")
+    authz = start_authz(loop_thread, tmp_path / "seed.yaml", grpc="", admin="", http_mode=request.param)
     try:
         yield from _nginx(tmp_path, authz, upstream)
     finally:
@@ -131,5 +137,49 @@ def test_audience_403_keeps_www_authenticate(
         for port in _nginx(tmp_path, authz, upstream):
             seen, _ = _get(port, "/x", DEMO_JWT)
             assert seen == Observed(403, "Audiences in Jwt are not allowed", _realm(port, "/x"))
+    finally:
+        loop_thread.run(authz.stop())
+
+
+@pytest.mark.parametrize(
+    ("mode", "headers", "status"),
+    [
+        pytest.param("nginx", {}, 200, id="nginx: allowed as asked"),
+        pytest.param("nginx", {"Host": "other.example"}, 403, id="nginx: Host is the authority"),
+        pytest.param(
+            "nginx",
+            {"Host": "other.example", "X-Forwarded-Host": "app.example"},
+            403,
+            id="nginx: a client's X-Forwarded-Host (passed on by auth_request) is ignored",
+        ),
+        pytest.param(
+            "nginx",
+            {"Host": "other.example", "X-Original-Host": "app.example"},
+            403,
+            id="nginx: a client's X-Original-Host is ignored",
+        ),
+        pytest.param(
+            "auto",
+            {"Host": "other.example", "X-Forwarded-Host": "app.example"},
+            200,
+            id="auto believes it (the shipped config does not overwrite it): use --http-mode nginx",
+        ),
+    ],
+)
+def test_nginx_mode_reads_only_what_nginx_sets(
+    loop_thread: LoopThread,
+    tmp_path: Path,
+    upstream: Upstream,
+    mode: str,
+    headers: dict[str, str],
+    status: int,
+) -> None:
+    """auth_request's subrequest carries every client header; only the ones the config sets are nginx's."""
+    (tmp_path / "modes.yaml").write_text(MODES_YAML)
+    authz = start_authz(loop_thread, tmp_path / "modes.yaml", grpc="", admin="", http_mode=mode)
+    try:
+        for port in _nginx(tmp_path, authz, upstream):
+            seen, _ = _get(port, "/public/x", None, {"Host": "app.example", **headers})
+            assert seen.status == status
     finally:
         loop_thread.run(authz.stop())

@@ -27,7 +27,7 @@ from meshgate.tokens import generate_key, sign_token
 
 ISSUER = "testing@secure.istio.io"
 DEMO_JWT = (SAMPLES / "demo.jwt").read_text().strip()
-WORKLOAD = ["--namespace", "istio-system", "--labels", "istio=ingressgateway"]
+WORKLOAD = ["--namespace", "default", "--labels", "app=frontend"]  # the seed's (meshgate.demo)
 
 
 class ThreadedJwks:
@@ -130,7 +130,8 @@ def test_rotated_key_works_on_its_first_request(tmp_path: Path, jwks: ThreadedJw
         assert get(gw.port, DEMO_JWT)[0] == 200
         pem, jwk = generate_key("RS256")
         now = int(time.time())
-        rotated = sign_token(pem, {"iss": ISSUER, "sub": "rotated", "iat": now, "exp": now + 600})
+        claims = {"iss": ISSUER, "sub": ISSUER, "iat": now, "exp": now + 600}  # the seed's only principal
+        rotated = sign_token(pem, claims)
         document = json.loads(ISTIO_JWKS)
         document["keys"].append(jwk)
         jwks.server.document = json.dumps(document)  # the issuer publishes its new key
@@ -160,7 +161,9 @@ def test_jwks_killed_later_keeps_the_last_good_keys(tmp_path: Path, jwks: Thread
     try:
         assert get(gw.port, DEMO_JWT)[0] == 200
         jwks.stop()
-        other = sign_token(SAMPLES.joinpath("key.pem").read_bytes(), {"iss": ISSUER, "sub": "after"})
+        other = sign_token(
+            SAMPLES.joinpath("key.pem").read_bytes(), {"iss": ISSUER, "sub": ISSUER, "jti": "after"}
+        )
         assert get(gw.port, DEMO_JWT) == (200, "Hello World! /")
         assert get(gw.port, other) == (200, "Hello World! /")
     finally:
@@ -174,11 +177,11 @@ def test_config_reload_valid_then_invalid(tmp_path: Path, jwks: ThreadedJwks) ->
     config = tmp_path / "seed.yaml"
     try:
         assert get(gw.port) == (403, "RBAC: access denied")
-        # valid: an ALLOW policy with the same rule now allows anonymous requests
-        config.write_text(seed_yaml(jwks.server.url(), action="ALLOW"))
+        # valid: a DENY policy with the same rule now allows anonymous requests
+        config.write_text(seed_yaml(jwks.server.url()).replace("action: ALLOW", "action: DENY"))
         assert eventually(lambda: get(gw.port), (200, "Hello World! /")) == (200, "Hello World! /")
         # invalid: rejected with file:line on the log, the previous config keeps serving
-        config.write_text(seed_yaml(jwks.server.url(), action="PERMIT"))
+        config.write_text(seed_yaml(jwks.server.url()).replace("action: ALLOW", "action: PERMIT"))
         time.sleep(2.5)
         assert get(gw.port) == (200, "Hello World! /")
         assert get(gw.port, DEMO_JWT) == (403, "RBAC: access denied")

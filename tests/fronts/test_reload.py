@@ -18,7 +18,7 @@ from tests.support.samples import SAMPLES
 
 from meshgate.engine.attributes import RequestAttributes
 from meshgate.engine.options import EngineOptions
-from meshgate.fronts.reload import ConfigReloader, build_engine, fingerprint
+from meshgate.fronts.reload import ConfigReloader, build_engine
 from meshgate.fronts.state import ServingState
 from meshgate.jwks.store import KeyStore
 from meshgate.observability.access_log import AccessLog
@@ -155,20 +155,6 @@ def test_configmap_symlink_swap_is_picked_up_by_polling(tmp_path: Path) -> None:
         await server.stop()
 
     run(scenario)
-
-
-def test_fingerprint_sees_edits_and_symlink_swaps(tmp_path: Path) -> None:
-    root = tmp_path / "config"
-    make_configmap(root, "..v1", EMPTY)
-    before = fingerprint([str(root)])
-    assert fingerprint([str(root)]) == before  # stable when nothing changed
-    make_configmap(root, "..v2", EMPTY)  # same content, new target
-    swapped = fingerprint([str(root)])
-    assert swapped != before
-    target = root / "..v2" / "policy.yaml"
-    target.write_text(EMPTY + "# edited\n")
-    assert fingerprint([str(root)]) != swapped
-    assert fingerprint([str(tmp_path / "absent")])[0][0] == "missing"
 
 
 def test_reload_drops_only_the_uris_the_old_config_used(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ from meshgate.resources.load import load_text
 
 SOURCES = [p.read_text() for p in sorted((Path(__file__).parent / "data").glob("*.*"))]
 SOURCES += [
-    p.read_text() for p in sorted((Path(__file__).resolve().parents[2] / "examples" / "seed").glob("*"))
+    p.read_text() for p in sorted((Path(__file__).resolve().parents[2] / "examples").glob("*/*.yaml"))
 ]
 TRICKY = [
     "a: &a [*a]\n",  # recursive alias

@@ -5,7 +5,8 @@ Source: envoyproxy/envoy:source/common/jwt/verify.cc verifyJwtWithoutTimeCheckin
   alg different from the token's; no key left → JwksKidAlgMismatch, else JwtVerificationFail;
 - the hash comes from the token's alg, not the key (EC/oct default to SHA-256 for any other alg);
 - RSA keys are tried only for RS*/PS* tokens; PSS uses MGF1 with the same hash and BoringSSL's default
-  verify salt length (-2, recovered from the signature = cryptography's PSS.AUTO);
+  salt length, the digest length (google/boringssl:crypto/evp/p_rsa.cc RSA_PKEY_CTX `saltlen =
+  RSA_PSS_SALTLEN_DIGEST`; verify.cc sets none): any other salt fails, on Envoy 1.40 too (RFC 7518 §3.5);
 - ECDSA: the raw signature is split in half (r‖s) with no length check (BN_bin2bn of each half);
 - HMAC: length check then constant-time compare;
 - Ed25519: a signature that is not 64 bytes ends the search with JwtEd25519SignatureWrongLength.
@@ -41,7 +42,7 @@ _SHA384 = hashes.SHA384()
 _SHA512 = hashes.SHA512()
 _PKCS1 = padding.PKCS1v15()
 _PSS = {
-    h.name: padding.PSS(mgf=padding.MGF1(h), salt_length=padding.PSS.AUTO)
+    h.name: padding.PSS(mgf=padding.MGF1(h), salt_length=padding.PSS.DIGEST_LENGTH)
     for h in (_SHA256, _SHA384, _SHA512)
 }
 _ECDSA = {h.name: ec.ECDSA(h) for h in (_SHA256, _SHA384, _SHA512)}

@@ -1,4 +1,5 @@
-"""The admin port (aiohttp, off the hot path): readiness, Prometheus stats and a config dump.
+"""The admin port (aiohttp, off the hot path): readiness, Prometheus stats, a config dump, and the admin
+page at `/` (fronts/admin_page.py). Inline key sets are summarized (kids), never dumped.
 
 `/healthz/ready` (Istio's readiness path) and `/ready` answer like Envoy's admin `/ready`: 200 `LIVE`
 once the config is loaded and every JWKS source had its first fetch attempt, else 503 `INITIALIZING`
@@ -7,14 +8,15 @@ once the config is loaded and every JWKS source had its first fetch attempt, els
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import time
-from enum import Enum
 from typing import Any
 
 from aiohttp import web
 
+from meshgate.fronts.admin_page import add_page_routes
+from meshgate.fronts.admin_views import jsonable as _jsonable
+from meshgate.fronts.admin_views import without_inline_keys
 from meshgate.fronts.state import ServingState
 from meshgate.observability.metrics import PROMETHEUS_CONTENT_TYPE
 from meshgate.resources.model import ResourceSet
@@ -22,18 +24,6 @@ from meshgate.resources.model import ResourceSet
 READY_BODY = "LIVE\n"
 NOT_READY_BODY = "INITIALIZING\n"
 READY_PATHS = ("/healthz/ready", "/ready")
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, Enum):
-        return value.value
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, list | tuple):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    return value
 
 
 def _where(resource: Any) -> str:
@@ -62,7 +52,12 @@ def config_dump(state: ServingState) -> dict[str, Any]:
     authns = tuple(getattr(engine, "request_authentications", ()))
     policies = tuple(getattr(engine, "authorization_policies", ()))
     providers = [
-        {"resource": f"{ra.namespace}/{ra.name}", "source": _where(ra), "rule": i, **_jsonable(rule)}
+        {
+            "resource": f"{ra.namespace}/{ra.name}",
+            "source": _where(ra),
+            "rule": i,
+            **_jsonable(without_inline_keys(rule)),
+        }
         for ra in authns
         for i, rule in enumerate(ra.jwt_rules)
     ]
@@ -98,6 +93,7 @@ class AdminServer:
             self.app.router.add_get(path, self._ready)
         self.app.router.add_get("/stats/prometheus", self._prometheus)
         self.app.router.add_get("/config_dump", self._config_dump)
+        add_page_routes(self.app, state)  # `/`: the admin page (fronts/admin_page.py)
         self._runner: web.AppRunner | None = None
 
     @property

@@ -18,8 +18,8 @@ from typing import Any, Literal, TextIO
 from meshgate.engine.options import EngineOptions, PathNormalization
 from meshgate.errors import ConfigError, UsageError
 from meshgate.fronts.custom_provider import CustomProviders
-from meshgate.fronts.extauthz_attributes import HttpMode
 from meshgate.fronts.extauthz_decide import ExtAuthzDecider
+from meshgate.fronts.extauthz_http_request import HttpMode
 from meshgate.fronts.gc_tuning import tune_for_serving
 from meshgate.resources.model import DEFAULT_ROOT_NAMESPACE, Workload
 
@@ -50,8 +50,9 @@ class AuthzServerOptions:
     path_normalization: PathNormalization = PathNormalization.BASE
     mesh_config: str | None = None  # Istio extensionProviders, for CUSTOM policies
     http_path_prefix: str = ""  # Istio envoyExtAuthzHttp `pathPrefix` to strip in Envoy HTTP mode
-    # "auto": x-original-uri / x-forwarded-uri select forward-auth style (nginx, Traefik: the proxy must
-    # overwrite those headers); "envoy": ignore them (Envoy HTTP mode); "forward-auth": require them.
+    # which headers describe the original request on the HTTP port (extauthz_http_request.py): "envoy" reads
+    # none (the request line is the original), "nginx" X-Original-*, "forward-auth" Traefik's X-Forwarded-*;
+    # "auto" takes either when present (the proxy must then overwrite every one of them)
     http_mode: HttpMode = "auto"
     jwks_min_refresh: float = 30.0
     ca_file: str | None = None
@@ -129,7 +130,7 @@ class AuthzServer:
             from meshgate.fronts.extauthz_http import start_http_server
 
             http, self.http_port = await start_http_server(
-                decider, *addresses["--http"], opts.http_path_prefix
+                decider, *addresses["--http"], opts.http_path_prefix, opts.http_mode
             )
             self._closers.append(_closer(http))
         if "--admin" in addresses:

@@ -31,6 +31,9 @@ def record(exchange: Exchange) -> None:
     duration = time.time() - exchange.start
     try:
         ctx.state.metrics.observe_request(decision, exchange.status, duration, exchange.flags)
+        ctx.state.decisions.append(
+            (exchange.start, "gateway", req.method_str, req.target_str, exchange.status, decision)
+        )
         if not ctx.access_log_enabled:
             return
         xff, request_id = exchange.xff, exchange.request_id

@@ -4,7 +4,8 @@ Two inputs, one output:
 - an Envoy ext_authz gRPC v3 `CheckRequest` (read duck-typed, so this module needs no grpc/protos);
 - an HTTP authorization request: Envoy ext_authz HTTP mode (the original method/path/Host *are* the
   request), or nginx `auth_request` / Traefik ForwardAuth (the original request is described by
-  `x-original-*` / `x-forwarded-*` headers that the proxy sets).
+  `x-original-*` / `x-forwarded-*` headers that the proxy sets) — read per `--http-mode` in
+  extauthz_http_request.py, with the header names below.
 
 The workload a request is decided for may come with the request (a `context_extensions` entry set in
 Envoy's route/filter config, or a header the proxy sets), else the `--namespace/--labels` flags apply.
@@ -13,9 +14,9 @@ Nothing here raises on bad input: a bad workload override is returned as `proble
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any
 
 from meshgate.engine.attributes import RequestAttributes, build_headers
 
@@ -47,7 +48,6 @@ CONTROL_HEADERS = frozenset(
         LABELS_HEADER,
     )
 )
-HttpMode = Literal["auto", "envoy", "forward-auth"]
 # Envoy ext_authz HTTP client: never forwarded as request headers of the original request.
 HOP_BY_HOP = frozenset(("connection", "keep-alive", "transfer-encoding", "content-length", "te", "upgrade"))
 
@@ -145,75 +145,3 @@ def _check_header_pairs(http: Any) -> list[tuple[str, str]]:
             for h in http.header_map.headers
         ]
     return [(name.lower(), value) for name, value in http.headers.items()]
-
-
-# -- HTTP authorization request ---------------------------------------------------------------------
-
-
-def attributes_from_http(
-    method: str,
-    target: str,
-    pairs: Iterable[tuple[str, str]],
-    peer_ip: str,
-    local_port: int,
-    path_prefix: str = "",
-    mode: HttpMode = "auto",
-) -> ExtAuthzRequest:
-    """An authorization request received over HTTP → the original request's attributes.
-
-    Forward-auth style when an `x-original-uri` / `x-forwarded-uri` header is present (nginx, Traefik);
-    otherwise Envoy ext_authz HTTP mode: the request line is the original one, with Istio's
-    `pathPrefix` (istio/api mesh/v1alpha1/config.proto EnvoyExternalAuthorizationHttpProvider) stripped.
-    `mode` "envoy" ignores every control header (a client could send them through Envoy unless the
-    provider's includeRequestHeadersInCheck filters them); "forward-auth" requires the original URI.
-    """
-    headers = [(name.lower(), value) for name, value in pairs]
-    first = _first_values(headers)
-    trusted = first if mode != "envoy" else {k: v for k, v in first.items() if k not in CONTROL_HEADERS}
-    uri_header = next((name for name in ORIGINAL_URI_HEADERS if name in trusted), "")
-    if mode == "forward-auth" and not uri_header:
-        missing = "forward-auth request without x-original-uri / x-forwarded-uri"
-        return ExtAuthzRequest(RequestAttributes(method, "/", peer_ip=peer_ip), None, missing, "missing")
-    if uri_header:
-        path = first[uri_header].strip() or "/"
-        method = _pick(trusted, ORIGINAL_METHOD_HEADERS) or method
-        authority = _pick(trusted, ORIGINAL_HOST_HEADERS) or first.get("host", "")
-    else:
-        path = target[len(path_prefix) :] if path_prefix and target.startswith(path_prefix) else target
-        if not path.startswith("/"):
-            path = "/" + path if path else "/"
-        authority = first.get("host", "")
-    peer_ip = trusted.get(REAL_IP_HEADER, "").strip() or peer_ip
-    kept = [(n, v) for n, v in headers if n not in CONTROL_HEADERS and n not in HOP_BY_HOP and n != "host"]
-    kept.insert(0, ("host", authority))
-    attrs = RequestAttributes(
-        method=method,
-        path=path,
-        authority=authority,
-        scheme=(first.get(FORWARDED_PROTO) or "http").strip().lower(),
-        headers=build_headers(kept),
-        peer_ip=peer_ip,
-        local_port=_port(trusted.get(FORWARDED_PORT), local_port),
-    )
-    override, problem = workload_override(trusted.get(NAMESPACE_HEADER), trusted.get(LABELS_HEADER))
-    return ExtAuthzRequest(attrs, override, problem, forward_auth=uri_header)
-
-
-def _first_values(headers: list[tuple[str, str]]) -> dict[str, str]:
-    first: dict[str, str] = {}
-    for name, value in headers:
-        first.setdefault(name, value)
-    return first
-
-
-def _pick(first: Mapping[str, str], names: Iterable[str]) -> str | None:
-    for name in names:
-        if name in first:
-            return first[name].strip()
-    return None
-
-
-def _port(text: str | None, default: int) -> int:
-    if text and text.strip().isdigit() and 0 < int(text.strip()) < 65536:
-        return int(text.strip())
-    return default

@@ -134,6 +134,9 @@ class ExtAuthzDecider:
         duration = time.perf_counter() - started
         self.state.metrics.observe_request(decision, decision.status, duration)
         attrs = req.attrs
+        self.state.decisions.append(
+            (time.time() - duration, "ext_authz", attrs.method, attrs.path, decision.status, decision)
+        )
         self.state.access_log.log(
             AccessLogEntry(
                 start_time=time.time() - duration,

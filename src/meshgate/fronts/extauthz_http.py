@@ -20,8 +20,9 @@ from typing import Any, cast
 import httptools
 
 from meshgate.engine.decision import Decision
-from meshgate.fronts.extauthz_attributes import ExtAuthzRequest, HttpMode, attributes_from_http
+from meshgate.fronts.extauthz_attributes import ExtAuthzRequest
 from meshgate.fronts.extauthz_decide import ExtAuthzDecider
+from meshgate.fronts.extauthz_http_request import HttpMode, RefusedRequest, read_http_request
 from meshgate.fronts.local_reply import reason_phrase
 
 log = logging.getLogger("meshgate.extauthz")
@@ -76,10 +77,14 @@ def _error_answer(status: int) -> bytes:
 
 
 class _Pending:
-    __slots__ = ("head", "keep_alive", "req", "started")
+    __slots__ = ("head", "keep_alive", "refused", "req", "started")
 
-    def __init__(self, req: ExtAuthzRequest, keep_alive: bool, head: bool, started: float) -> None:
-        self.req, self.keep_alive, self.head, self.started = req, keep_alive, head, started
+    def __init__(
+        self, req: ExtAuthzRequest | RefusedRequest, keep_alive: bool, head: bool, started: float
+    ) -> None:
+        self.req = req.req if isinstance(req, RefusedRequest) else req
+        self.refused = req.decision if isinstance(req, RefusedRequest) else None
+        self.keep_alive, self.head, self.started = keep_alive, head, started
 
 
 class AuthzHttpProtocol(asyncio.Protocol):
@@ -136,7 +141,7 @@ class AuthzHttpProtocol(asyncio.Protocol):
         if self.transport is None or self.transport.is_closing():
             return
         method = self.parser.get_method().decode("ascii", "replace")
-        req = attributes_from_http(
+        req = read_http_request(
             method,
             self._url.decode("utf-8", "replace"),
             self._headers,
@@ -155,7 +160,7 @@ class AuthzHttpProtocol(asyncio.Protocol):
     def _drain(self) -> None:
         while self.queue and self.transport is not None:
             item = self.queue.popleft()
-            decision = self.decider.decide_now(item.req)
+            decision = item.refused or self.decider.decide_now(item.req)
             if decision is None:
                 self.busy = True
                 self.transport.pause_reading()

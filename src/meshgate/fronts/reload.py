@@ -1,5 +1,7 @@
-"""Config reload: watch every `-c` path (mtimes and symlink targets, so ConfigMap `..data` swaps count)
-and SIGHUP; load and validate the new config whole, build its engine, then swap it in with one assignment.
+"""Config reload: poll what a load of the `-c` paths reads (fronts/config_watch.py: the loader's own file
+list, compared by content, so a log written beside the config or a `touch` is not a reload; a ConfigMap
+`..data` swap is) and SIGHUP (always reloads); load and validate the new config whole, build its engine,
+then swap it in with one assignment. What is compared next is what that load read, byte for byte.
 
 A rejected config changes nothing: its `file:line` problems are logged, `meshgate_config_reload_total
 {result="rejected"}` counts it, and the old engine keeps serving (design.md "Reload is atomic").
@@ -10,14 +12,16 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from meshgate.engine.options import EngineOptions
 from meshgate.errors import ConfigError
+from meshgate.fronts.config_watch import ConfigWatch, Seen, scan, seen_by_load
 from meshgate.fronts.gc_tuning import refreeze_after_reload
 from meshgate.fronts.state import ServingState
+from meshgate.resources.load import LoadResult, load_paths
 from meshgate.resources.model import ResourceSet, Workload
 
 if TYPE_CHECKING:
@@ -26,46 +30,45 @@ if TYPE_CHECKING:
 log = logging.getLogger("meshgate.reload")
 
 POLL_INTERVAL_S = 1.0
-Fingerprint = tuple[tuple[str, ...], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Built:
+    """A loaded, validated and compiled configuration, with what its load read (for the watcher)."""
+
+    resources: ResourceSet
+    engine: Engine
+    read: tuple[Seen, ...]
+
+
+def load_and_build(paths: Sequence[str], workload: Workload, options: EngineOptions) -> Built:
+    """Load, validate and compile `paths` for `workload`; raises ConfigError with every problem.
+
+    Pass `.read` to `ConfigReloader(loaded=...)`: the first poll then compares with these very bytes.
+    """
+    from meshgate.engine.engine import Engine
+
+    result = load_paths(paths)
+    if not result.ok:
+        raise ConfigError(list(result.errors))
+    engine = Engine.for_workload(result.resources, workload, options)
+    return Built(result.resources, engine, seen_by_load(result.read))
 
 
 def build_engine(
     paths: Sequence[str], workload: Workload, options: EngineOptions
 ) -> tuple[ResourceSet, Engine]:
     """Load, validate and compile `paths` for `workload`; raises ConfigError with every problem."""
-    from meshgate.engine.engine import Engine
-    from meshgate.resources.load import load_resources
-
-    resources = load_resources(list(paths))
-    return resources, Engine.for_workload(resources, workload, options)
-
-
-def fingerprint(paths: Sequence[str]) -> Fingerprint:
-    """What a change of any config file looks like: names, resolved targets, mtime, size and inode."""
-    out: list[tuple[str, ...]] = []
-    for path in paths:
-        out.append(_entry(path))
-        if os.path.isdir(path):
-            for root, dirs, files in os.walk(path):
-                dirs.sort()
-                for name in sorted(dirs):
-                    full = os.path.join(root, name)
-                    if os.path.islink(full):
-                        out.append(("link", full, os.readlink(full)))
-                out.extend(_entry(os.path.join(root, name)) for name in sorted(files))
-    return tuple(out)
-
-
-def _entry(path: str) -> tuple[str, ...]:
-    try:
-        st = os.stat(path)
-    except OSError as exc:
-        return ("missing", path, type(exc).__name__)
-    return ("file", path, os.path.realpath(path), str(st.st_mtime_ns), str(st.st_size), str(st.st_ino))
+    built = load_and_build(paths, workload, options)
+    return built.resources, built.engine
 
 
 class ConfigReloader:
-    """Polls the config paths and reloads on change; `reload_now()` is the SIGHUP hook."""
+    """Polls the config paths and reloads on change; `reload_now()` is the SIGHUP hook.
+
+    `loaded` is what the serving configuration's load read (`Built.read`); without it the files are read
+    now, so a change between that load and this constructor would go unnoticed until the next change.
+    """
 
     def __init__(
         self,
@@ -73,12 +76,13 @@ class ConfigReloader:
         paths: Sequence[str] | None = None,
         *,
         poll_interval_s: float = POLL_INTERVAL_S,
+        loaded: tuple[Seen, ...] | None = None,
     ) -> None:
         self.state = state
         self.paths = tuple(paths if paths is not None else state.config_paths)
         self.poll_interval_s = poll_interval_s
         self._lock = asyncio.Lock()
-        self._fingerprint: Fingerprint = fingerprint(self.paths)
+        self.watch = ConfigWatch(self.paths, loaded if loaded is not None else scan(self.paths))
         self._poller: asyncio.Task[None] | None = None
         self._pending: set[asyncio.Task[bool]] = set()
 
@@ -95,20 +99,37 @@ class ConfigReloader:
         return task
 
     async def reload(self) -> bool:
-        """Load the config whole; swap it in if valid. True when the new config is in force."""
+        """Load the config whole; swap it in if valid. True when the new config is in force.
+
+        Whatever the outcome, the watcher then compares with what this load read: a rejected edit is
+        rejected once, not at every poll, and fixing it is a change again.
+        """
         async with self._lock:
-            self._fingerprint = fingerprint(self.paths)
-            try:
-                resources, engine = await asyncio.to_thread(
-                    build_engine, self.paths, self.state.workload, self.state.options
-                )
-            except ConfigError as exc:
-                return self._reject([str(p) for p in exc.problems])
-            except Exception as exc:  # a bug in loading must not take the server down
-                log.exception("config reload failed unexpectedly")
-                return self._reject([f"internal error: {type(exc).__name__}: {exc}"])
-            await self._swap(engine, resources)
-            return True
+            return await self._reload()
+
+    async def _reload(self) -> bool:
+        """`reload` under the lock (the poll holds it from its comparison to the end of the reload)."""
+        try:
+            result = await asyncio.to_thread(load_paths, self.paths)
+        except Exception as exc:  # a bug in loading must not take the server down, nor loop
+            self.watch.adopt(await asyncio.to_thread(scan, self.paths))
+            return self._failed(exc)
+        self.watch.adopt(seen_by_load(result.read))
+        if not result.ok:
+            return self._reject([str(p) for p in result.errors])
+        try:
+            engine = await asyncio.to_thread(self._compile, result)
+        except ConfigError as exc:
+            return self._reject([str(p) for p in exc.problems])
+        except Exception as exc:
+            return self._failed(exc)
+        await self._swap(engine, result.resources)
+        return True
+
+    def _compile(self, result: LoadResult) -> Engine:
+        from meshgate.engine.engine import Engine
+
+        return Engine.for_workload(result.resources, self.state.workload, self.state.options)
 
     async def close(self) -> None:
         tasks = [t for t in (self._poller, *self._pending) if t is not None]
@@ -135,6 +156,10 @@ class ConfigReloader:
         self.state.last_reload = {"time": self.state.clock(), "result": "success", "problems": []}
         log.info("config reloaded from %s", ", ".join(self.paths))
 
+    def _failed(self, exc: Exception) -> bool:
+        log.error("config reload failed unexpectedly", exc_info=exc)
+        return self._reject([f"internal error: {type(exc).__name__}: {exc}"])
+
     def _reject(self, problems: list[str]) -> bool:
         for problem in problems:
             log.error("config reload rejected: %s", problem)
@@ -145,8 +170,9 @@ class ConfigReloader:
     async def _poll(self) -> None:
         while True:
             await asyncio.sleep(self.poll_interval_s)
-            if fingerprint(self.paths) != self._fingerprint:
-                try:
-                    await self.reload()
-                except Exception:  # keep watching whatever went wrong
-                    log.exception("config reload failed unexpectedly")
+            try:
+                async with self._lock:  # a SIGHUP reload never interleaves with a comparison
+                    if await asyncio.to_thread(self.watch.changed):
+                        await self._reload()
+            except Exception:  # keep watching whatever went wrong
+                log.exception("config reload failed unexpectedly")

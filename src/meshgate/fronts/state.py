@@ -16,6 +16,7 @@ from meshgate.engine.decision import Decision
 from meshgate.engine.options import EngineOptions
 from meshgate.jwks.store import KeyStore
 from meshgate.observability.access_log import AccessLog
+from meshgate.observability.decisions import DecisionRing
 from meshgate.observability.metrics import Metrics
 from meshgate.resources.model import ResourceSet, Workload
 
@@ -43,6 +44,7 @@ class ServingState:
         self.keystore = keystore
         self.metrics = metrics
         self.access_log = access_log
+        self.decisions = DecisionRing()  # the last decisions, for the admin page
         self.config_paths = tuple(config_paths)
         self.workload = workload or Workload()
         self.options = options or EngineOptions()

@@ -1,8 +1,9 @@
 """One YAML document → Istio resources (validated), skipped-kind notes, and problems.
 
 Handles the Kubernetes envelope (apiVersion, kind, metadata, `kind: List`), decodes the spec
-strictly (schema.py), runs istiod's validation (validate*.py) and builds the frozen model only for
-a resource without errors.
+strictly (schema.py), runs istiod's validation (validate*.py) on what decoding accepted — every problem
+of a resource is reported, not only the first kind — and builds the frozen model only for a resource
+without errors.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def parse_document(node: YNode, file: str, result: DocResult, next_index: int = 
         return next_index
     rep = Reporter(file, {(): node.line}, node.line)
     resource = _parse_resource(node, kind, rep, next_index)
-    result.problems.extend(sorted(rep.problems, key=lambda p: p.line))
+    result.problems.extend(rep.sorted_problems())
     if resource is not None:
         result.resources.append(resource)
     return next_index + 1
@@ -106,21 +107,17 @@ def _parse_list(node: YMap, file: str, result: DocResult, index: int) -> int:
 
 
 def _parse_resource(node: YMap, kind: str, rep: Reporter, index: int) -> Resource | None:
-    decoder = Decoder(rep.error, rep.lines)
+    """Every problem of the resource: schema first, then istiod's checks on what the schema accepted."""
+    decoder = Decoder(rep.schema, rep.lines)
     decoder.check_keys(node, ())
     for entry in node.entries:
         rep.lines[(entry.key,)] = entry.key_line
         if entry.key not in _ENVELOPE:
-            rep.error((entry.key,), f'unknown field "{entry.key}" in {kind}')
-    meta = _metadata(node, rep, decoder)
-    if meta is None:
-        return None
-    name, namespace, annotations = meta
+            rep.schema((entry.key,), f'unknown field "{entry.key}" in {kind}')
+    name, namespace, annotations = _metadata(node, rep, decoder)
     spec_entry = node.get("spec")
     spec = decoder.message(spec_entry.value, KINDS[kind], ("spec",)) if spec_entry else None
     spec = spec or {}
-    if rep.has_errors:  # strict decoding failed: istioctl stops here too, and later checks would cascade
-        return None
     source = SourceRef(rep.file, node.line)
     if kind == "RequestAuthentication":
         if DRY_RUN_ANNOTATION in annotations:  # validation.go checkDryRunAnnotation
@@ -130,35 +127,38 @@ def _parse_resource(node: YMap, kind: str, rep: Reporter, index: int) -> Resourc
         return None if rep.has_errors else build_request_authentication(name, namespace, spec, source, index)
     rep.prefix = f"invalid policy {name}.{namespace}:"
     action = _action(rep, spec)
-    dry_run = _dry_run(rep, annotations, action, name, namespace)
+    dry_run = _dry_run(rep, annotations, action, name, namespace) if action is not None else False
     validate_authorization_policy(rep, spec, action)
-    if rep.has_errors:
+    if rep.has_errors or action is None:
         return None
     return build_authorization_policy(name, namespace, spec, action, dry_run, source, index)
 
 
-def _metadata(node: YMap, rep: Reporter, decoder: Decoder) -> tuple[str, str, dict[str, str]] | None:
+def _metadata(node: YMap, rep: Reporter, decoder: Decoder) -> tuple[str, str, dict[str, str]]:
+    """(name, namespace, annotations); a missing name is reported and the spec still validated."""
     entry = node.get("metadata")
     if entry is None or not isinstance(entry.value, YMap):
         rep.error(("metadata",), 'missing required field "metadata.name"')
-        return None
+        return "", "default", {}
     known = YMap(tuple(e for e in entry.value.entries if e.key not in _OTHER_METADATA), entry.value.line)
     meta = decoder.message(known, _METADATA, ("metadata",)) or {}
     name = meta.get("name", "")
     if not name:
         rep.error(("metadata", "name"), 'missing required field "metadata.name"')
-        return None
     return name, meta.get("namespace") or "default", meta.get("annotations") or {}
 
 
-def _action(rep: Reporter, spec: dict[str, Any]) -> Action:
+def _action(rep: Reporter, spec: dict[str, Any]) -> Action | None:
+    """The action, or None when it is not one of the CRD's enum (then action-dependent checks wait)."""
     text = spec.get("action", "ALLOW")
     try:
         return Action(text)
     except ValueError:
         choices = ", ".join(a.value for a in Action)
-        rep.error(("spec", "action"), f'invalid value for spec.action: "{text}" (expected one of {choices})')
-        return Action.ALLOW
+        where: Path = ("spec", "action")
+        if where not in rep.refused:  # a mistyped action (`action: 1`) is already one problem
+            rep.schema(where, f'invalid value for spec.action: "{text}" (expected one of {choices})')
+        return None
 
 
 def _dry_run(rep: Reporter, annotations: dict[str, str], action: Action, name: str, ns: str) -> bool:

@@ -26,6 +26,7 @@ from meshgate.resources.validate_attrs import (
 from meshgate.resources.validate_common import too_many, validate_selector_and_refs
 
 MAX_RULES = 512  # CRD maxItems of rules and of from
+_RULES: Path = ("spec", "rules")
 NO_RULES = (
     "{} action without `rules` is meaningless as it will never be triggered, "
     "add an empty rule `{{}}` if you want it be triggered for every request"
@@ -50,18 +51,19 @@ def go_field(json_name: str) -> str:
     return json_name[0].upper() + json_name[1:]
 
 
-def validate_authorization_policy(rep: Reporter, spec: dict[str, Any], action: Action) -> None:
+def validate_authorization_policy(rep: Reporter, spec: dict[str, Any], action: Action | None) -> None:
+    """istiod's checks; `action` None (not in the CRD enum, already reported) skips those it decides."""
     validate_selector_and_refs(rep, spec)
     rules: list[dict[str, Any] | None] | None = spec.get("rules")
     too_many(rep, ("spec", "rules"), rules, MAX_RULES)
     if action is Action.CUSTOM:
         _validate_custom(rep, spec, rules)
-    if "provider" in spec and action is not Action.CUSTOM:
+    if "provider" in spec and action is not None and action is not Action.CUSTOM:
         rep.invalid(
             ("spec", "provider"), f"`provider` must not be with non CUSTOM action, found {action.value}"
         )
     if action is Action.DENY and rules is None:
-        rep.invalid(("spec", "action"), NO_RULES.format("DENY"))
+        rep.invalid(("spec", "action"), NO_RULES.format("DENY"), about=[_RULES])
     for i, rule in enumerate(rules or ()):
         path: Path = ("spec", "rules", i)
         if rule is None:
@@ -77,7 +79,7 @@ def validate_authorization_policy(rep: Reporter, spec: dict[str, Any], action: A
 
 def _validate_custom(rep: Reporter, spec: dict[str, Any], rules: list[dict[str, Any] | None] | None) -> None:
     if rules is None:
-        rep.invalid(("spec", "action"), NO_RULES.format("CUSTOM"))
+        rep.invalid(("spec", "action"), NO_RULES.format("CUSTOM"), about=[_RULES])
     elif not (spec.get("provider") or {}).get("name"):
         rep.invalid(("spec", "provider"), "`provider.name` must not be empty")
     for i, rule in enumerate(rules or ()):
@@ -125,7 +127,8 @@ def _validate_source(rep: Reporter, path: Path, i: int, src: dict[str, Any]) -> 
     if count("principals", "notPrincipals", "namespaces", "notNamespaces") and count(
         "serviceAccounts", "notServiceAccounts"
     ):
-        rep.invalid(path, f"cannot set serviceAccounts with namespaces or principals, found at rule {i}")
+        msg = f"cannot set serviceAccounts with namespaces or principals, found at rule {i}"
+        rep.invalid(path, msg, about=())  # fires on what is present: a refused field cannot cause it
     if not count(*SOURCE_FIELDS):
         rep.invalid(path, f"`from.source` must not be empty, found at rule {i}")
     for name in _IP_FIELDS:
@@ -185,7 +188,8 @@ def _validate_when(rep: Reporter, path: Path, conditions: list[Any] | None) -> N
             continue
         values, not_values = cond.get("values") or [], cond.get("notValues") or []
         if not values and not not_values:
-            rep.invalid((*where, "key"), f"at least one of `values` or `notValues` must be set for key {key}")
+            msg = f"at least one of `values` or `notValues` must be set for key {key}"
+            rep.invalid((*where, "key"), msg, about=[where])
             continue
         for field, label, items in (("values", "value", values), ("notValues", "notValue", not_values)):
             for index, message in validate_attribute(key, items):

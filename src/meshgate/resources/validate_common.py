@@ -57,7 +57,7 @@ def validate_selector_and_refs(rep: Reporter, spec: dict[str, Any]) -> None:
     target_refs = spec.get("targetRefs") or []
     if (selector is not None) + (target_ref is not None) + (len(target_refs) > 0) > 1:
         where = ("spec", "targetRefs") if target_refs else ("spec", "targetRef")
-        rep.invalid(where, ONE_OF_SELECTOR)
+        rep.invalid(where, ONE_OF_SELECTOR, about=())  # fires on what is present
     if selector is not None:
         _validate_selector(rep, selector.get("matchLabels") or {})
     if target_ref is not None:
