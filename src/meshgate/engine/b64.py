@@ -11,10 +11,12 @@ Base64UnescapeInternal with the kUnWebSafeBase64 table):
 JSON follows what protobuf's `JsonStringToMessage` into a `Struct` accepts, as far as `json.loads` can say it:
 the top level must be an object, `NaN`/`Infinity` literals are rejected, the text must be valid UTF-8.
 Nesting deeper than MAX_JSON_DEPTH is refused up front so `json.loads` can never hit a RecursionError.
-Duplicate names: the last one wins (protobuf's behaviour here is UNCONFIRMED).
+Duplicate names: the last one wins here; protobuf's parser refuses them (observed on Envoy 1.40 for token
+headers and payloads, which `load_token_json` refuses alike; for JWKS documents not checked).
 
-Tokens get meshgate's strict variants instead (docs/security.md "JWS encoding"): `b64url_decode_strict`
-takes only canonical RFC 7515 §2 base64url (alphabet only, no padding or whitespace, zero trailing bits),
+Tokens get meshgate's strict variants too (docs/security.md "JWS"): `b64url_decode_strict` takes only
+canonical RFC 7515 §2 base64url (alphabet only, no padding or whitespace, zero trailing bits; jws.py refuses
+any other spelling absl accepts once Envoy's own checks passed),
 and `load_token_json` refuses duplicate names (RFC 7515 §4, RFC 8725 §3.9), nesting deeper than
 MAX_TOKEN_JSON_DEPTH and number literals longer than MAX_NUMBER_CHARS (no slow big-number path).
 JWKS documents keep Envoy's leniency: they come from the operator, not from the client.
