@@ -11,8 +11,8 @@ Base64UnescapeInternal with the kUnWebSafeBase64 table):
 JSON follows what protobuf's `JsonStringToMessage` into a `Struct` accepts, as far as `json.loads` can say it:
 the top level must be an object, `NaN`/`Infinity` literals are rejected, the text must be valid UTF-8.
 Nesting deeper than MAX_JSON_DEPTH is refused up front so `json.loads` can never hit a RecursionError.
-Duplicate names: the last one wins here; protobuf's parser refuses them (observed on Envoy 1.40 for token
-headers and payloads, which `load_token_json` refuses alike; for JWKS documents not checked).
+Duplicate names are refused, as protobuf's parser refuses them (observed on Envoy 1.40: a token header or
+payload → `Jwt … is an invalid JSON`, an inline JWKS → `Jwks is an invalid JSON`).
 
 Tokens get meshgate's strict variants too (docs/security.md "JWS"): `b64url_decode_strict` takes only
 canonical RFC 7515 §2 base64url (alphabet only, no padding or whitespace, zero trailing bits; jws.py refuses
@@ -115,14 +115,14 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"non-standard JSON constant {name}")
 
 
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
-
-
 def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
     if len(obj) != len(pairs):
         raise ValueError("duplicate member name")
     return obj
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_unique_object)
 
 
 def _bounded(convert: Any) -> Any:
