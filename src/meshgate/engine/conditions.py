@@ -271,8 +271,8 @@ def _header(key: str, values: Sequence[str], strict: bool, broad: bool) -> Predi
             return True
         if len(lines) == 1:
             return match(lines[0].strip(_OWS))
-        lines = [line.strip(_OWS) for line in lines]
-        return (broad and any(match(line) for line in lines)) or match(",".join(lines))
+        trimmed = [line.strip(_OWS) for line in lines]
+        return (broad and any(match(line) for line in trimmed)) or match(",".join(trimmed))
 
     return matches
 
