@@ -1,11 +1,13 @@
 """A real Envoy 1.40 configured as istiod would for Istio security resources, for parity tests.
 
-`EnvoyProcess.start(http_filters, upstream_port)` writes a static bootstrap (one listener, the given HTTP
-filters, then the router to one upstream cluster) and starts `.venv/bin/envoy`; `.port` is where to send
-requests. `for_resources(yaml_text, upstream_port)` builds the filters from Istio YAML through
-`tests/support/istio_xds.py`, so Envoy and meshgate enforce the same text. The listener's connection manager
-is set as istiod sets an ingress gateway's (`istio/istio:pilot/pkg/networking/core/listener_builder.go`,
-`gateway.go`): `normalize_path`, `use_remote_address`, `server_name: istio-envoy`, path normalization BASE.
+`EnvoyProcess.start({name: http_filters}, upstream_port)` writes one static bootstrap — a listener per name,
+each with its HTTP filters then the router to one upstream cluster — and starts `.venv/bin/envoy` once;
+`.port(name)` is where to send that configuration's requests. `istio_filters(yaml_text)` builds the filters
+from Istio YAML through `tests/support/istio_xds.py`, so Envoy and meshgate enforce the same text. Every
+listener's connection manager is set as istiod sets an ingress gateway's
+(`istio/istio:pilot/pkg/networking/core/listener_builder.go`, `gateway.go`): `normalize_path` (Istio's BASE
+normalization), `use_remote_address`, `server_name: istio-envoy`. `extra_clusters` adds clusters the filters
+name (e.g. an ext_authz service, `grpc_cluster`).
 
 `exchange(port, raw)` sends raw bytes and returns the parsed response; the same client talks to meshgate's
 gateway, so both sides are asked with identical bytes.
@@ -15,12 +17,13 @@ from __future__ import annotations
 
 import contextlib
 import json
+import shutil
 import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -37,6 +40,7 @@ _ROUTER = {
     "name": "envoy.filters.http.router",
     "typed_config": {"@type": "type.googleapis.com/envoy.extensions.filters.http.router.v3.Router"},
 }
+UPSTREAM_CLUSTER = "upstream"
 
 
 def have_envoy() -> bool:
@@ -53,13 +57,44 @@ def _address(port: int) -> Config:
     return {"socket_address": {"address": "127.0.0.1", "port_value": port}}
 
 
-def bootstrap(
-    listen_port: int, admin_port: int, upstream_port: int, http_filters: Sequence[Config]
-) -> Config:
-    """A static bootstrap: listener → `http_filters` → router → the upstream on loopback."""
+def cluster(name: str, port: int, http2: bool = False) -> Config:
+    """A static cluster of one loopback endpoint (HTTP/2 for a gRPC service)."""
+    config: Config = {
+        "name": name,
+        "type": "STATIC",
+        "connect_timeout": "1s",
+        "load_assignment": {
+            "cluster_name": name,
+            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": _address(port)}}]}],
+        },
+    }
+    if http2:
+        config["typed_extension_protocol_options"] = {
+            "envoy.extensions.upstreams.http.v3.HttpProtocolOptions": {
+                "@type": "type.googleapis.com/envoy.extensions.upstreams.http.v3.HttpProtocolOptions",
+                "explicit_http_config": {"http2_protocol_options": {}},
+            }
+        }
+    return config
+
+
+def grpc_ext_authz_filter(cluster_name: str) -> Config:
+    """Envoy's ext_authz filter asking a gRPC service (deploy/envoy/envoy-extauthz.yaml), failing closed."""
+    return {
+        "name": "envoy.filters.http.ext_authz",
+        "typed_config": {
+            "@type": "type.googleapis.com/envoy.extensions.filters.http.ext_authz.v3.ExtAuthz",
+            "transport_api_version": "V3",
+            "failure_mode_allow": False,
+            "grpc_service": {"envoy_grpc": {"cluster_name": cluster_name}, "timeout": "2s"},
+        },
+    }
+
+
+def _listener(name: str, port: int, http_filters: Sequence[Config]) -> Config:
     hcm = {
         "@type": _HCM,
-        "stat_prefix": "parity",
+        "stat_prefix": name,
         "server_name": "istio-envoy",  # istio/istio:pilot/pkg/networking/util/proxy_headers.go
         "normalize_path": True,  # Istio's default path normalization: BASE
         "use_remote_address": True,  # an ingress gateway
@@ -69,31 +104,36 @@ def bootstrap(
                 {
                     "name": "all",
                     "domains": ["*"],
-                    "routes": [{"match": {"prefix": "/"}, "route": {"cluster": "upstream", "timeout": "0s"}}],
+                    "routes": [
+                        {"match": {"prefix": "/"}, "route": {"cluster": UPSTREAM_CLUSTER, "timeout": "0s"}}
+                    ],
                 }
             ]
         },
         "http_filters": [*http_filters, _ROUTER],
     }
-    cluster = {
-        "name": "upstream",
-        "type": "STATIC",
-        "connect_timeout": "1s",
-        "load_assignment": {
-            "cluster_name": "upstream",
-            "endpoints": [{"lb_endpoints": [{"endpoint": {"address": _address(upstream_port)}}]}],
-        },
-    }
-    listener = {
-        "name": "parity",
-        "address": _address(listen_port),
+    return {
+        "name": name,
+        "address": _address(port),
         "filter_chains": [
             {"filters": [{"name": "envoy.filters.network.http_connection_manager", "typed_config": hcm}]}
         ],
     }
+
+
+def bootstrap(
+    ports: Mapping[str, int],
+    admin_port: int,
+    upstream_port: int,
+    filters: Mapping[str, Sequence[Config]],
+    extra_clusters: Sequence[Config] = (),
+) -> Config:
+    """A static bootstrap: a listener per configuration → its filters → router → the upstream."""
+    listeners = [_listener(name, ports[name], chain) for name, chain in filters.items()]
+    clusters = [cluster(UPSTREAM_CLUSTER, upstream_port), *extra_clusters]
     return {
         "admin": {"address": _address(admin_port)},
-        "static_resources": {"listeners": [listener], "clusters": [cluster]},
+        "static_resources": {"listeners": listeners, "clusters": clusters},
     }
 
 
@@ -112,41 +152,56 @@ class EnvoyProcess:
     """A running Envoy; stop it with `stop()` (or use it as a context manager)."""
 
     proc: subprocess.Popen[bytes]
-    port: int
+    ports: dict[str, int]
     admin_port: int
     directory: Path
 
     @classmethod
-    def start(cls, http_filters: Sequence[Config], upstream_port: int, timeout: float = 30) -> EnvoyProcess:
-        port, admin = free_port(), free_port()
+    def start(
+        cls,
+        filters: Mapping[str, Sequence[Config]],
+        upstream_port: int,
+        extra_clusters: Sequence[Config] = (),
+        timeout: float = 30,
+    ) -> EnvoyProcess:
+        ports = {name: free_port() for name in filters}
+        admin = free_port()
         directory = Path(tempfile.mkdtemp(prefix="meshgate-envoy-"))
-        config = directory / "envoy.json"
-        config.write_text(json.dumps(bootstrap(port, admin, upstream_port, http_filters), indent=1))
+        config = bootstrap(ports, admin, upstream_port, filters, extra_clusters)
+        (directory / "envoy.json").write_text(json.dumps(config, indent=1))
         log = (directory / "envoy.log").open("wb")
         proc = subprocess.Popen(
-            [str(ENVOY), "-c", str(config), "--concurrency", "1", "--disable-hot-restart",
+            [str(ENVOY), "-c", str(directory / "envoy.json"), "--concurrency", "1", "--disable-hot-restart",
              "--use-dynamic-base-id", "-l", "warning"],
             stdout=log,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
-        envoy = cls(proc, port, admin, directory)
+        log.close()
+        envoy = cls(proc, ports, admin, directory)
         envoy._wait_ready(timeout)
         return envoy
 
     @classmethod
-    def for_resources(cls, yaml_text: str, upstream_port: int) -> EnvoyProcess:
-        return cls.start(istio_filters(yaml_text), upstream_port)
+    def for_resources(cls, configs: Mapping[str, str], upstream_port: int) -> EnvoyProcess:
+        """One listener per Istio YAML text, named by the mapping's keys."""
+        return cls.start({name: istio_filters(text) for name, text in configs.items()}, upstream_port)
+
+    def port(self, name: str) -> int:
+        return self.ports[name]
 
     def _wait_ready(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+        pending = set(self.ports.values())
+        while pending and time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"envoy exited {self.proc.returncode}: {self.log()[-3000:]}")
-            with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2):
-                return
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError(f"envoy did not listen within {timeout}s: {self.log()[-3000:]}")
+            for port in list(pending):
+                with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), 0.2):
+                    pending.discard(port)
+            time.sleep(0.02)
+        if pending:
+            self.stop()
+            raise RuntimeError(f"envoy did not listen within {timeout}s: {self.log()[-3000:]}")
 
     def log(self) -> str:
         return (self.directory / "envoy.log").read_text(errors="replace")
@@ -159,6 +214,7 @@ class EnvoyProcess:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(10)
+        shutil.rmtree(self.directory, ignore_errors=True)
 
     def __enter__(self) -> EnvoyProcess:
         return self

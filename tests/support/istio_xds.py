@@ -10,8 +10,9 @@ text and gives the very same policies to Envoy and to meshgate. Mirrors (read, n
   `and_ids` per `from`; `requestPrincipals` as metadata matchers on the jwt_authn payload's iss and sub;
 - `istio/istio:pilot/pkg/security/authz/builder/builder.go`: DENY filter before ALLOW.
 
-Only the fields parity tests use so far are translated (request principals, paths, methods); anything else
-raises NotImplementedError instead of producing a config that silently differs from istiod's.
+Only the fields parity tests use so far are translated (request principals, paths, methods, `when` on
+request headers); anything else raises NotImplementedError instead of producing a config that silently
+differs from istiod's.
 """
 
 from __future__ import annotations
@@ -120,7 +121,35 @@ def _request_principals(values: Sequence[str]) -> Config:
     return ors[0] if len(ors) == 1 else {"or_ids": {"ids": ors}}
 
 
-def _principal(source: Source) -> Config:
+def _header_value(name: str, value: str) -> Config:
+    """matcher.HeaderMatcher: `*` present, `*x` suffix, `x*` prefix, else exact."""
+    if value == "*":
+        return {"header": {"name": name, "present_match": True}}
+    if value.startswith("*"):
+        return {"header": {"name": name, "string_match": {"suffix": value[1:]}}}
+    if value.endswith("*"):
+        return {"header": {"name": name, "string_match": {"prefix": value[:-1]}}}
+    return {"header": {"name": name, "string_match": {"exact": value}}}
+
+
+def _conditions(rule: Rule) -> list[Config]:
+    """model.go New: `when` keys become principal rules appended after the source's (request headers only)."""
+    ids: list[Config] = []
+    for cond in rule.when or ():
+        inner = cond.key.removeprefix("request.headers")
+        if inner == cond.key or not (inner.startswith("[") and inner.endswith("]")):
+            raise NotImplementedError(f"`when` key {cond.key}")
+        name = inner[1:-1]
+        for values, negate in ((cond.values, False), (cond.not_values, True)):
+            if values:
+                ors: Config = {"or_ids": {"ids": [_header_value(name, v) for v in values]}}
+                ids.append({"not_id": ors} if negate else ors)
+    return ids
+
+
+def _principal(source: Source | None, conditions: list[Config]) -> Config:
+    if source is None:
+        return {"and_ids": {"ids": conditions or [{"any": True}]}}
     known = {"request_principals", "not_request_principals"}
     if any(getattr(source, f.name) is not None for f in dataclasses.fields(source) if f.name not in known):
         raise NotImplementedError(f"source fields beyond request principals: {source}")
@@ -129,6 +158,7 @@ def _principal(source: Source) -> Config:
         ids.append(_request_principals(source.request_principals))
     if source.not_request_principals:
         ids.append({"not_id": _request_principals(source.not_request_principals)})
+    ids += conditions
     return {"and_ids": {"ids": ids or [{"any": True}]}}
 
 
@@ -163,15 +193,13 @@ def _permission(op: Operation) -> Config:
 
 
 def _rbac_policy(rule: Rule) -> Config:
-    if rule.when:
-        raise NotImplementedError("`when` conditions")
+    conditions = _conditions(rule)
+    any_permission = [{"and_rules": {"rules": [{"any": True}]}}]
     return {
-        "permissions": [_permission(o) for o in rule.to]
-        if rule.to
-        else [{"and_rules": {"rules": [{"any": True}]}}],
-        "principals": [_principal(s) for s in rule.from_]
+        "permissions": [_permission(o) for o in rule.to] if rule.to else any_permission,
+        "principals": [_principal(s, conditions) for s in rule.from_]
         if rule.from_
-        else [{"and_ids": {"ids": [{"any": True}]}}],
+        else [_principal(None, conditions)],
     }
 
 
