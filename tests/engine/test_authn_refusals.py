@@ -3,7 +3,7 @@
 A token Envoy 1.40 parses but meshgate refuses (jws.py `ParsedJwt.refusal`: a non-canonical spelling, empty
 segments, `crit`, `cty: JWT`, `exp: 0`) is verified exactly as Envoy verifies it — issuer, time, audience,
 signature — and only when all of that passes does meshgate answer its refusal (docs/security.md "JWS").
-Each `envoy` column is what a real Envoy 1.40 answers for the same token (tests/parity/test_tokens.py asks
+Each `envoy` column is what a real Envoy 1.40 answers for the same token (tests/parity/test_spelling.py asks
 it). Mutation caught: returning the refusal at parse (the forged rows would say the refusal, not Envoy's).
 """
 

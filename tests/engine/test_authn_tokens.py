@@ -5,7 +5,7 @@ lines of an inline header such as Authorization arrive joined with ',' as one en
 its end), the first value of a parameter or cookie, and once one provider of the `requires_any` succeeds
 it reads no other; Istio's jwt_test.go "invalid-token-set" pins only the one-provider case. Rows whose id
 starts `envoy-ok` are answered 200 by Envoy, `envoy-too` are refused by Envoy with the same answer (both
-asked of Envoy 1.40 in tests/parity/test_tokens.py).
+asked of Envoy 1.40 in tests/parity/test_repeated_tokens.py).
 """
 
 from __future__ import annotations

@@ -1,9 +1,9 @@
 """Token extraction: envoyproxy/envoy extractor.cc + http/utility.cc (query, cookies) + inline headers.
 
-The header rows were asked of a real Envoy 1.40 (tests/parity/test_tokens.py sends each through Envoy and
-meshgate): Envoy 1.40 reads a header token from the first base64url-or-dot character after the prefix to
-the *end* of the entry (earlier meshgate versions, and istio-semantics.md, stopped at the first other
-character — which let `Bearer <valid>,Bearer <forged>` pass on its first half).
+The header rows were asked of a real Envoy 1.40 (tests/parity/test_repeated_tokens.py sends them through
+Envoy and meshgate): Envoy 1.40 reads a header token from the first base64url-or-dot character after the
+prefix to the *end* of the entry (earlier meshgate versions stopped at the first other character — which
+let `Bearer <valid>,Bearer <forged>` pass on its first half).
 """
 
 from __future__ import annotations

@@ -28,7 +28,7 @@ def envoy_forwarded_path(case: GoldenCase) -> str | None:
 
 def without_query_params(path: str, names: list[str]) -> str:
     """Envoy's ext_authz filter applying `query_parameters_to_remove` (ext_authz.cc): the query re-written
-    from its parsed map, so sorted by name (tests/parity/test_query_token.py checks this on Envoy 1.40)."""
+    from its parsed map, so sorted by name (tests/parity/test_extauthz.py checks this on Envoy 1.40)."""
     base, sep, query = path.partition("?")
     if not names or not sep:
         return path

@@ -3,8 +3,8 @@
 docs/security.md "Where meshgate answers differently" lists them with the reason; every test here is named
 after the Envoy behaviour it records and asserts both sides, so a change in either shows. Rows pinned in
 their own modules: the query re-serialization (test_query_token.py `envoy-*` rows), `exp` truncating to 0
-(test_numeric_dates.py), repeated parameters and cookies (test_tokens.py `test_explicit_locations`), the
-spellings absl accepts (test_tokens.py rows with a meshgate answer).
+(test_numeric_dates.py), repeated parameters and cookies (test_repeated_tokens.py `test_explicit_locations`), the
+spellings absl accepts (test_spelling.py rows with a meshgate answer).
 """
 
 from __future__ import annotations
@@ -13,8 +13,11 @@ import json
 from collections.abc import Iterator
 
 import pytest
+from tests.extauthz.conftest import LoopThread
+from tests.parity.configs import DEMO_JWT, SAMPLE_JWKS, SEED
 from tests.support.envoy_jwt import EnvoyProcess
 from tests.support.istio_xds import jwt_authn_filter
+from tests.support.jwks_server import JwksServer
 from tests.support.parity import ParityRig
 from tests.support.recording_upstream import RecordingUpstream
 
@@ -96,6 +99,33 @@ def test_header_values_are_read_without_surrounding_whitespace(rig: ParityRig, v
     gateway passed the raw value and let it through (200) — aligned now (engine/conditions.py)."""
     seen_envoy, seen_meshgate = rig.ask("header-deny", "GET", "/", [("x-block", value)])
     assert seen_envoy.client_view() == seen_meshgate.client_view() == (403, "RBAC: access denied", None)
+
+
+@pytest.fixture(scope="module")
+def redirecting_jwks() -> Iterator[tuple[ParityRig, str]]:
+    """Istio's sample JWKS served behind a same-origin 302, and a rig whose rule fetches it (`jwksUri`)."""
+    loop = LoopThread()
+    server = JwksServer()
+    server.redirect_to = "/moved.json"
+    loop.run(server.start())
+    config = SEED.replace(f"    jwks: {json.dumps(SAMPLE_JWKS)}\n", f"    jwksUri: {server.url()}\n")
+    assert config != SEED
+    rig = ParityRig({"redirect": config}, jwks_ports={server.url(): server.port}).start()
+    yield rig, server.url()
+    rig.stop()
+    loop.run(server.stop())
+    loop.close()
+
+
+def test_envoy_does_not_follow_a_jwks_redirect_meshgate_follows_same_origin(
+    redirecting_jwks: tuple[ParityRig, str],
+) -> None:
+    """Envoy's JWKS fetcher follows no redirect: a 302 is a failed fetch, 401 `Jwks remote fetch is failed`.
+    meshgate follows same-origin redirects (at most 5; issue 3) and verifies: 200."""
+    rig, _ = redirecting_jwks
+    seen_envoy, seen_meshgate = rig.ask("redirect", "GET", "/", [("authorization", f"Bearer {DEMO_JWT}")])
+    assert (seen_envoy.status, seen_envoy.body) == (401, "Jwks remote fetch is failed")
+    assert (seen_meshgate.status, seen_meshgate.target) == (200, "/")
 
 
 def test_duplicate_names_in_a_jwks_are_invalid_json() -> None:

@@ -137,13 +137,14 @@ def bootstrap(
     }
 
 
-def istio_filters(yaml_text: str) -> list[Config]:
-    """jwt_authn then RBAC, as istiod orders them, for every resource in `yaml_text`."""
+def istio_filters(yaml_text: str, jwks_clusters: Mapping[str, str] | None = None) -> list[Config]:
+    """jwt_authn then RBAC, as istiod orders them, for every resource in `yaml_text` (remote `jwksUri`s
+    through the clusters `jwks_clusters` names)."""
     loaded = load_text(yaml_text, "<parity>")
     assert loaded.ok, [str(p) for p in loaded.problems]
     resources = loaded.resources
     rules = [rule for ra in resources.request_authentications for rule in ra.jwt_rules]
-    filters = [jwt_authn_filter(rules)] if rules else []
+    filters = [jwt_authn_filter(rules, jwks_clusters)] if rules else []
     return filters + rbac_filters(resources.authorization_policies)
 
 
@@ -182,9 +183,15 @@ class EnvoyProcess:
         return envoy
 
     @classmethod
-    def for_resources(cls, configs: Mapping[str, str], upstream_port: int) -> EnvoyProcess:
-        """One listener per Istio YAML text, named by the mapping's keys."""
-        return cls.start({name: istio_filters(text) for name, text in configs.items()}, upstream_port)
+    def for_resources(
+        cls, configs: Mapping[str, str], upstream_port: int, jwks_ports: Mapping[str, int] | None = None
+    ) -> EnvoyProcess:
+        """One listener per Istio YAML text, named by the mapping's keys; `jwks_ports` maps each remote
+        `jwksUri` to the loopback port serving it (a cluster each)."""
+        names = {uri: f"jwks-{i}" for i, uri in enumerate(jwks_ports or {})}
+        clusters = [cluster(names[uri], port) for uri, port in (jwks_ports or {}).items()]
+        filters = {name: istio_filters(text, names) for name, text in configs.items()}
+        return cls.start(filters, upstream_port, extra_clusters=clusters)
 
     def port(self, name: str) -> int:
         return self.ports[name]

@@ -18,7 +18,7 @@ differs from istiod's.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from meshgate.resources.model import Action, AuthorizationPolicy, JwtRule, Operation, Rule, Source
@@ -30,12 +30,25 @@ _TYPE = "type.googleapis.com/envoy.extensions.filters.http."
 _DEFAULT_SPACE_DELIMITED = ("permission", "scope")
 
 
-def _provider(rule: JwtRule) -> Config:
-    if not rule.jwks:
-        raise NotImplementedError("parity configs carry inline `jwks` (no remote fetch in tests)")
+def _keys(rule: JwtRule, jwks_clusters: Mapping[str, str]) -> Config:
+    """Inline `jwks` → local_jwks; `jwksUri` → remote_jwks through the named cluster (5 s timeout and a
+    5 minute cache unless the rule says otherwise, as policy_applier.go builds it for a mesh cluster)."""
+    if rule.jwks:
+        return {"local_jwks": {"inline_string": rule.jwks}}
+    if rule.jwks_uri not in jwks_clusters:
+        raise NotImplementedError(f"no cluster given for jwksUri {rule.jwks_uri}")
+    http_uri = {
+        "uri": rule.jwks_uri,
+        "cluster": jwks_clusters[rule.jwks_uri],
+        "timeout": f"{rule.timeout_s}s",
+    }
+    return {"remote_jwks": {"http_uri": http_uri, "cache_duration": "300s"}}
+
+
+def _provider(rule: JwtRule, jwks_clusters: Mapping[str, str]) -> Config:
     provider: Config = {
         "issuer": rule.issuer,
-        "local_jwks": {"inline_string": rule.jwks},
+        **_keys(rule, jwks_clusters),
         "payload_in_metadata": PAYLOAD_KEY,
         "normalize_payload_in_metadata": {
             "space_delimited_claims": sorted({*rule.space_delimited_claims, *_DEFAULT_SPACE_DELIMITED})
@@ -60,8 +73,9 @@ def _provider(rule: JwtRule) -> Config:
     return provider
 
 
-def jwt_authn_filter(rules: Sequence[JwtRule]) -> Config:
-    """The jwt_authn HTTP filter istiod builds for these rules (all of one workload)."""
+def jwt_authn_filter(rules: Sequence[JwtRule], jwks_clusters: Mapping[str, str] | None = None) -> Config:
+    """The jwt_authn HTTP filter istiod builds for these rules (all of one workload); `jwks_clusters` maps
+    each remote `jwksUri` to the Envoy cluster that serves it."""
     ordered = sorted(rules, key=lambda r: r.issuer)
     names = [f"origins-{i}" for i in range(len(ordered))]
     optional = [
@@ -76,7 +90,7 @@ def jwt_authn_filter(rules: Sequence[JwtRule]) -> Config:
         "name": JWT_FILTER,
         "typed_config": {
             "@type": _TYPE + "jwt_authn.v3.JwtAuthentication",
-            "providers": {n: _provider(r) for n, r in zip(names, ordered, strict=True)},
+            "providers": {n: _provider(r, jwks_clusters or {}) for n, r in zip(names, ordered, strict=True)},
             "rules": [{"match": {"prefix": "/"}, "requires": requires}],
             "bypass_cors_preflight": True,
         },

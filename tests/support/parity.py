@@ -49,6 +49,7 @@ class ParityRig:
     configs: Mapping[str, str]
     namespace: str = "default"
     labels: Mapping[str, str] = field(default_factory=dict)
+    jwks_ports: Mapping[str, int] = field(default_factory=dict)  # remote jwksUri → loopback port serving it
     upstream: RecordingUpstream = field(default_factory=RecordingUpstream)
     envoy: EnvoyProcess | None = None
     gateways: dict[str, GatewayThread] = field(default_factory=dict)
@@ -57,7 +58,7 @@ class ParityRig:
     def start(self) -> ParityRig:
         self.upstream.start()
         try:
-            self.envoy = EnvoyProcess.for_resources(self.configs, self.upstream.port)
+            self.envoy = EnvoyProcess.for_resources(self.configs, self.upstream.port, self.jwks_ports)
             for name, text in self.configs.items():
                 path = self.directory / f"{name}.yaml"
                 path.write_text(text)

@@ -2,7 +2,7 @@
 
 Source: envoyproxy/envoy:source/extensions/filters/http/jwt_authn/extractor.cc (ExtractorImpl),
 source/common/http/utility.cc (parseAndDecodeQueryString, forEachCookie), source/common/http/header_map_impl
-(inline headers). Each behaviour below was observed on a real Envoy 1.40 (tests/parity/test_tokens.py).
+(inline headers). Each behaviour below was observed on a real Envoy 1.40 (tests/parity/test_repeated_tokens.py).
 - header: one token per header *entry*. Envoy stores the headers it knows "inline" (`INLINE_HEADERS`:
   Authorization among them) as one entry, the lines joined with ','; any other header keeps one entry per
   line. A value is read without its surrounding whitespace (the HTTP/1 codec trims it). With a non-empty
@@ -35,7 +35,7 @@ DEFAULT_PARAM = "access_token"  # extractor.cc JwtConstValues AccessTokenParam
 
 # envoyproxy/envoy:envoy/http/header_map.h INLINE_REQ_*_HEADERS, and the request headers Envoy's standard
 # build registers inline (Http::CustomHeaders users): repeated lines of these reach jwt_authn as one entry
-# joined with ','. tests/parity/test_tokens.py asks Envoy 1.40 about every custom one and a few others.
+# joined with ','. tests/parity/test_repeated_tokens.py asks Envoy 1.40 about every custom one and a few others.
 INLINE_HEADERS = frozenset(
     {
         # built in (header_map.h)
