@@ -19,8 +19,8 @@ from meshgate.engine.extract import (
     header_token,
     order_locations,
     parse_cookies,
-    parse_query,
 )
+from meshgate.engine.query import parse_query
 
 JWT = "aaa.bbb.ccc"
 

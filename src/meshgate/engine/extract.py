@@ -25,9 +25,7 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
-from meshgate.engine.query import parse_query, query_pairs
-
-__all__ = ["Location", "envoy_view", "extract_every", "header_token", "order_locations", "parse_query"]
+from meshgate.engine.query import query_pairs
 
 DEFAULT_HEADER = "authorization"  # extractor.cc: Http::CustomHeaders::get().Authorization
 DEFAULT_PREFIX = "Bearer "  # extractor.cc JwtConstValues BearerPrefix
