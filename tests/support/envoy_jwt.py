@@ -15,6 +15,7 @@ gateway, so both sides are asked with identical bytes.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import json
 import shutil
@@ -179,6 +180,7 @@ class EnvoyProcess:
         )  # fmt: skip
         log.close()
         envoy = cls(proc, ports, admin, directory)
+        atexit.register(envoy.stop)  # never outlive the test process, even when a fixture never tears down
         envoy._wait_ready(timeout)
         return envoy
 
@@ -214,6 +216,7 @@ class EnvoyProcess:
         return (self.directory / "envoy.log").read_text(errors="replace")
 
     def stop(self) -> None:
+        atexit.unregister(self.stop)
         if self.proc.poll() is None:
             self.proc.terminate()
             try:
