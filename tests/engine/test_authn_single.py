@@ -1,8 +1,8 @@
 """The one-provider, one-token lane (`Authenticator._run_single`) answers exactly as the requirement walk.
 
 Every request is authenticated twice: by an Authenticator taking the lane and by one forced through the
-general walk (`_Run.evaluate` + `verify_rest`), both with empty caches. Results must be equal field by
-field (status, identity, header edits, refresh, trace) and so must the cache window. Rules cover every
+general walk (authn_run.py `Run.evaluate` + `verify_rest`), both with empty caches. Results must be equal
+field by field (status, identity, header edits, refresh, trace) and so must the cache window. Rules cover every
 location kind and output option; tokens cover every status the lane can meet.
 """
 

@@ -1,8 +1,11 @@
 """More than one token in a request: every token must verify (docs/security.md "More than one token").
 
-Envoy (verifier.cc / authenticator.cc / extractor.cc) reads the first token per location, and once one
-provider of the `requires_any` succeeds it reads no other; Istio's jwt_test.go "invalid-token-set" pins
-only the one-provider case. Rows whose id starts `envoy-ok` are answered 200 by Envoy.
+Envoy 1.40 (verifier.cc / authenticator.cc / extractor.cc) reads every entry of a token header (repeated
+lines of an inline header such as Authorization arrive joined with ',' as one entry, and the token runs to
+its end), the first value of a parameter or cookie, and once one provider of the `requires_any` succeeds
+it reads no other; Istio's jwt_test.go "invalid-token-set" pins only the one-provider case. Rows whose id
+starts `envoy-ok` are answered 200 by Envoy, `envoy-too` are refused by Envoy with the same answer (both
+asked of Envoy 1.40 in tests/parity/test_repeated_tokens.py).
 """
 
 from __future__ import annotations
@@ -14,7 +17,6 @@ import pytest
 
 from meshgate.engine.attributes import RequestAttributes
 from meshgate.engine.authn import Authenticator
-from meshgate.engine.extract import Location, extract_every, header_tokens
 from meshgate.engine.jwks import parse_jwks
 from meshgate.engine.keyset import KeySnapshot
 from meshgate.engine.status import JwtStatus as S
@@ -39,11 +41,16 @@ def tok(iss: str = ISS1, sub: str = "alice", **claims: Any) -> str:
 GOOD, GOOD_B, OTHER = tok(), tok(ISS2), tok(sub="bob")
 EXPIRED = tok(exp=NOW - 3600)
 FORGED = GOOD[:-4] + ("AAAA" if not GOOD.endswith("AAAA") else "BBBB")
+FORGED_B = GOOD_B[:-4] + ("AAAA" if not GOOD_B.endswith("AAAA") else "BBBB")
 
 RULE_A = JwtRule(issuer=ISS1, jwks_uri=URI1, output_payload_to_header="x-jwt-payload")
 RULE_B = JwtRule(issuer=ISS2, jwks_uri=URI2, from_headers=(JwtHeader("x-b"),), from_cookies=("session",))
 TWO = Authenticator([RULE_A, RULE_B])
 FORWARD = Authenticator([JwtRule(issuer=ISS1, jwks_uri=URI1, forward_original_token=True)])
+# two locations on one header: `Bearer ` (issuer 1) and `Tok ` (issuer 2)
+SHARED = Authenticator(
+    [RULE_A, JwtRule(issuer=ISS2, jwks_uri=URI2, from_headers=(JwtHeader("authorization", "Tok "),))]
+)
 
 
 def attrs(path: str = "/", **headers: str | tuple[str, ...]) -> RequestAttributes:
@@ -73,13 +80,24 @@ def bearer(*tokens: str) -> tuple[str, ...]:
                      id="envoy-ok-cookie-repeated"),
         pytest.param(TWO, attrs(cookie=(f"session={GOOD_B}", "session=x.y.z")),
                      S.JWT_HEADER_PARSE_ERROR_BAD_BASE64, id="envoy-ok-cookie-lines"),
-        pytest.param(FORWARD, attrs(authorization=bearer(GOOD, "garbage")), S.JWT_BAD_FORMAT,
-                     id="envoy-ok-two-authorization-lines"),
-        pytest.param(FORWARD, attrs(authorization=f"Bearer {GOOD}, Bearer {FORGED}"), S.JWT_VERIFICATION_FAIL,
-                     id="envoy-ok-two-bearers-one-line"),
-        pytest.param(FORWARD, attrs(authorization=bearer(GOOD, OTHER)), S.OK, id="two-authorization-lines-good"),
-        # removed headers are not forwarded, so Envoy's answer stands (forwardOriginalToken: false)
-        pytest.param(TWO, attrs(authorization=bearer(GOOD, "garbage")), S.OK, id="removed-header-extra-token"),
+        # Authorization is an inline header: its lines reach the extractor joined, one token to the end
+        pytest.param(FORWARD, attrs(authorization=bearer(GOOD, "garbage")), S.JWT_SIGNATURE_PARSE_ERROR_BAD_BASE64,
+                     id="envoy-too-two-authorization-lines"),
+        pytest.param(FORWARD, attrs(authorization=f"Bearer {GOOD}, Bearer {FORGED}"), S.JWT_BAD_FORMAT,
+                     id="envoy-too-two-bearers-one-line"),
+        pytest.param(FORWARD, attrs(authorization=bearer(GOOD, OTHER)), S.JWT_BAD_FORMAT,
+                     id="envoy-too-two-authorization-lines-good"),
+        pytest.param(TWO, attrs(authorization=bearer(GOOD, FORGED)), S.JWT_BAD_FORMAT,
+                     id="envoy-too-valid-then-forged-line"),
+        pytest.param(TWO, attrs(authorization=f"Bearer {GOOD} junk"), S.JWT_VERIFICATION_FAIL,
+                     id="envoy-too-trailing-junk-absl-skips-space"),
+        # any other header: one token per line, all verified by the provider reading it
+        pytest.param(TWO, attrs(x_b=(GOOD_B, FORGED_B)), S.JWT_VERIFICATION_FAIL, id="envoy-too-x-b-lines"),
+        pytest.param(TWO, attrs(x_b=(FORGED_B, GOOD_B)), S.JWT_VERIFICATION_FAIL, id="envoy-too-x-b-lines-2"),
+        pytest.param(TWO, attrs(x_b=(GOOD_B, GOOD_B)), S.OK, id="x-b-lines-both-good"),
+        # a header removed after Envoy's success still had a second location's token: it must verify too
+        pytest.param(SHARED, attrs(authorization=f"Tok garbage, Bearer {GOOD}"), S.JWT_HEADER_PARSE_ERROR_BAD_BASE64,
+                     id="envoy-ok-second-location-same-header"),
         # across providers: Envoy's requires_any stops at the first success
         pytest.param(TWO, attrs(authorization=bearer(GOOD), x_b="garbage"), S.JWT_BAD_FORMAT,
                      id="envoy-ok-other-provider-header"),
@@ -93,6 +111,7 @@ def bearer(*tokens: str) -> tuple[str, ...]:
         # unchanged
         pytest.param(TWO, attrs(), S.OK, id="no-token"),
         pytest.param(TWO, attrs(authorization="Bearer garbage"), S.JWT_BAD_FORMAT, id="one-bad-token"),
+        pytest.param(SHARED, attrs(authorization=f"Bearer {GOOD}"), S.OK, id="shared-header-one-token"),
     ],
 )  # fmt: skip
 def test_every_token_must_verify(auth: Authenticator, request_: RequestAttributes, status: S) -> None:
@@ -107,24 +126,3 @@ def test_identity_stays_envoys_pick() -> None:
     # authenticator.cc pops the param (bob) first, the header (alice) last: the last verified wins
     assert result.ok and result.identity is not None and result.identity.claims["sub"] == "alice"
     assert [h for h, _ in result.set_headers] == ["x-jwt-payload", "x-jwt-payload"]
-
-
-@pytest.mark.parametrize(
-    ("value", "prefix", "tokens"),
-    [
-        ("Bearer a.b.c", "Bearer ", ["a.b.c"]),
-        ("Bearer a.b.c, Bearer d.e.f", "Bearer ", ["a.b.c", "d.e.f"]),
-        ("Bearer a.b.c,Bearer d.e.f,Bearer ", "Bearer ", ["a.b.c", "d.e.f"]),
-        ("Bearer !!!", "Bearer ", ["Bearer !!!"]),  # extractor.cc: no run → the whole value
-        ("Basic x", "Bearer ", []),
-        ("a.b.c,d.e.f", "", ["a.b.c,d.e.f"]),
-    ],
-)
-def test_header_tokens(value: str, prefix: str, tokens: list[str]) -> None:
-    assert header_tokens(value, prefix) == tokens
-
-
-def test_extract_every_keeps_order_and_repeats() -> None:
-    locs = (Location("header", "authorization", "Bearer "), Location("param", "t"), Location("cookie", "c"))
-    headers = {"authorization": ("Bearer x", "Bearer y"), "cookie": ("c=1; d=2", "c=3")}
-    assert extract_every(locs, headers, "/p?t=a&u=b&t=%41") == (("x", "y"), ("a", "A"), ("1", "3"))

@@ -137,6 +137,13 @@ ROWS = [
     ("deny header joined value", DENY, header("user,admin"), roles("user", "admin"), False),
     ("deny header prefix on a later line", DENY, header("adm*"), roles("user", "admin"), False),
     ("deny header no line matches", DENY, header("root"), roles("user", "admin"), True),
+    # a value is read without surrounding spaces/tabs, as Envoy's codec stores it (tests/parity/test_deviations.py)
+    ("deny header trailing space", DENY, header("admin"), roles("admin "), False),
+    ("deny header leading tab", DENY, header("admin"), roles("\tadmin"), False),
+    ("deny header spaced later line", DENY, header("admin"), roles("user", " admin "), False),
+    ("deny header spaced joined", DENY, header("user,admin"), roles("user ", " admin"), False),
+    ("allow header trailing space", ALLOW, header("admin"), roles("admin\t"), True),
+    ("allow header inner space kept", ALLOW, header("admin"), roles("ad min"), False),
     ("deny notValues narrow", DENY, header("user", negate=True), roles("user", "admin"), False),
     # ALLOW matches only the joined value (Envoy: any line)
     ("allow header one line", ALLOW, header("admin"), roles("admin"), True),

@@ -1,40 +1,76 @@
-"""Token extraction: envoyproxy/envoy extractor.cc + http/utility.cc (query, cookies)."""
+"""Token extraction: envoyproxy/envoy extractor.cc + http/utility.cc (query, cookies) + inline headers.
+
+The header rows were asked of a real Envoy 1.40 (tests/parity/test_repeated_tokens.py sends them through
+Envoy and meshgate): Envoy 1.40 reads a header token from the first base64url-or-dot character after the
+prefix to the *end* of the entry (earlier meshgate versions stopped at the first other character — which
+let `Bearer <valid>,Bearer <forged>` pass on its first half).
+"""
 
 from __future__ import annotations
 
 import pytest
 
 from meshgate.engine.extract import (
+    INLINE_HEADERS,
     Location,
-    extract_all,
+    envoy_view,
     extract_every,
-    extract_header_token,
+    header_entries,
+    header_token,
     order_locations,
     parse_cookies,
-    parse_query,
 )
+from meshgate.engine.query import parse_query
 
 JWT = "aaa.bbb.ccc"
 
 
-# extractor.cc extract()/extractJWT()
+# extractor.cc extract()/extractJWT(), on one (already trimmed) header entry
 @pytest.mark.parametrize(
     ("value", "prefix", "token"),
     [
         pytest.param(f"Bearer {JWT}", "Bearer ", JWT, id="plain"),
         pytest.param(f"bearer {JWT}", "Bearer ", None, id="prefix-case-sensitive"),
         pytest.param(f"Basic x, Bearer {JWT}", "Bearer ", JWT, id="prefix-anywhere"),
-        pytest.param(f"Bearer {JWT},Bearer other.x.y", "Bearer ", JWT, id="run-stops-at-comma"),
-        pytest.param(f"Bearer   {JWT} trailing", "Bearer ", JWT, id="skips-to-first-token-char"),
-        pytest.param(f'Bearer "{JWT}"', "Bearer ", JWT, id="quotes-skipped"),
+        pytest.param(f"Bearer {JWT},Bearer other.x.y", "Bearer ", f"{JWT},Bearer other.x.y", id="to-the-end"),
+        pytest.param(
+            f"Bearer   {JWT} trailing", "Bearer ", f"{JWT} trailing", id="skips-to-first-token-char"
+        ),
+        pytest.param(f'Bearer "{JWT}"', "Bearer ", f'{JWT}"', id="opening-quote-skipped"),
         pytest.param("Bearer !!!", "Bearer ", "Bearer !!!", id="no-token-char-whole-value"),
         pytest.param("Bearer ", "Bearer ", "Bearer ", id="prefix-only-whole-value"),
         pytest.param(f" {JWT} ", "", f" {JWT} ", id="empty-prefix-whole-value"),
         pytest.param(f"Token:{JWT}", "Token:", JWT, id="custom-prefix"),
+        pytest.param(f"Bearer Bearer {JWT}", "Bearer ", f"Bearer {JWT}", id="prefix-twice"),
     ],
 )
 def test_header_token(value: str, prefix: str, token: str | None) -> None:
-    assert extract_header_token(value, prefix) == token
+    assert header_token(value, prefix) == token
+
+
+# header_map_impl: inline headers hold one entry (lines joined with ','), others one entry per line; the
+# HTTP/1 codec trims whitespace around every value.
+@pytest.mark.parametrize(
+    ("name", "values", "entries"),
+    [
+        ("authorization", ("Bearer a", "Bearer b"), ("Bearer a,Bearer b",)),
+        ("user-agent", ("a", "b"), ("a,b",)),
+        ("x-token", ("a", "b"), ("a", "b")),
+        ("proxy-authorization", ("a", "b"), ("a", "b")),
+        ("authorization", ("Bearer a ",), ("Bearer a",)),
+        ("authorization", (" Bearer a\t", "\tb "), ("Bearer a,b",)),
+        ("x-token", (" a ", "b\t"), ("a", "b")),
+        ("x-token", ("Bearer ",), ("Bearer",)),
+    ],
+)
+def test_header_entries(name: str, values: tuple[str, ...], entries: tuple[str, ...]) -> None:
+    assert header_entries(name, values) == entries
+
+
+def test_inline_headers_are_lower_case_request_headers() -> None:
+    assert all(name == name.lower() for name in INLINE_HEADERS)
+    assert {"authorization", "user-agent", "referer", "via"} <= INLINE_HEADERS
+    assert not {"proxy-authorization", "x-token", "cookie", "forwarded"} & INLINE_HEADERS
 
 
 # http/utility.cc parseAndDecodeQueryString + PercentEncoding::decode
@@ -42,13 +78,18 @@ def test_header_token(value: str, prefix: str, token: str | None) -> None:
     ("path", "params"),
     [
         ("/p", {}),
-        ("/p?", {"": ""}),
+        ("/p?", {}),  # parseParameters: nothing after the `?`, no parameter
+        ("/p?&", {"": ""}),
         ("/p?a=1&b=2", {"a": "1", "b": "2"}),
         ("/p?a=1&a=2", {"a": "1"}),  # first occurrence wins
         ("/p?a", {"a": ""}),
         ("/p?a=b=c", {"a": "b=c"}),  # split at the first '='
         ("/p?a=x%2Ey%zz+", {"a": "x.y%zz+"}),  # no '+' → space; bad escapes kept
         ("/p?%61=1", {"a": "1"}),  # names decoded too
+        (
+            "/p?a=1&&b=2&",
+            {"a": "1", "": "", "b": "2"},
+        ),  # an inner empty piece is a parameter, a final one not
     ],
 )
 def test_parse_query(path: str, params: dict[str, str]) -> None:
@@ -89,30 +130,52 @@ def test_location_order() -> None:
     )
 
 
-def test_extract_all_joins_repeated_headers() -> None:
-    locs = (Location("header", "x-jwt", ""), Location("param", "t"), Location("cookie", "c"))
-    headers = {"x-jwt": ("one", "two"), "cookie": ("c=cv",)}
-    assert extract_all(locs, headers, "/p?t=tv") == ("one,two", "tv", "cv")
-    assert extract_all(locs, {}, "/p") == (None, None, None)
+LOCS = (
+    Location("header", "authorization", "Bearer "),
+    Location("header", "x-jwt", ""),
+    Location("param", "t"),
+    Location("cookie", "c"),
+)
 
 
-# The authenticator reads Envoy's token as the first of extract_every's (authn.py): pinned over every row above.
-HEADER_ROWS = [p.values for p in test_header_token.pytestmark[0].args[1]]
+@pytest.mark.parametrize(
+    ("headers", "path", "every", "envoy"),
+    [
+        pytest.param({}, "/p", ((), (), (), ()), ((), (), (), ()), id="nothing"),
+        pytest.param(
+            {"authorization": ("Bearer x", "Bearer y"), "x-jwt": ("one", "two"), "cookie": ("c=1; d=2", "c=3")},
+            "/p?t=a&u=b&t=%41",
+            (("x,Bearer y",), ("one", "two"), ("a", "A"), ("1", "3")),
+            (("x,Bearer y",), ("one", "two"), ("a",), ("1",)),
+            id="repeats",
+        ),
+        pytest.param(
+            {"authorization": ("Basic z",), "x-jwt": ("",)}, "/p?t", ((), ("",), ("",), ()), ((), ("",), ("",), ()),
+            id="no-prefix-empty-values",
+        ),
+    ],
+)  # fmt: skip
+def test_every_and_envoys_view(
+    headers: dict[str, tuple[str, ...]],
+    path: str,
+    every: tuple[tuple[str, ...], ...],
+    envoy: tuple[tuple[str, ...], ...],
+) -> None:
+    """Envoy reads every header entry, a parameter's and a cookie's first value; meshgate reads all."""
+    found = extract_every(LOCS, headers, path)
+    assert found == every
+    assert envoy_view(LOCS, found) == envoy
+
+
 QUERY_PATHS = [path for path, _ in test_parse_query.pytestmark[0].args[1]]
 COOKIE_VALUES = [values for values, _ in test_parse_cookies.pytestmark[0].args[1]]
 
 
-@pytest.mark.parametrize(("value", "prefix", "token"), HEADER_ROWS)
-def test_first_of_every_header_token_is_envoys(value: str, prefix: str, token: str | None) -> None:
-    locs = (Location("header", "x-jwt", prefix),)
-    first = extract_every(locs, {"x-jwt": (value,)}, "/")[0]
-    assert (first[0] if first else None) == token == extract_all(locs, {"x-jwt": (value,)}, "/")[0]
-
-
 @pytest.mark.parametrize("path", QUERY_PATHS)
 @pytest.mark.parametrize("cookies", COOKIE_VALUES)
-def test_first_of_every_param_and_cookie_is_envoys(path: str, cookies: tuple[str, ...]) -> None:
+def test_envoys_view_of_params_and_cookies_is_the_first(path: str, cookies: tuple[str, ...]) -> None:
     locs = (Location("param", "a"), Location("param", ""), Location("cookie", "a"), Location("cookie", "b"))
-    headers = {"cookie": cookies}
-    firsts = tuple(found[0] if found else None for found in extract_every(locs, headers, path))
-    assert firsts == extract_all(locs, headers, path)
+    view = envoy_view(locs, extract_every(locs, {"cookie": cookies}, path))
+    params, jar = parse_query(path), parse_cookies(cookies, frozenset({"a", "b"}))
+    expected = [params.get("a"), params.get(""), jar.get("a"), jar.get("b")]
+    assert view == tuple(() if v is None else (v,) for v in expected)

@@ -56,6 +56,9 @@ def test_istio_sample_jwks() -> None:
         pytest.param("not json", S.JWKS_PARSE_ERROR, id="not-json"),
         pytest.param("[]", S.JWKS_PARSE_ERROR, id="array"),
         pytest.param("", S.JWKS_PARSE_ERROR, id="empty"),
+        # protobuf refuses duplicate names: Envoy 1.40 refuses such an inline JWKS as `Jwks is an invalid JSON`
+        pytest.param('{"keys": [], "keys": []}', S.JWKS_PARSE_ERROR, id="duplicate-name"),
+        pytest.param('{"keys": [{"kty": "RSA", "kty": "RSA"}]}', S.JWKS_PARSE_ERROR, id="duplicate-in-key"),
         pytest.param("{}", S.JWKS_NO_KEYS, id="empty-object"),
         pytest.param('{"foo": 1}', S.JWKS_NO_KEYS, id="no-keys"),
         pytest.param('{"kid1": "not a cert"}', S.JWKS_NO_KEYS, id="string-not-pem"),

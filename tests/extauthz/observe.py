@@ -26,6 +26,17 @@ def envoy_forwarded_path(case: GoldenCase) -> str | None:
     return normalize_path(case.path, PathNormalization.BASE)
 
 
+def without_query_params(path: str, names: list[str]) -> str:
+    """Envoy's ext_authz filter applying `query_parameters_to_remove` (ext_authz.cc): the query re-written
+    from its parsed map, so sorted by name (tests/parity/test_extauthz.py checks this on Envoy 1.40)."""
+    base, sep, query = path.partition("?")
+    if not names or not sep:
+        return path
+    pairs = [piece.partition("=") for piece in query.split("&") if piece]
+    kept = sorted(((n, v) for n, _, v in pairs if n not in names), key=lambda nv: nv[0])
+    return base + ("?" + "&".join(f"{n}={v}" for n, v in kept) if kept else "")
+
+
 def _pinned(pairs: list[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
     return tuple(sorted((n.lower(), v) for n, v in pairs if n.lower() in PINNED_UPSTREAM))
 
@@ -43,7 +54,10 @@ def observe_grpc(server: AuthzServer, case: GoldenCase) -> Observed:
     if response.status.code == 0:
         ok = response.ok_response
         pairs = [(h.header.key, h.header.value) for h in ok.headers]
-        return Observed(200, "", None, envoy_forwarded_path(case), _pinned(pairs))
+        forwarded = envoy_forwarded_path(case)
+        assert forwarded is not None
+        path = without_query_params(forwarded, list(ok.query_parameters_to_remove))
+        return Observed(200, "", None, path, _pinned(pairs))
     denied = response.denied_response
     headers = {h.header.key.lower(): h.header.value for h in denied.headers}
     return Observed(denied.status.code, denied.body, headers.get("www-authenticate"))
@@ -75,6 +89,7 @@ def observe_http_envoy(server: AuthzServer, case: GoldenCase) -> Observed:
     seen = _http(server, case.method, case.path, headers)
     if seen.status != 200:
         return seen
+    # this protocol cannot edit the query: Envoy forwards the path as it normalized it
     return Observed(200, "", seen.www_authenticate, envoy_forwarded_path(case), seen.upstream_set)
 
 

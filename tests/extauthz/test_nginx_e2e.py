@@ -161,8 +161,14 @@ def test_audience_403_keeps_www_authenticate(
         pytest.param(
             "auto",
             {"Host": "other.example", "X-Forwarded-Host": "app.example"},
-            200,
-            id="auto believes it (the shipped config does not overwrite it): use --http-mode nginx",
+            403,
+            id="auto: the shipped config clears a client's X-Forwarded-Host",
+        ),
+        pytest.param(
+            "auto",
+            {"Host": "other.example", "X-Original-Host": "app.example", "X-Forwarded-Uri": "/public/x"},
+            403,
+            id="auto: the shipped config clears a client's X-Original-Host and X-Forwarded-Uri",
         ),
     ],
 )

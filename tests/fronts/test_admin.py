@@ -59,7 +59,8 @@ def test_admin_endpoints(tmp_path: Path) -> None:
         config = tmp_path / "mesh.yaml"
         config.write_text(CONFIG.format(uri=server.url()))
         resources, engine = build_engine([str(config)], Workload(), EngineOptions())
-        keystore = KeyStore(engine.jwks_sources(), backoff_base_s=0.02, backoff_max_s=0.1)
+        # no retry of its own within the test: the one failure and the explicit refetch are what is counted
+        keystore = KeyStore(engine.jwks_sources(), backoff_base_s=30, backoff_max_s=60)
         state = ServingState(
             engine,
             keystore,

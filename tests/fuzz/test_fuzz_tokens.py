@@ -65,17 +65,30 @@ TOKENS = st.one_of(
 def _parse(token: str, now: int) -> None:
     parsed = parse_jwt(token)
     assert isinstance(parsed, (ParsedJwt, JwtStatus))
-    if isinstance(parsed, ParsedJwt):
+    if isinstance(parsed, ParsedJwt) and parsed.refusal is None:  # what meshgate may accept
         pieces = token.split(".")
         assert len(pieces) == 3 and all(pieces)
         assert all(b64url_encode(b64url_decode_strict(p) or b"") == p for p in pieces)
         assert "crit" not in parsed.header
         assert isinstance(parsed.exp, int) and isinstance(parsed.nbf, int)
+        assert parsed.exp != 0 or "exp" not in parsed.payload
         assert verify_time(parsed, now, 60) in (
             JwtStatus.OK,
             JwtStatus.JWT_EXPIRED,
             JwtStatus.JWT_NOT_YET_VALID,
         )
+    elif isinstance(parsed, ParsedJwt):  # Envoy would accept the spelling; meshgate refuses it later
+        assert parsed.refusal in REFUSALS
+
+
+REFUSALS = {
+    JwtStatus.JWT_BAD_FORMAT,
+    JwtStatus.JWT_HEADER_PARSE_ERROR_BAD_BASE64,
+    JwtStatus.JWT_HEADER_PARSE_ERROR_BAD_JSON,
+    JwtStatus.JWT_PAYLOAD_PARSE_ERROR_BAD_BASE64,
+    JwtStatus.JWT_SIGNATURE_PARSE_ERROR_BAD_BASE64,
+    JwtStatus.JWT_EXPIRED,
+}
 
 
 def test_parse_jwt_never_raises() -> None:

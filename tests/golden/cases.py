@@ -11,6 +11,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tests.golden.crafted import (
+    FORGED_DEMO,
+    FRACTIONAL_EXP_JWT,
+    PADDED_HEADER_JWT,
+    PAST_FRACTIONAL_EXP_JWT,
+    STD_ALPHABET_HEADER_JWT,
+)
+
 from meshgate.tokens import generate_key, sign_token
 
 DATA = Path(__file__).resolve().parents[2] / "src" / "meshgate" / "data"
@@ -159,6 +167,9 @@ class GoldenCase:
     www_authenticate: str | None = None
     upstream_path: str | None = None
     upstream_set: dict[str, str] = field(default_factory=dict)
+    # What Envoy forwards when meshgate is its HTTP-mode ext_authz service, where it differs: that protocol
+    # cannot edit the query, so a token parameter stays (docs/security.md "Where meshgate answers differently").
+    upstream_path_http_ext_authz: str | None = None
 
     @property
     def request_headers(self) -> tuple[tuple[str, str], ...]:
@@ -168,6 +179,9 @@ class GoldenCase:
 
 def _realm(path: str = "/", host: str = "frontend.example.com") -> str:
     return f'Bearer realm="http://{host}{path}", error="invalid_token"'
+
+
+ISSUE_10 = "issue 10; tests/parity (each asked of Envoy 1.40)"
 
 
 BAD_FORMAT = "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections"
@@ -213,11 +227,84 @@ CASES: tuple[GoldenCase, ...] = (
     ),
     GoldenCase(
         "seed: token in access_token query param",
-        "extractor.cc default param",
+        "extractor.cc default param; JwtParamLocation::removeJwt (forwardOriginalToken false)",
         SEED_YAML,
         200,
         path=f"/headers?access_token={DEMO_JWT}",
-        upstream_path=f"/headers?access_token={DEMO_JWT}",
+        upstream_path="/headers",
+        upstream_path_http_ext_authz=f"/headers?access_token={DEMO_JWT}",
+    ),
+    GoldenCase(
+        "seed: access_token removed, other parameters kept in order",
+        f"removeJwt; {ISSUE_10} item 1",
+        SEED_YAML,
+        200,
+        path=f"/headers?x=1&access_token={DEMO_JWT}&y=2",
+        upstream_path="/headers?x=1&y=2",
+        upstream_path_http_ext_authz=f"/headers?x=1&access_token={DEMO_JWT}&y=2",
+    ),
+    GoldenCase(
+        "seed: fractional exp in the future is accepted",
+        f"struct_utils.cc GetUInt64 truncates; {ISSUE_10} item 2",
+        SEED_YAML,
+        200,
+        token=FRACTIONAL_EXP_JWT,
+        upstream_path="/",
+    ),
+    GoldenCase(
+        "seed: fractional exp in the past is expired",
+        f"jwt.cc verifyTimeConstraint; {ISSUE_10} item 2",
+        SEED_YAML,
+        401,
+        "Jwt is expired",
+        token=PAST_FRACTIONAL_EXP_JWT,
+        www_authenticate=_realm(),
+    ),
+    GoldenCase(
+        "seed: standard-alphabet header segment",
+        f"absl WebSafeBase64Unescape; {ISSUE_10} item 3",
+        SEED_YAML,
+        401,
+        "Jwt header is an invalid Base64url encoded",
+        token=STD_ALPHABET_HEADER_JWT,
+        www_authenticate=_realm(),
+    ),
+    GoldenCase(
+        "seed: padded header segment (Envoy: 200)",
+        f"RFC 7515 §2, docs/security.md one spelling; {ISSUE_10} item 3",
+        SEED_YAML,
+        401,
+        "Jwt header is an invalid Base64url encoded",
+        token=PADDED_HEADER_JWT,
+        www_authenticate=_realm(),
+    ),
+    GoldenCase(
+        "seed: padded signature (Envoy: 200)",
+        f"RFC 7515 §2, docs/security.md one spelling; {ISSUE_10} item 4",
+        SEED_YAML,
+        401,
+        "Jwt signature is an invalid Base64url encoded",
+        token=DEMO_JWT + "==",
+        www_authenticate=_realm(),
+    ),
+    GoldenCase(
+        "seed: two Authorization lines, valid then forged",
+        f"header_map_impl joins inline headers, extractor.cc reads to the end; {ISSUE_10} item 5",
+        SEED_YAML,
+        401,
+        BAD_FORMAT,
+        headers=(("authorization", f"Bearer {DEMO_JWT}"),),
+        token=FORGED_DEMO,
+        www_authenticate=_realm(),
+    ),
+    GoldenCase(
+        "seed: access_token valid then forged (Envoy: 200)",
+        f"docs/security.md More than one token; {ISSUE_10} item 5",
+        SEED_YAML,
+        401,
+        "Jwt verification fails",
+        path=f"/?access_token={DEMO_JWT}&access_token={FORGED_DEMO}",
+        www_authenticate=_realm(f"/?access_token={DEMO_JWT}&access_token={FORGED_DEMO}"[:256]),
     ),
     GoldenCase(
         "seed: tampered signature",

@@ -5,11 +5,13 @@ filter.cc}. Istio's requirement is `requires_any[origins-0, allow_missing]` for 
 `requires_any[origins-0..N-1, requires_all[requires_any[origins-i, allow_missing]...]]` for N > 1.
 Each provider run deletes its output headers, extracts its tokens, and verifies them last-first; all
 must pass (parse → issuer → nbf/exp → audience → keys → signature). Verified tokens add payload/claim
-headers and remove their header unless forwarded; the last one is the identity. requires_any stops at
-the first OK, else picks the final error as verifier.cc does; requires_all stops at the first failure.
-meshgate additionally always strips every rule's output headers (also for a CORS preflight), and once
-Envoy's requirement passed it verifies every other token the request carries (`_Run.verify_rest`:
-docs/security.md "More than one token"; Envoy ignores tokens its requirement did not read).
+headers and remove their header or query parameter unless forwarded; the last one is the identity.
+requires_any stops at the first OK, else picks the final error as verifier.cc does; requires_all stops at
+the first failure. meshgate additionally always strips every rule's output headers (also for a CORS
+preflight); refuses, once Envoy's checks passed, a token Envoy accepts in a spelling meshgate does not
+(`ParsedJwt.refusal`, jws.py); and once Envoy's requirement passed it verifies every other token the request
+carries (`Run.verify_rest`: docs/security.md "More than one token"; Envoy ignores tokens its requirement
+did not read).
 """
 
 from __future__ import annotations
@@ -18,16 +20,14 @@ import math
 from collections.abc import Sequence
 
 from meshgate.engine.attributes import RequestAttributes
-from meshgate.engine.claim_headers import claim_header_value, normalize_payload
+from meshgate.engine.authn_run import Run
 from meshgate.engine.decision import AuthnTrace
-from meshgate.engine.extract import Location, extract_every, order_locations
+from meshgate.engine.extract import envoy_view, extract_every, order_locations
 from meshgate.engine.header_view import header_edits
-from meshgate.engine.identity import Identity
-from meshgate.engine.jws import ParsedJwt, parse_jwt, verify_time
+from meshgate.engine.jws import ParsedJwt
 from meshgate.engine.keyset import KeySet, KeySnapshot
-from meshgate.engine.providers import DEFAULT_CLOCK_SKEW_S, Provider, compile_providers
-from meshgate.engine.requirement import AuthnResult, Req, istio_requirement
-from meshgate.engine.signature import verify
+from meshgate.engine.providers import compile_providers
+from meshgate.engine.requirement import AuthnResult, istio_requirement
 from meshgate.engine.status import JwtStatus
 from meshgate.engine.token_cache import TokenCache
 from meshgate.resources.model import JwtRule
@@ -35,190 +35,7 @@ from meshgate.resources.model import JwtRule
 __all__ = ["Authenticator", "AuthnResult", "istio_requirement"]
 
 _S = JwtStatus
-_SKEW = DEFAULT_CLOCK_SKEW_S
 _OK_TEXT = _S.OK.value
-
-
-class _Run:
-    """The mutable state of one evaluation (Envoy mutates the request headers as it goes)."""
-
-    __slots__ = (
-        "added",
-        "auth",
-        "failures",
-        "good",
-        "identity",
-        "keysets",
-        "memo_ok",
-        "now",
-        "refresh",
-        "removed",
-        "tokens",
-        "valid_from",
-        "valid_until",
-        "verified",
-    )
-
-    def __init__(
-        self,
-        auth: Authenticator,
-        tokens: tuple[str | None, ...],
-        keysets: tuple[KeySet | None, ...],
-        now: float,
-    ):
-        self.auth = auth
-        self.tokens = tokens
-        self.keysets = keysets
-        self.now = int(now)
-        self.removed: list[str] = []
-        self.added: list[tuple[str, str]] = []
-        self.identity: Identity | None = None
-        self.verified: tuple[Provider, Location] | None = None
-        self.failures: dict[JwtStatus, tuple[Provider, Location | None]] = {}
-        self.refresh: list[str] = []
-        self.valid_from = -math.inf
-        self.valid_until = math.inf
-        self.memo_ok = True
-        self.good: set[tuple[Location, str]] = set()
-
-    def evaluate(self, req: Req) -> JwtStatus:
-        if req.kind == "provider":
-            return self.run_provider(self.auth.providers[req.index])
-        if req.kind == "all":
-            for child in req.children:
-                status = self.evaluate(child)
-                if status is not _S.OK:
-                    return status
-            return _S.OK
-        statuses = []
-        for child in req.children:
-            status = self.evaluate(child)
-            if status is _S.OK:
-                return _S.OK
-            statuses.append(status)
-        final = _S.JWT_MISSED  # verifier.cc AnyVerifierImpl::onComplete
-        for status in statuses:
-            if status not in (_S.JWT_MISSED, _S.JWT_UNKNOWN_ISSUER) or final is _S.JWT_MISSED:
-                final = status
-        return _S.OK if req.allow_missing and final is _S.JWT_MISSED else final
-
-    def verify_rest(self, every: tuple[tuple[str, ...], ...]) -> JwtStatus:
-        """meshgate: every token still on the request must verify with a provider reading its location.
-
-        Skipped: tokens already verified in this run, and header locations whose header is removed
-        (never forwarded). Envoy's outcome (identity, added headers) stands; a failure is the result.
-        """
-        identity, verified, added = self.identity, self.verified, self.added
-        status = _S.OK
-        for loc, tokens in zip(self.auth.locations, every, strict=True):
-            for token in tokens:
-                if (loc, token) in self.good or (loc.kind == "header" and loc.name in self.removed):
-                    continue
-                status = self._verify_anywhere(loc, token)
-                if status is not _S.OK:
-                    break
-            if status is not _S.OK:
-                break
-        self.identity, self.verified = identity, verified
-        self.added = [h for h in added if h[0] not in self.removed]
-        return status
-
-    def _verify_anywhere(self, loc: Location, token: str) -> JwtStatus:
-        """requires_any over the providers reading `loc`: first OK wins, else the most telling error."""
-        final = _S.JWT_UNKNOWN_ISSUER
-        for provider in self.auth.location_providers[loc]:
-            status = self.verify_token(provider, loc, token)
-            if status is _S.OK:
-                return status
-            self.failures[status] = (provider, loc)
-            if status is not _S.JWT_UNKNOWN_ISSUER:
-                final = status
-        return final
-
-    def run_provider(self, provider: Provider) -> JwtStatus:
-        for header in provider.sanitize:  # extractor.cc sanitizeHeaders
-            self.added = [h for h in self.added if h[0] != header]
-        found = [
-            (loc, tok)
-            for loc, tok in zip(provider.locations, self._provider_tokens(provider), strict=True)
-            if tok is not None and not (loc.kind == "header" and loc.name in self.removed)
-        ]
-        if not found:
-            return _S.JWT_MISSED
-        while found:  # authenticator.cc startVerify pops from the back
-            loc, token = found.pop()
-            status = self.verify_token(provider, loc, token)
-            if status is not _S.OK:
-                self.failures[status] = (provider, loc)
-                return status
-        return _S.OK
-
-    def _provider_tokens(self, provider: Provider) -> list[str | None]:
-        index = self.auth.location_index
-        return [self.tokens[index[loc]] for loc in provider.locations]
-
-    def verify_token(self, provider: Provider, loc: Location, token: str) -> JwtStatus:
-        keyset = self.keysets[provider.index]
-        cache_key = (token, provider.index, id(keyset))
-        parsed = self.auth.token_cache.get(cache_key, self.now)
-        cached = parsed is not None
-        if parsed is None:
-            result = parse_jwt(token)
-            if isinstance(result, JwtStatus):
-                return result
-            parsed = result
-        if not provider.issuer_allowed(parsed.iss):
-            return _S.JWT_UNKNOWN_ISSUER
-        status = verify_time(parsed, self.now, _SKEW)
-        if status is not _S.OK:
-            self.memo_ok = False
-            return status
-        self.valid_from = max(self.valid_from, parsed.nbf - _SKEW)
-        if parsed.exp:
-            self.valid_until = min(self.valid_until, parsed.exp + _SKEW + 1)
-        if not provider.audience_allowed(parsed.aud):
-            return _S.JWT_AUDIENCE_NOT_ALLOWED
-        if not cached:
-            status = self._check_signature(provider, keyset, parsed)
-            if status is not _S.OK:
-                return status
-            until = parsed.exp + _SKEW + 1 if parsed.exp else math.inf
-            self.auth.token_cache.put(cache_key, parsed, -math.inf, until, keyset)
-        self._good_token(provider, loc, parsed)
-        return _S.OK
-
-    def _check_signature(self, provider: Provider, keyset: KeySet | None, parsed: ParsedJwt) -> JwtStatus:
-        if provider.inline is not None:
-            if keyset is None or keyset.status is not _S.OK:
-                return _S.JWKS_NO_VALID_KEYS  # authenticator.cc: no usable local JWKS
-            return verify(parsed, keyset)
-        if keyset is None or keyset.status is not _S.OK:
-            self._want_refresh(provider)
-            return _S.JWKS_FETCH_FAIL
-        status = verify(parsed, keyset)
-        if status is not _S.OK and parsed.kid and parsed.kid not in keyset.kids:
-            self._want_refresh(provider)  # unknown kid: the key store refetches, the front asks again
-        return status
-
-    def _want_refresh(self, provider: Provider) -> None:
-        if provider.jwks_uri and provider.jwks_uri not in self.refresh:
-            self.refresh.append(provider.jwks_uri)
-
-    def _good_token(self, provider: Provider, loc: Location, parsed: ParsedJwt) -> None:
-        """authenticator.cc handleGoodJwt."""
-        if provider.payload_header:
-            self.added.append((provider.payload_header, parsed.payload_b64))
-        for claim, header in provider.claim_headers:
-            value = claim_header_value(parsed.payload, claim)
-            if value is not None:
-                self.added.append((header, value))
-        if not provider.forward and loc.kind == "header" and loc.name not in self.removed:
-            self.removed.append(loc.name)
-            self.added = [h for h in self.added if h[0] != loc.name]
-        self.good.add((loc, parsed.token))
-        claims = normalize_payload(parsed.payload, provider.space_delimited)
-        self.identity = Identity(parsed.iss, parsed.sub if parsed.has_sub else None, claims)
-        self.verified = (provider, loc)
 
 
 class Authenticator:
@@ -299,11 +116,11 @@ class Authenticator:
         if single is not None:
             run, status = self._run_single(*single, keysets, now)
         else:
-            tokens = tuple(found[0] if found else None for found in every)  # Envoy reads the first
-            if tokens.count(None) == len(tokens):
+            tokens = envoy_view(self.locations, every)
+            if not any(tokens):
                 self.result_cache.put(memo_key, self._no_token, -math.inf, math.inf, keysets)
                 return self._no_token
-            run = _Run(self, tokens, keysets, now)
+            run = Run(self, tokens, keysets, now)
             status = run.evaluate(self.requirement)
             if status is _S.OK:
                 status = run.verify_rest(every)
@@ -325,7 +142,7 @@ class Authenticator:
 
     def _run_single(
         self, index: int, token: str, keysets: tuple[KeySet | None, ...], now: float
-    ) -> tuple[_Run, JwtStatus]:
+    ) -> tuple[Run, JwtStatus]:
         """The requirement's walk for one provider and one token, without the walk.
 
         With one provider Istio's requirement is requires_any[origins-0, allow_missing]: the provider
@@ -334,13 +151,13 @@ class Authenticator:
         only one and it was just verified. tests/engine/test_authn_single.py pins both walks equal.
         """
         provider, loc = self.providers[0], self.locations[index]
-        run = _Run(self, (), keysets, now)
+        run = Run(self, (), keysets, now)
         status = run.verify_token(provider, loc, token)
         if status is not _S.OK:
             run.failures[status] = (provider, loc)
         return run, status
 
-    def _result(self, run: _Run, status: JwtStatus) -> AuthnResult:
+    def _result(self, run: Run, status: JwtStatus) -> AuthnResult:
         removed = tuple(run.removed)
         remove = self._removals.get(removed)
         if remove is None:  # a handful of distinct values per workload: the token headers read
@@ -354,11 +171,13 @@ class Authenticator:
                 self._provider_text[provider.index] if provider else "",
                 self._location_text[loc] if loc else "",
             )
-            return AuthnResult(status, None, remove, (), tuple(run.refresh), trace, header_edits(remove, ()))
+            edits = header_edits(remove, ())
+            return AuthnResult(status, None, remove, (), tuple(run.refresh), trace, edits)
         added = tuple(run.added)
         edits = header_edits(remove, added)
+        params = tuple(run.removed_params)
         if run.identity is None or run.verified is None:
-            return AuthnResult(_S.OK, None, remove, added, (), self._no_token.trace, edits)
+            return AuthnResult(_S.OK, None, remove, added, (), self._no_token.trace, edits, params)
         provider, loc = run.verified
         trace = AuthnTrace(
             "verified",
@@ -367,7 +186,7 @@ class Authenticator:
             self._location_text[loc],
             run.identity.principal,
         )
-        return AuthnResult(_S.OK, run.identity, remove, added, (), trace, edits)
+        return AuthnResult(_S.OK, run.identity, remove, added, (), trace, edits, params)
 
 
 def _is_cors_preflight(attrs: RequestAttributes) -> bool:

@@ -11,10 +11,12 @@ Base64UnescapeInternal with the kUnWebSafeBase64 table):
 JSON follows what protobuf's `JsonStringToMessage` into a `Struct` accepts, as far as `json.loads` can say it:
 the top level must be an object, `NaN`/`Infinity` literals are rejected, the text must be valid UTF-8.
 Nesting deeper than MAX_JSON_DEPTH is refused up front so `json.loads` can never hit a RecursionError.
-Duplicate names: the last one wins (protobuf's behaviour here is UNCONFIRMED).
+Duplicate names are refused, as protobuf's parser refuses them (observed on Envoy 1.40: a token header or
+payload → `Jwt … is an invalid JSON`, an inline JWKS → `Jwks is an invalid JSON`).
 
-Tokens get meshgate's strict variants instead (docs/security.md "JWS encoding"): `b64url_decode_strict`
-takes only canonical RFC 7515 §2 base64url (alphabet only, no padding or whitespace, zero trailing bits),
+Tokens get meshgate's strict variants too (docs/security.md "JWS"): `b64url_decode_strict` takes only
+canonical RFC 7515 §2 base64url (alphabet only, no padding or whitespace, zero trailing bits; jws.py refuses
+any other spelling absl accepts once Envoy's own checks passed),
 and `load_token_json` refuses duplicate names (RFC 7515 §4, RFC 8725 §3.9), nesting deeper than
 MAX_TOKEN_JSON_DEPTH and number literals longer than MAX_NUMBER_CHARS (no slow big-number path).
 JWKS documents keep Envoy's leniency: they come from the operator, not from the client.
@@ -113,14 +115,14 @@ def _reject_constant(name: str) -> Any:
     raise ValueError(f"non-standard JSON constant {name}")
 
 
-_DECODER = json.JSONDecoder(parse_constant=_reject_constant)
-
-
 def _unique_object(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
     obj = dict(pairs)
     if len(obj) != len(pairs):
         raise ValueError("duplicate member name")
     return obj
+
+
+_DECODER = json.JSONDecoder(parse_constant=_reject_constant, object_pairs_hook=_unique_object)
 
 
 def _bounded(convert: Any) -> Any:

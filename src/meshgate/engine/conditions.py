@@ -77,6 +77,9 @@ _PSEUDO_HEADERS: dict[str, Callable[[AuthzRequest], str]] = {
 }
 
 
+_OWS = " \t"  # RFC 9110 §5.5: a field value has no leading or trailing whitespace
+
+
 class UnknownKey(ValueError):
     """A `when` key Istio does not know: the rule is skipped for every action (model.go New)."""
 
@@ -244,7 +247,9 @@ def _header(key: str, values: Sequence[str], strict: bool, broad: bool) -> Predi
     """request.headers[name] over the header's lines; `host` is the Host/`:authority`.
 
     Observed on Envoy 1.40 (RBAC header principal, two `x-m` lines `c` and `b`): exact `b` matches,
-    exact `c,b` does not; one line `a,b` matches exact `a,b` only — any ONE line matches. meshgate
+    exact `c,b` does not; one line `a,b` matches exact `a,b` only — any ONE line matches. A line is read
+    without surrounding spaces and tabs, as Envoy's HTTP/1 codec stores it (`x-block: yes ` matches exact
+    `yes` there; tests/parity/test_deviations.py). meshgate
     (docs/security.md): toward an allow only the lines joined with `,` match; toward a denial any one
     line or the joined value does.
     """
@@ -265,8 +270,9 @@ def _header(key: str, values: Sequence[str], strict: bool, broad: bool) -> Predi
         if match is None:
             return True
         if len(lines) == 1:
-            return match(lines[0])
-        return (broad and any(match(line) for line in lines)) or match(",".join(lines))
+            return match(lines[0].strip(_OWS))
+        trimmed = [line.strip(_OWS) for line in lines]
+        return (broad and any(match(line) for line in trimmed)) or match(",".join(trimmed))
 
     return matches
 

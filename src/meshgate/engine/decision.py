@@ -10,7 +10,8 @@ from meshgate.engine.status import LOCAL_REPLY_CONTENT_TYPE
 
 @immutable
 class UpstreamEdits:
-    """Header edits applied before proxying, in order: remove, then set. Names are lower-case."""
+    """What changes before proxying: the request-target (normalized; a verified token's query parameter
+    removed unless forwarded), and header edits applied in order: remove, then set. Names are lower-case."""
 
     path: str
     remove: tuple[str, ...] = ()

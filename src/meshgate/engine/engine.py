@@ -20,6 +20,7 @@ from meshgate.engine.immutable import immutable
 from meshgate.engine.keyset import KeySnapshot
 from meshgate.engine.options import EngineOptions
 from meshgate.engine.pathnorm import normalize_path, path_rejection, strip_query
+from meshgate.engine.query import without_params
 from meshgate.engine.remote_ip import remote_ip
 from meshgate.engine.status import RBAC_ACCESS_DENIED, www_authenticate
 from meshgate.resources.model import AuthorizationPolicy, RequestAuthentication, ResourceSet, Workload
@@ -123,7 +124,8 @@ class Engine:
             return _jwt_denied(attrs, path, authn, trace, authz.custom_provider)
         if not authz.allowed:
             return Decision(False, 403, RBAC_ACCESS_DENIED, (), None, trace, (), authz.custom_provider)
-        edits = UpstreamEdits(path=path, remove=authn.remove_headers, set=authn.set_headers)
+        upstream_path = without_params(path, authn.remove_params) if authn.remove_params else path
+        edits = UpstreamEdits(path=upstream_path, remove=authn.remove_headers, set=authn.set_headers)
         return Decision(True, 200, "", (), edits, trace, (), authz.custom_provider)
 
 

@@ -1,20 +1,22 @@
-"""Where tokens are read from, exactly as Envoy's jwt_authn extractor (istio-semantics.md §1.4).
+"""Where tokens are read from, exactly as Envoy 1.40's jwt_authn extractor reads them.
 
 Source: envoyproxy/envoy:source/extensions/filters/http/jwt_authn/extractor.cc (ExtractorImpl),
-source/common/http/utility.cc (parseAndDecodeQueryString, PercentEncoding::decode, forEachCookie).
-- header: all values joined with ','; a non-empty prefix is searched anywhere (case-sensitive); the token
-  is the first run of base64url-or-dot characters after it, or the whole value when there is none;
-  an empty prefix takes the whole value. A missing prefix means no token at that location.
-- query parameter: from the path after the first '?', split on '&' then the first '=', both sides
-  percent-decoded (no '+' → space), first occurrence wins; `?name` alone yields an empty token.
+source/common/http/utility.cc (parseAndDecodeQueryString, forEachCookie), source/common/http/header_map_impl
+(inline headers). Each behaviour below was observed on a real Envoy 1.40 (tests/parity/test_repeated_tokens.py).
+- header: one token per header *entry*. Envoy stores the headers it knows "inline" (`INLINE_HEADERS`:
+  Authorization among them) as one entry, the lines joined with ','; any other header keeps one entry per
+  line. A value is read without its surrounding whitespace (the HTTP/1 codec trims it). With a non-empty
+  prefix (case-sensitive, searched anywhere) the token is everything from the first base64url-or-dot
+  character after it to the end of the entry — not just a run of such characters — or the whole entry when
+  none follows; an entry without the prefix holds no token. An empty prefix takes the whole entry.
+- query parameter: the first value of the name (query.py); `?name` alone yields an empty token.
 - cookie: every Cookie header split on ';' (empty pieces skipped), name from the first non-space to '=',
-  value after it with one pair of surrounding double quotes removed; first occurrence wins.
+  value after it with one pair of surrounding double quotes removed; the first occurrence wins.
 Each provider's locations are ordered headers (by name+prefix), then params, then cookies (sorted);
 the authenticator pops tokens from the end.
 
-`extract_every` is meshgate's addition (docs/security.md "More than one token"): every token at every
-location — each prefix occurrence in a header, each repeated parameter or cookie — so that none the
-upstream could read is left unverified (Envoy reads only the first).
+`extract_every` also returns what Envoy does not read (docs/security.md "More than one token"): every
+repeated parameter and cookie, so that none the upstream could read is left unverified.
 """
 
 from __future__ import annotations
@@ -23,12 +25,40 @@ import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+from meshgate.engine.query import query_pairs
+
 DEFAULT_HEADER = "authorization"  # extractor.cc: Http::CustomHeaders::get().Authorization
 DEFAULT_PREFIX = "Bearer "  # extractor.cc JwtConstValues BearerPrefix
 DEFAULT_PARAM = "access_token"  # extractor.cc JwtConstValues AccessTokenParam
 
-_JWT_RUN = re.compile(r"[A-Za-z0-9\-_.]+")  # extractor.cc ConstantBase64UrlEncodingCharsPlusDot
-_PERCENT = re.compile(r"%([0-9A-Fa-f]{2})")
+# envoyproxy/envoy:envoy/http/header_map.h INLINE_REQ_*_HEADERS, and the request headers Envoy's standard
+# build registers inline (Http::CustomHeaders users): repeated lines of these reach jwt_authn as one entry
+# joined with ','. tests/parity/test_repeated_tokens.py asks Envoy 1.40 about every custom one and a few others.
+INLINE_HEADERS = frozenset(
+    {
+        # built in (header_map.h)
+        "connection", "content-length", "content-type", "expect", "grpc-timeout", "host", "keep-alive",
+        "proxy-connection", "proxy-status", "te", "transfer-encoding", "upgrade", "user-agent", "via",
+        "x-client-trace-id", "x-envoy-attempt-count", "x-envoy-decorator-operation",
+        "x-envoy-downstream-service-cluster", "x-envoy-downstream-service-node", "x-envoy-expected-rq-timeout-ms",
+        "x-envoy-external-address", "x-envoy-force-trace", "x-envoy-hedge-on-per-try-timeout",
+        "x-envoy-internal", "x-envoy-ip-tags", "x-envoy-is-timeout-retry", "x-envoy-max-retries",
+        "x-envoy-original-path", "x-envoy-original-url", "x-envoy-retriable-header-names",
+        "x-envoy-retriable-status-codes", "x-envoy-retry-grpc-on", "x-envoy-retry-on",
+        "x-envoy-upstream-alt-stat-name", "x-envoy-upstream-rq-per-try-timeout-ms",
+        "x-envoy-upstream-rq-timeout-alt-response", "x-envoy-upstream-rq-timeout-ms",
+        "x-envoy-upstream-stream-duration-ms", "x-forwarded-client-cert", "x-forwarded-for",
+        "x-forwarded-host", "x-forwarded-proto", "x-request-id",
+        # registered by extensions of the standard build (observed joined on Envoy 1.40)
+        "accept", "accept-encoding", "access-control-request-headers", "access-control-request-method",
+        "authorization", "cache-control", "content-encoding", "grpc-accept-encoding", "if-match",
+        "if-modified-since", "if-none-match", "if-range", "if-unmodified-since", "origin", "pragma", "referer",
+    }
+)  # fmt: skip
+
+# extractor.cc ConstantBase64UrlEncodingCharsPlusDot: where the token starts after the prefix
+_TOKEN_START = re.compile(r"[A-Za-z0-9\-_.]")
+_OWS = " \t"
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,47 +83,27 @@ def order_locations(locations: Sequence[Location]) -> tuple[Location, ...]:
     return (*headers, *params, *cookies)
 
 
-def _percent_decode(text: str) -> str:
-    """Envoy PercentEncoding::decode: %XX with two hex digits → that byte; everything else as is."""
-    if "%" not in text:
-        return text
-    raw = _PERCENT.sub(lambda m: chr(int(m.group(1), 16)), text)
-    # Decoded bytes ≥ 0x80 form UTF-8 sequences in Envoy; re-read them the same way (latin-1 → utf-8).
-    try:
-        return raw.encode("latin-1").decode("utf-8")
-    except (UnicodeEncodeError, UnicodeDecodeError):
-        return raw
+def header_entries(name: str, values: Sequence[str]) -> tuple[str, ...]:
+    """The entries jwt_authn sees for header `name`: one joined entry if Envoy keeps it inline."""
+    if len(values) == 1:
+        return (values[0].strip(_OWS),)
+    if name in INLINE_HEADERS:
+        return (",".join(v.strip(_OWS) for v in values),)
+    return tuple(v.strip(_OWS) for v in values)
 
 
-def parse_query(path: str) -> dict[str, str]:
-    """Http::Utility::parseAndDecodeQueryString: first occurrence of a name wins."""
-    params: dict[str, str] = {}
-    for name, value in _query_pairs(path):
-        params.setdefault(name, value)
-    return params
+def header_token(entry: str, prefix: str) -> str | None:
+    """extractor.cc extract() + extractJWT() for one header entry; None when the prefix is absent."""
+    if not prefix:
+        return entry
+    pos = entry.find(prefix)
+    if pos < 0:
+        return None
+    match = _TOKEN_START.search(entry, pos + len(prefix))
+    return entry if match is None else entry[match.start() :]
 
 
-def _query_pairs(path: str) -> list[tuple[str, str]]:
-    """Every (name, value) of the query in order, decoded as parseAndDecodeQueryString decodes them."""
-    start = path.find("?")
-    if start < 0:
-        return []
-    pairs = []
-    for piece in path[start + 1 :].split("&"):
-        name, sep, value = piece.partition("=")  # an empty piece is an empty name with an empty value
-        pairs.append((_percent_decode(name), _percent_decode(value) if sep else ""))
-    return pairs
-
-
-def parse_cookies(values: Sequence[str], wanted: frozenset[str]) -> dict[str, str]:
-    """Http::Utility::parseCookies restricted to `wanted` names; first occurrence wins."""
-    cookies: dict[str, str] = {}
-    for name, value in _cookie_pairs(values, wanted):
-        cookies.setdefault(name, value)
-    return cookies
-
-
-def _cookie_pairs(values: Sequence[str], wanted: frozenset[str]) -> list[tuple[str, str]]:
+def cookie_pairs(values: Sequence[str], wanted: frozenset[str]) -> list[tuple[str, str]]:
     """Every wanted (name, value) of every Cookie header, in order (forEachCookie)."""
     pairs: list[tuple[str, str]] = []
     for header_value in values:
@@ -114,72 +124,18 @@ def _cookie_pairs(values: Sequence[str], wanted: frozenset[str]) -> list[tuple[s
     return pairs
 
 
-def extract_header_token(value: str, prefix: str) -> str | None:
-    """extractor.cc extract() + extractJWT() for one header location."""
-    if not prefix:
-        return value
-    pos = value.find(prefix)
-    if pos < 0:
-        return None
-    match = _JWT_RUN.search(value, pos + len(prefix))
-    return value if match is None else match.group()
-
-
-def extract_all(
-    locations: Sequence[Location], headers: Mapping[str, tuple[str, ...]], path: str
-) -> tuple[str | None, ...]:
-    """The token at every location (None where absent), read from the request as received.
-
-    Envoy's extractor as written; the authenticator takes the same tokens as the first of `extract_every`'s
-    (one pass for both), which tests/engine/test_extract.py pins equal to this over every Envoy row.
-    """
-    out: list[str | None] = []
-    params: dict[str, str] | None = None
-    cookies: dict[str, str] | None = None
-    for loc in locations:
-        if loc.kind == "header":
-            values = headers.get(loc.name)
-            out.append(None if values is None else extract_header_token(",".join(values), loc.prefix))
-        elif loc.kind == "param":
-            if params is None:
-                params = parse_query(path)
-            out.append(params.get(loc.name))
-        else:
-            if cookies is None:
-                wanted = frozenset(x.name for x in locations if x.kind == "cookie")
-                cookies = parse_cookies(headers.get("cookie", ()), wanted)
-            out.append(cookies.get(loc.name))
-    return tuple(out)
-
-
-def header_tokens(value: str, prefix: str) -> list[str]:
-    """Every token in a (joined) header value: Envoy's first, then one after each later prefix occurrence.
-
-    The first is extract_header_token's (the whole value when no token characters follow the prefix).
-    """
-    if not prefix:
-        return [value]
-    pos = value.find(prefix)
-    if pos < 0:
-        return []
-    match = _JWT_RUN.search(value, pos + len(prefix))
-    if match is None:
-        return [value]
-    tokens = [match.group()]
-    while True:
-        pos = value.find(prefix, match.end())
-        if pos < 0:
-            return tokens
-        match = _JWT_RUN.search(value, pos + len(prefix))
-        if match is None:
-            return tokens
-        tokens.append(match.group())
+def parse_cookies(values: Sequence[str], wanted: frozenset[str]) -> dict[str, str]:
+    """Http::Utility::parseCookies restricted to `wanted` names; first occurrence wins."""
+    cookies: dict[str, str] = {}
+    for name, value in cookie_pairs(values, wanted):
+        cookies.setdefault(name, value)
+    return cookies
 
 
 def extract_every(
     locations: Sequence[Location], headers: Mapping[str, tuple[str, ...]], path: str
 ) -> tuple[tuple[str, ...], ...]:
-    """Every token at every location, first one first (it is the token `extract_all` returns)."""
+    """Every token at every location, in request order: Envoy's first (`envoy_view` says which it reads)."""
     out: list[tuple[str, ...]] = []
     params: list[tuple[str, str]] | None = None
     cookies: list[tuple[str, str]] | None = None
@@ -189,15 +145,25 @@ def extract_every(
             if values is None:
                 out.append(())
             else:
-                joined = values[0] if len(values) == 1 else ",".join(values)
-                out.append(tuple(header_tokens(joined, loc.prefix)))
+                found = (header_token(e, loc.prefix) for e in header_entries(loc.name, values))
+                out.append(tuple(t for t in found if t is not None))
         elif loc.kind == "param":
             if params is None:
-                params = _query_pairs(path)
+                params = query_pairs(path)
             out.append(tuple(v for n, v in params if n == loc.name) if params else ())
         else:
             if cookies is None:
                 wanted = frozenset(x.name for x in locations if x.kind == "cookie")
-                cookies = _cookie_pairs(headers.get("cookie", ()), wanted)
+                cookies = cookie_pairs(headers.get("cookie", ()), wanted)
             out.append(tuple(v for n, v in cookies if n == loc.name))
     return tuple(out)
+
+
+def envoy_view(
+    locations: Sequence[Location], every: Sequence[tuple[str, ...]]
+) -> tuple[tuple[str, ...], ...]:
+    """The tokens Envoy's extractor returns per location: every header entry's, a param's or cookie's first."""
+    return tuple(
+        found if loc.kind == "header" or len(found) < 2 else found[:1]
+        for loc, found in zip(locations, every, strict=True)
+    )

@@ -2,18 +2,23 @@
 
 Source: envoyproxy/envoy:source/common/jwt/jwt.cc Jwt::parseFromString and struct_utils.cc (GetString,
 GetUInt64, GetStringList). Numbers are protobuf doubles: `iat`/`nbf`/`exp` must be JSON numbers (not
-bools), negative or ≥ 2^64 → "out of range". Kept from Envoy: the order of the checks and every status.
+bools), negative or ≥ 2^64 → "out of range", a fraction truncated toward zero (RFC 7519 §2 NumericDate
+allows one). Every check, its order and status are Envoy's; each row is pinned in tests/engine/test_jws.py
+and asked of a real Envoy 1.40 in tests/parity/test_spelling.py and test_numeric_dates.py.
 
-Where Envoy is lenient meshgate rejects (docs/security.md "JWS"; each row pinned in tests/engine/test_jws.py):
-- exactly three non-empty segments (Envoy skips empty ones, so `a..b.c` parses there) → JwtBadFormat;
-  a token longer than MAX_TOKEN_CHARS → JwtBadFormat (Envoy: only its 60 KiB header limit);
-- segments must be canonical base64url (no `=`, whitespace or non-zero trailing bits) → the segment's
-  Base64 status; header and payload JSON must have unique names, bounded depth and short numbers → the
-  segment's JSON status;
-- a `crit` header (RFC 7515 §4.1.11: no extension is understood) or a nested token (`cty: JWT`,
-  RFC 7519 §5.2) → JwtHeaderParseErrorBadJson; `jwk`/`jku`/`x5u`/`x5c` are never read;
-- `nbf`/`exp` with a fraction → "not an integer" (Envoy truncates); `exp: 0` → JwtExpired at the time
-  check (Envoy reads 0 as "never expires").
+meshgate refuses more (docs/security.md "JWS"), in two ways:
+- *refused now*, with the status Envoy gives the same bytes or, for the size bounds Envoy does not have,
+  the segment's: a token longer than MAX_TOKEN_CHARS (JwtBadFormat); JSON nested deeper than 32 or with a
+  number literal longer than 64 characters (the segment's JSON status; b64.py);
+- *refused after Envoy's checks* (`ParsedJwt.refusal`): the token is parsed as Envoy parses it and the
+  authenticator verifies it as Envoy would — issuer, time, audience, signature — so that where Envoy
+  refuses for any reason both give Envoy's answer; only a token Envoy would accept gets `refusal`:
+  - empty segments (`a..b.c`, a leading or trailing dot; Envoy skips them) → JwtBadFormat;
+  - a segment that is not canonical base64url (padding, whitespace, non-zero trailing bits; absl accepts
+    them) → that segment's Base64url status: one token, one spelling;
+  - a `crit` header (RFC 7515 §4.1.11: no extension is understood) or a nested token (`cty: JWT`,
+    RFC 7519 §5.2) → JwtHeaderParseErrorBadJson; `jwk`/`jku`/`x5u`/`x5c` are never read;
+  - `exp` present but 0 after truncation → JwtExpired (Envoy reads 0 as "never expires").
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from meshgate.engine.b64 import b64url_decode_strict, load_token_json
+from meshgate.engine.b64 import b64url_decode, b64url_decode_strict, load_token_json
 from meshgate.engine.status import JwtStatus
 
 MAX_TOKEN_CHARS = 16 * 1024  # meshgate's bound (docs/security.md "Size and depth limits")
@@ -52,19 +57,21 @@ CRIT_HEADER = "crit"
 NESTED_CTY = frozenset({"jwt", "application/jwt"})
 
 _S = JwtStatus
-# (claim, not-a-number status, out-of-range status, must be a whole number), in jwt.cc's order
+# (claim, not-a-number status, out-of-range status), in jwt.cc's order
 _TIME_CLAIMS = (
-    ("iat", _S.JWT_PAYLOAD_PARSE_ERROR_IAT_NOT_INTEGER, _S.JWT_PAYLOAD_PARSE_ERROR_IAT_OUT_OF_RANGE, False),
-    ("nbf", _S.JWT_PAYLOAD_PARSE_ERROR_NBF_NOT_INTEGER, _S.JWT_PAYLOAD_PARSE_ERROR_NBF_OUT_OF_RANGE, True),
-    ("exp", _S.JWT_PAYLOAD_PARSE_ERROR_EXP_NOT_INTEGER, _S.JWT_PAYLOAD_PARSE_ERROR_EXP_OUT_OF_RANGE, True),
+    ("iat", _S.JWT_PAYLOAD_PARSE_ERROR_IAT_NOT_INTEGER, _S.JWT_PAYLOAD_PARSE_ERROR_IAT_OUT_OF_RANGE),
+    ("nbf", _S.JWT_PAYLOAD_PARSE_ERROR_NBF_NOT_INTEGER, _S.JWT_PAYLOAD_PARSE_ERROR_NBF_OUT_OF_RANGE),
+    ("exp", _S.JWT_PAYLOAD_PARSE_ERROR_EXP_NOT_INTEGER, _S.JWT_PAYLOAD_PARSE_ERROR_EXP_OUT_OF_RANGE),
 )
 
 
 @dataclass(slots=True)
 class ParsedJwt:
-    """A syntactically valid token. Absent strings are "" and absent times 0, as in jwt_verify_lib.
+    """A token as jwt_verify_lib parsed it. Absent strings are "" and absent times 0, as in jwt_verify_lib.
 
-    Treat as immutable (not frozen only because frozen dataclasses are slow to build on the hot path).
+    `refusal` is meshgate's answer for a token Envoy would accept (see the module docstring); the
+    authenticator returns it once Envoy's own checks have passed. Treat as immutable (not frozen only
+    because frozen dataclasses are slow to build on the hot path).
     """
 
     token: str
@@ -83,14 +90,11 @@ class ParsedJwt:
     iat: int
     nbf: int
     exp: int
-    has_exp: bool = False  # `exp` present (then 0 is expired, not "never expires")
+    refusal: JwtStatus | None = None
 
 
-def _uint64(payload: dict[str, Any], name: str, whole: bool) -> int | bool | None:
-    """struct_utils.cc GetUInt64: int value, None when absent, False = wrong type, True = out of range.
-
-    `whole`: a value with a fraction is the wrong type (meshgate; GetUInt64 truncates it).
-    """
+def _uint64(payload: dict[str, Any], name: str) -> int | bool | None:
+    """struct_utils.cc GetUInt64: int value (truncated), None when absent, False = wrong type, True = out of range."""
     if name not in payload:
         return None
     value = payload[name]
@@ -103,26 +107,35 @@ def _uint64(payload: dict[str, Any], name: str, whole: bool) -> int | bool | Non
         return True
     if number != number or number < 0 or number >= _UINT64_LIMIT:  # NaN cannot come from JSON; be safe
         return True
-    if whole and kind is float and not number.is_integer():
-        return False
     return int(number)
+
+
+def _decode(segment: str, status: JwtStatus) -> tuple[bytes, JwtStatus | None] | JwtStatus:
+    """(bytes, refusal) for a segment absl decodes: refusal = `status` when it is not canonical."""
+    raw = b64url_decode_strict(segment)
+    if raw is not None:
+        return raw, None
+    raw = b64url_decode(segment)
+    return status if raw is None else (raw, status)
 
 
 # Issuers sign many tokens with the same header segment: its (pure) parse is memoized, bounded.
 _HEADER_MEMO_MAX = 1024
-_HEADER_MEMO: dict[str, tuple[dict[str, Any], str, str] | JwtStatus] = {}
+_HeaderInfo = tuple[dict[str, Any], str, str, JwtStatus | None]
+_HEADER_MEMO: dict[str, _HeaderInfo | JwtStatus] = {}
 
 
-def _parse_header(header_b64: str) -> tuple[dict[str, Any], str, str] | JwtStatus:
+def _parse_header(header_b64: str) -> _HeaderInfo | JwtStatus:
     """jwt.cc header checks, in order: base64, JSON object, alg string, alg implemented, kid string.
 
-    meshgate adds to the JSON check: no `crit`, no nested token (`cty: JWT`).
+    The refusal (4th item) is meshgate's: not canonical base64url, or a `crit` / nested-token header.
     """
-    header_raw = b64url_decode_strict(header_b64)
-    if header_raw is None:
-        return _S.JWT_HEADER_PARSE_ERROR_BAD_BASE64
+    decoded = _decode(header_b64, _S.JWT_HEADER_PARSE_ERROR_BAD_BASE64)
+    if isinstance(decoded, JwtStatus):
+        return decoded
+    header_raw, refusal = decoded
     header = load_token_json(header_raw)
-    if header is None or CRIT_HEADER in header or _nested(header.get("cty")):
+    if header is None:
         return _S.JWT_HEADER_PARSE_ERROR_BAD_JSON
     alg = header.get("alg")
     if not isinstance(alg, str):
@@ -132,21 +145,32 @@ def _parse_header(header_b64: str) -> tuple[dict[str, Any], str, str] | JwtStatu
     kid = header.get("kid", "")
     if not isinstance(kid, str):
         return _S.JWT_HEADER_BAD_KID
-    return header, alg, kid
+    if refusal is None and (CRIT_HEADER in header or _nested(header.get("cty"))):
+        refusal = _S.JWT_HEADER_PARSE_ERROR_BAD_JSON
+    return header, alg, kid, refusal
 
 
 def _nested(cty: Any) -> bool:
     return isinstance(cty, str) and cty.lower() in NESTED_CTY
 
 
-def parse_jwt(token: str) -> ParsedJwt | JwtStatus:
-    """Parse a compact JWS; the first failing check's status, in jwt.cc's order."""
+def _segments(token: str) -> tuple[list[str], JwtStatus | None] | JwtStatus:
+    """jwt.cc: StrSplit(jwt, '.', SkipEmpty()) must give 3 pieces; skipped empty ones are meshgate's refusal."""
     if len(token) > MAX_TOKEN_CHARS:
         return _S.JWT_BAD_FORMAT
     pieces = token.split(".")
-    if len(pieces) != 3 or not (pieces[0] and pieces[1] and pieces[2]):
-        return _S.JWT_BAD_FORMAT  # JWE (5), extra dots, empty segments (Envoy skips empty ones)
-    header_b64, payload_b64, signature_b64 = pieces
+    if len(pieces) == 3 and pieces[0] and pieces[1] and pieces[2]:
+        return pieces, None
+    pieces = [p for p in pieces if p]
+    return (pieces, _S.JWT_BAD_FORMAT) if len(pieces) == 3 else _S.JWT_BAD_FORMAT
+
+
+def parse_jwt(token: str) -> ParsedJwt | JwtStatus:
+    """Parse a compact JWS as jwt.cc does: the first failing check's status, else the parsed token."""
+    split = _segments(token)
+    if isinstance(split, JwtStatus):
+        return split
+    (header_b64, payload_b64, signature_b64), refusal = split
 
     header_info = _HEADER_MEMO.get(header_b64)
     if header_info is None:
@@ -156,11 +180,14 @@ def parse_jwt(token: str) -> ParsedJwt | JwtStatus:
         _HEADER_MEMO[header_b64] = header_info
     if isinstance(header_info, JwtStatus):
         return header_info
-    header, alg, kid = header_info
+    header, alg, kid, header_refusal = header_info
+    refusal = refusal or header_refusal
 
-    payload_raw = b64url_decode_strict(payload_b64)
-    if payload_raw is None:
-        return _S.JWT_PAYLOAD_PARSE_ERROR_BAD_BASE64
+    decoded = _decode(payload_b64, _S.JWT_PAYLOAD_PARSE_ERROR_BAD_BASE64)
+    if isinstance(decoded, JwtStatus):
+        return decoded
+    payload_raw, payload_refusal = decoded
+    refusal = refusal or payload_refusal
     payload = load_token_json(payload_raw)
     if payload is None:
         return _S.JWT_PAYLOAD_PARSE_ERROR_BAD_JSON
@@ -171,12 +198,12 @@ def parse_jwt(token: str) -> ParsedJwt | JwtStatus:
     if not isinstance(sub, str):
         return _S.JWT_PAYLOAD_PARSE_ERROR_SUB_NOT_STRING
     times = [0, 0, 0]
-    for i, (name, not_number, out_of_range, whole) in enumerate(_TIME_CLAIMS):
+    for i, (name, not_number, out_of_range) in enumerate(_TIME_CLAIMS):
         value = payload.get(name)
         if type(value) is int and 0 <= value < _UINT64_INT_LIMIT:
             times[i] = value  # the common case, exactly what _uint64 answers for it
             continue
-        value = _uint64(payload, name, whole)
+        value = _uint64(payload, name)
         if value is False:
             return not_number
         if value is True:
@@ -189,16 +216,19 @@ def parse_jwt(token: str) -> ParsedJwt | JwtStatus:
     if aud is None:
         return _S.JWT_PAYLOAD_PARSE_ERROR_AUD_NOT_STRING
 
-    signature = b64url_decode_strict(signature_b64)
-    if signature is None:
-        return _S.JWT_SIGNATURE_PARSE_ERROR_BAD_BASE64
+    decoded = _decode(signature_b64, _S.JWT_SIGNATURE_PARSE_ERROR_BAD_BASE64)
+    if isinstance(decoded, JwtStatus):
+        return decoded
+    signature, signature_refusal = decoded
+    if refusal is None:
+        refusal = signature_refusal or (_S.JWT_EXPIRED if times[2] == 0 and "exp" in payload else None)
     return ParsedJwt(
         token,
         header,
         payload,
         header_b64,
         payload_b64,
-        f"{header_b64}.{payload_b64}".encode(),
+        f"{header_b64}.{payload_b64}".encode(),  # verify.cc: the segments jwt.cc kept, joined by one dot
         signature,
         alg,
         kid,
@@ -209,7 +239,7 @@ def parse_jwt(token: str) -> ParsedJwt | JwtStatus:
         times[0],
         times[1],
         times[2],
-        "exp" in payload,
+        refusal,
     )
 
 
@@ -226,9 +256,9 @@ def _audiences(payload: dict[str, Any]) -> tuple[str, ...] | None:
 
 
 def verify_time(parsed: ParsedJwt, now: int, skew: int) -> JwtStatus:
-    """jwt.cc verifyTimeConstraint: nbf first, then exp; an absent exp never expires, `exp: 0` has."""
+    """jwt.cc verifyTimeConstraint: nbf first, then exp; `exp` 0 (or absent) never expires here."""
     if now + skew < parsed.nbf:
         return _S.JWT_NOT_YET_VALID
-    if parsed.has_exp and (parsed.exp == 0 or now > parsed.exp + skew):
+    if parsed.exp and now > parsed.exp + skew:
         return _S.JWT_EXPIRED
     return _S.OK

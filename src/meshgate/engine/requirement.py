@@ -21,6 +21,7 @@ class AuthnResult:
     refresh: tuple[str, ...]
     trace: AuthnTrace
     header_edits: HeaderEdits | None = None  # the same edits, as authorization must see them
+    remove_params: tuple[str, ...] = ()  # query parameters of verified, not forwarded tokens (decoded names)
 
     @property
     def ok(self) -> bool:

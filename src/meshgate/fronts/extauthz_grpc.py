@@ -1,7 +1,8 @@
 """Envoy ext_authz gRPC v3 (`envoy.service.auth.v3.Authorization/Check`): server, and client for CUSTOM.
 
 Needs the `meshgate[extauthz]` extra (grpcio + xds-protos). A Decision becomes a CheckResponse:
-allowed → `OK` with `ok_response` (upstream headers to set, headers to remove); denied →
+allowed → `OK` with `ok_response` (upstream headers to set, headers to remove, the query parameters of a
+verified token that is not forwarded); denied →
 `PERMISSION_DENIED` (`UNAUTHENTICATED` for 401) with a `denied_response` carrying Envoy's exact
 status, body and `www-authenticate`, which Envoy's ext_authz filter sends as its local reply
 (envoyproxy/envoy api/envoy/service/auth/v3/external_auth.proto; source/extensions/filters/http/ext_authz).
@@ -22,6 +23,7 @@ from google.rpc import code_pb2, status_pb2
 
 from meshgate.engine.attributes import RequestAttributes
 from meshgate.engine.decision import Decision
+from meshgate.engine.query import removed_names
 from meshgate.engine.status import LOCAL_REPLY_CONTENT_TYPE
 from meshgate.fronts.custom_provider import ProviderVerdict, failed
 from meshgate.fronts.extauthz_attributes import attributes_from_check
@@ -48,8 +50,12 @@ def check_response(decision: Decision) -> Any:
         set_pairs = edits.set if edits is not None else ()
         set_names = {name for name, _ in set_pairs}
         remove = [n for n in (edits.remove if edits is not None else ()) if n not in set_names]
+        # a verified token's query parameter: Envoy's ext_authz filter rewrites `:path` (ext_authz.cc)
+        params = removed_names(decision.trace.path, edits.path) if edits is not None else ()
         ok = external_auth_pb2.OkHttpResponse(
-            headers=[_header(n, v) for n, v in set_pairs], headers_to_remove=remove
+            headers=[_header(n, v) for n, v in set_pairs],
+            headers_to_remove=remove,
+            query_parameters_to_remove=params,
         )
         return external_auth_pb2.CheckResponse(status=status_pb2.Status(code=code_pb2.OK), ok_response=ok)
     code = code_pb2.UNAUTHENTICATED if decision.status == 401 else code_pb2.PERMISSION_DENIED
