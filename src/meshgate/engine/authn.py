@@ -54,10 +54,6 @@ class Authenticator:
         self._location_text = {loc: loc.describe() for loc in self.locations}
         self._removals: dict[tuple[str, ...], tuple[str, ...]] = {}  # run.removed → the result's removals
         self.always_remove = tuple(dict.fromkeys(h for p in self.providers for h in p.sanitize))
-        # what the outcome depends on, read raw for the result memo: header values, query, cookies
-        self._raw_headers = tuple(dict.fromkeys(loc.name for loc in self.locations if loc.kind == "header"))
-        self._reads_query = any(loc.kind == "param" for loc in self.locations)
-        self._reads_cookies = any(loc.kind == "cookie" for loc in self.locations)
         inline = [p.inline for p in self.providers]
         self._static_keysets = tuple(inline) if all(k is not None for k in inline) else None
         self._static_ids = tuple(map(id, self._static_keysets)) if self._static_keysets is not None else ()
@@ -97,21 +93,13 @@ class Authenticator:
             keysets = tuple(
                 p.inline if p.inline is not None else keys.get(p.jwks_uri) for p in self.providers
             )
-        # The memo key holds every input the outcome depends on: raw token sources and key set objects.
-        names = self._raw_headers
-        raw: tuple[object, ...] = (
-            (headers.get(names[0]),) if len(names) == 1 else tuple([headers.get(name) for name in names])
-        )
-        if self._reads_query:
-            q = path.find("?")
-            raw += (path[q:] if q >= 0 else "",)
-        if self._reads_cookies:
-            raw += (headers.get("cookie"),)
-        memo_key = raw + (self._static_ids if keysets is self._static_keysets else tuple(map(id, keysets)))
+        every = extract_every(self.locations, headers, path)
+        # The outcome is a function of the tokens found (and where), the key sets and the time window:
+        # keyed by those, a client reusing its token is a lookup whatever else its requests carry.
+        memo_key = (every, self._static_ids if keysets is self._static_keysets else tuple(map(id, keysets)))
         hit = self.result_cache.get(memo_key, now)
         if hit is not None:
             return hit
-        every = extract_every(self.locations, headers, path)
         single = self._single_token(every) if self._one_provider else None
         if single is not None:
             run, status = self._run_single(*single, keysets, now)

@@ -8,7 +8,6 @@ meshgate's path guard accepted (docs/security.md).
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 
 from meshgate.engine.attributes import RequestAttributes
@@ -52,7 +51,6 @@ class Engine:
         rules = [rule for ra in self.request_authentications for rule in ra.jwt_rules]
         self.authenticator = Authenticator(rules, cache_size=self.options.token_cache_size)
         self.authorizer = Authorizer(self.authorization_policies, self.options.custom_providers)
-        self._memo = DecisionMemo(self.options.token_cache_size)
 
     @classmethod
     def for_workload(
@@ -66,37 +64,11 @@ class Engine:
         return tuple(JwksSource(uri, timeout) for uri, timeout in self.authenticator.jwks_uris())
 
     def decide(self, attrs: RequestAttributes, keys: KeySnapshot, now: float) -> Decision:
-        memo_key = self._memo_key(attrs)
-        entry = self._memo.get(memo_key)
-        # Same request attributes and the very same authentication result (the authenticator's memo
-        # returns one object per token set only while its nbf/exp window holds): the same answer.
-        if entry is not None:
-            path = entry.path  # the same raw path normalizes the same way
-            authn = self.authenticator.authenticate(attrs, path, keys, now)
-            if authn is entry.authn:
-                return entry.decision
-        else:
-            normalized = normalize_path(attrs.path, self.options.path_normalization)
-            if normalized is None:
-                return _bad_request(attrs, path_rejection(attrs.path, self.options.path_normalization))
-            path = normalized
-            authn = self.authenticator.authenticate(attrs, path, keys, now)
-        decision = self._decide(attrs, path, authn)
-        if not decision.refresh:
-            self._memo.put(memo_key, MemoEntry(path, authn, decision))
-        return decision
-
-    def _memo_key(self, attrs: RequestAttributes) -> tuple[object, ...]:
-        """Every attribute authorization can read; the token side is covered by the authn result."""
-        key: tuple[object, ...] = (
-            attrs.path, attrs.method, attrs.authority, attrs.scheme, attrs.peer_ip,
-            attrs.local_port, attrs.local_ip, attrs.sni,
-        )  # fmt: skip
-        if self.authorizer.reads_headers:
-            key += tuple(attrs.headers.items())
-        elif self.options.trusted_proxies > 0:
-            key += (attrs.headers.get("x-forwarded-for"),)
-        return key
+        mode = self.options.path_normalization
+        path = normalize_path(attrs.path, mode)
+        if path is None:
+            return _bad_request(attrs, path_rejection(attrs.path, mode))
+        return self._decide(attrs, path, self.authenticator.authenticate(attrs, path, keys, now))
 
     def _decide(self, attrs: RequestAttributes, path: str, authn: AuthnResult) -> Decision:
         headers = attrs.headers
@@ -127,33 +99,6 @@ class Engine:
         upstream_path = without_params(path, authn.remove_params) if authn.remove_params else path
         edits = UpstreamEdits(path=upstream_path, remove=authn.remove_headers, set=authn.set_headers)
         return Decision(True, 200, "", (), edits, trace, (), authz.custom_provider)
-
-
-@immutable
-class MemoEntry:
-    path: str
-    authn: AuthnResult
-    decision: Decision
-
-
-class DecisionMemo:
-    """A bounded map of recent decisions (oldest evicted first): a repeated request is a lookup."""
-
-    def __init__(self, size: int) -> None:
-        self.size = max(size, 0)
-        # OrderedDict: evicting the oldest is O(1) (a plain dict rescans its deleted head slots)
-        self.entries: OrderedDict[tuple[object, ...], MemoEntry] = OrderedDict()
-
-    def get(self, key: tuple[object, ...]) -> MemoEntry | None:
-        return self.entries.get(key)
-
-    def put(self, key: tuple[object, ...], entry: MemoEntry) -> None:
-        if self.size == 0:
-            return
-        entries = self.entries
-        if len(entries) >= self.size and key not in entries:
-            entries.popitem(last=False)
-        entries[key] = entry
 
 
 def _jwt_denied(

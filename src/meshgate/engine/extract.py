@@ -140,16 +140,20 @@ def extract_every(
     params: list[tuple[str, str]] | None = None
     cookies: list[tuple[str, str]] | None = None
     for loc in locations:
-        if loc.kind == "header":
+        kind = loc.kind
+        if kind == "header":
             values = headers.get(loc.name)
             if values is None:
                 out.append(())
+            elif len(values) == 1:  # the common request: one line, one entry
+                token = header_token(values[0].strip(_OWS), loc.prefix)
+                out.append(() if token is None else (token,))
             else:
                 found = (header_token(e, loc.prefix) for e in header_entries(loc.name, values))
                 out.append(tuple(t for t in found if t is not None))
-        elif loc.kind == "param":
+        elif kind == "param":
             if params is None:
-                params = query_pairs(path)
+                params = _params_named(path, loc.name, locations)
             out.append(tuple(v for n, v in params if n == loc.name) if params else ())
         else:
             if cookies is None:
@@ -157,6 +161,22 @@ def extract_every(
                 cookies = cookie_pairs(headers.get("cookie", ()), wanted)
             out.append(tuple(v for n, v in cookies if n == loc.name))
     return tuple(out)
+
+
+def _params_named(path: str, name: str, locations: Sequence[Location]) -> list[tuple[str, str]]:
+    """query_pairs(path), or [] at once when no parameter can decode to a name a location reads.
+
+    A name reaches the decoded query only as itself or through a `%` escape, so a query holding neither
+    the literal name nor a `%` holds no token (the common request: `?page=2`, no `access_token`).
+    """
+    start = path.find("?")
+    if start < 0:
+        return []
+    if "%" not in path:
+        names = [loc.name for loc in locations if loc.kind == "param"]
+        if not any(n in path[start:] for n in names):
+            return []
+    return query_pairs(path)
 
 
 def envoy_view(
