@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from meshgate.engine.attributes import RequestAttributes
 from meshgate.engine.authn_run import Run
 from meshgate.engine.decision import AuthnTrace
-from meshgate.engine.extract import envoy_view, extract_every, order_locations
+from meshgate.engine.extract import Extractor, envoy_view, order_locations
 from meshgate.engine.header_view import header_edits
 from meshgate.engine.jws import ParsedJwt
 from meshgate.engine.keyset import KeySet, KeySnapshot
@@ -45,6 +45,7 @@ class Authenticator:
         self.providers = compile_providers(rules)
         self.locations = order_locations([loc for p in self.providers for loc in p.locations])
         self.location_index = {loc: i for i, loc in enumerate(self.locations)}
+        self.extract = Extractor(self.locations)
         self.location_providers = {
             loc: tuple(p for p in self.providers if loc in p.locations) for loc in self.locations
         }
@@ -56,7 +57,6 @@ class Authenticator:
         self.always_remove = tuple(dict.fromkeys(h for p in self.providers for h in p.sanitize))
         inline = [p.inline for p in self.providers]
         self._static_keysets = tuple(inline) if all(k is not None for k in inline) else None
-        self._static_ids = tuple(map(id, self._static_keysets)) if self._static_keysets is not None else ()
         self.token_cache: TokenCache[ParsedJwt] = TokenCache(cache_size)
         self.result_cache: TokenCache[AuthnResult] = TokenCache(cache_size)
         self._no_rules = AuthnResult(_S.OK, None, (), (), (), AuthnTrace("no rules", _S.OK.value))
@@ -93,10 +93,10 @@ class Authenticator:
             keysets = tuple(
                 p.inline if p.inline is not None else keys.get(p.jwks_uri) for p in self.providers
             )
-        every = extract_every(self.locations, headers, path)
+        every = self.extract(headers, path)
         # The outcome is a function of the tokens found (and where), the key sets and the time window:
         # keyed by those, a client reusing its token is a lookup whatever else its requests carry.
-        memo_key = (every, self._static_ids if keysets is self._static_keysets else tuple(map(id, keysets)))
+        memo_key = every if keysets is self._static_keysets else (every, tuple(map(id, keysets)))
         hit = self.result_cache.get(memo_key, now)
         if hit is not None:
             return hit

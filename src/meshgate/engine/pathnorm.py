@@ -44,7 +44,7 @@ _MUST_ESCAPE = frozenset('"<>^`{|} ')
 _CANON_WORK = re.compile(r'[%\\"<>^`{|} ]|/\.')
 # A target every mode leaves as it is, when it holds no `//` or `/.` either: `/`, then visible ASCII but
 # `%` (escapes), `#` (fragment), `;` (path_guard), `\` and the characters Chromium escapes.
-_CANONICAL_TARGET = re.compile(r'/[!$&-:=?-\[\]_a-z~]*')
+_CANONICAL_TARGET = re.compile(r"/[!$&-:=?-\[\]_a-z~]*")
 _ESCAPED_SLASH = re.compile(r"%(?:2[fF]|5[cC])")
 # Bytes Envoy's HTTP/1 codec accepts in a request-target: visible ASCII only.
 _BAD_TARGET_CHAR = re.compile(r"[^\x21-\x7e]")
