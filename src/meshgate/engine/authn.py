@@ -24,12 +24,12 @@ from meshgate.engine.authn_run import Run
 from meshgate.engine.decision import AuthnTrace
 from meshgate.engine.extract import Extractor, envoy_view, order_locations
 from meshgate.engine.header_view import header_edits
-from meshgate.engine.jws import ParsedJwt
 from meshgate.engine.keyset import KeySet, KeySnapshot
 from meshgate.engine.providers import compile_providers
 from meshgate.engine.requirement import AuthnResult, istio_requirement
 from meshgate.engine.status import JwtStatus
 from meshgate.engine.token_cache import TokenCache
+from meshgate.engine.verified_tokens import VerifiedTokens
 from meshgate.resources.model import JwtRule
 
 __all__ = ["Authenticator", "AuthnResult", "istio_requirement"]
@@ -41,7 +41,14 @@ _OK_TEXT = _S.OK.value
 class Authenticator:
     """Compiled JWT rules of one workload; `authenticate` is synchronous and never reads the clock."""
 
-    def __init__(self, rules: Sequence[JwtRule], cache_size: int = 4096) -> None:
+    def __init__(
+        self,
+        rules: Sequence[JwtRule],
+        cache_size: int = 4096,
+        verified_tokens: VerifiedTokens | None = None,
+    ) -> None:
+        """`verified_tokens`: the process's cache (ServingState's), shared by every engine and reload."""
+        self.rules = tuple(rules)
         self.providers = compile_providers(rules)
         self.locations = order_locations([loc for p in self.providers for loc in p.locations])
         self.location_index = {loc: i for i, loc in enumerate(self.locations)}
@@ -57,7 +64,7 @@ class Authenticator:
         self.always_remove = tuple(dict.fromkeys(h for p in self.providers for h in p.sanitize))
         inline = [p.inline for p in self.providers]
         self._static_keysets = tuple(inline) if all(k is not None for k in inline) else None
-        self.token_cache: TokenCache[ParsedJwt] = TokenCache(cache_size)
+        self.token_cache = verified_tokens if verified_tokens is not None else VerifiedTokens(cache_size)
         self.result_cache: TokenCache[AuthnResult] = TokenCache(cache_size)
         self._no_rules = AuthnResult(_S.OK, None, (), (), (), AuthnTrace("no rules", _S.OK.value))
         strip = header_edits(self.always_remove, ())

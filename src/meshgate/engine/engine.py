@@ -22,6 +22,7 @@ from meshgate.engine.pathnorm import normalize_path, path_rejection, strip_query
 from meshgate.engine.query import without_params
 from meshgate.engine.remote_ip import remote_ip
 from meshgate.engine.status import RBAC_ACCESS_DENIED, www_authenticate
+from meshgate.engine.verified_tokens import VerifiedTokens
 from meshgate.resources.model import AuthorizationPolicy, RequestAuthentication, ResourceSet, Workload
 from meshgate.resources.select import select_for_workload
 
@@ -37,28 +38,47 @@ class JwksSource:
 
 
 class Engine:
-    """Decides requests for one workload. Immutable after construction but for its token cache."""
+    """Decides requests for one workload. Immutable after construction but for its caches."""
 
     def __init__(
         self,
         request_authentications: Sequence[RequestAuthentication],
         authorization_policies: Sequence[AuthorizationPolicy],
         options: EngineOptions | None = None,
+        *,
+        verified_tokens: VerifiedTokens | None = None,
+        previous: Engine | None = None,
     ) -> None:
+        """`verified_tokens`: the process's cache (else the engine's own). `previous`: the engine this one
+        replaces; when the JWT rules are the same its authenticator (and its result memo) carries over."""
         self.options = options or EngineOptions()
         self.request_authentications = tuple(request_authentications)
         self.authorization_policies = tuple(authorization_policies)
-        rules = [rule for ra in self.request_authentications for rule in ra.jwt_rules]
-        self.authenticator = Authenticator(rules, cache_size=self.options.token_cache_size)
+        rules = tuple(rule for ra in self.request_authentications for rule in ra.jwt_rules)
+        kept: Authenticator | None = previous.authenticator if previous is not None else None
+        if kept is None or kept.rules != rules or verified_tokens not in (None, kept.token_cache):
+            kept = Authenticator(rules, self.options.token_cache_size, verified_tokens)
+        self.authenticator: Authenticator = kept
         self.authorizer = Authorizer(self.authorization_policies, self.options.custom_providers)
 
     @classmethod
     def for_workload(
-        cls, resources: ResourceSet, workload: Workload, options: EngineOptions | None = None
+        cls,
+        resources: ResourceSet,
+        workload: Workload,
+        options: EngineOptions | None = None,
+        *,
+        verified_tokens: VerifiedTokens | None = None,
+        previous: Engine | None = None,
     ) -> Engine:
         """Select what applies to `workload` (istio-semantics.md §1.2, §3.2) and compile it."""
         authns, policies = select_for_workload(resources, workload)
-        return cls(authns, policies, options)
+        return cls(authns, policies, options, verified_tokens=verified_tokens, previous=previous)
+
+    @property
+    def provider_fingerprints(self) -> frozenset[int]:
+        """The providers this engine verifies with (VerifiedTokens.forget drops the ones a reload removed)."""
+        return frozenset(p.fingerprint for p in self.authenticator.providers)
 
     def jwks_sources(self) -> tuple[JwksSource, ...]:
         return tuple(JwksSource(uri, timeout) for uri, timeout in self.authenticator.jwks_uris())
