@@ -152,6 +152,12 @@ def test_every_chunk_is_parsed_and_every_request_answered(
     assert b"authorization" not in sent_up.lower()
 
 
+def test_response_header_values_lose_their_trailing_whitespace(tmp_path: Path) -> None:
+    padded = OK.replace(b"Server: up\r\n", b"Server: up\r\nX-Up: v \t\r\n")
+    _, answered, _, _ = asyncio.run(_run(write_policy(tmp_path), [("down", _get()), ("up", padded)]))
+    assert b"\r\nx-up: v\r\n" in answered
+
+
 def test_repeated_requests_get_their_own_request_ids(tmp_path: Path) -> None:
     script = [("down", _get()), ("up", OK)] * 3
     sent_up, answered, feeds_down, feeds_up = asyncio.run(_run(write_policy(tmp_path), script))

@@ -38,6 +38,7 @@ from meshgate.fronts.upstream import UpstreamConnection, UpstreamPool
 log = logging.getLogger("meshgate.gateway")
 T = TypeVar("T")
 TUNNEL_BUFFER_LIMIT = 256 * 1024
+_OWS = (0x20, 0x09)  # RFC 9110 §5.6.3 optional whitespace: SP, HTAB
 MAX_REMOVAL_LISTS = 64  # distinct UpstreamEdits.remove lists kept encoded (a workload has a few)
 
 
@@ -213,6 +214,8 @@ class GatewayProtocol(asyncio.Protocol):
             raise _HeadersTooLarge
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if value and value[-1] in _OWS:  # llhttp keeps trailing whitespace; Envoy's codec drops it
+            value = value.rstrip(b" \t")
         self.headers.append((name, value))
         self.header_bytes += len(name) + len(value)
         if self.header_bytes > MAX_REQUEST_HEADERS_BYTES:

@@ -149,6 +149,8 @@ class UpstreamConnection(asyncio.Protocol):
         self.has_length = self.has_chunked = self.lists_names = False
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if value and value[-1] in (0x20, 0x09):  # trailing SP / HTAB: dropped, as Envoy's codec does
+            value = value.rstrip(b" \t")
         self.headers.append((name, value))
         size = len(name)  # cheap pre-filter for the names framing and the downstream head depend on
         if size == 14:
