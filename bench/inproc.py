@@ -93,7 +93,8 @@ def requests_for(mix: str, tokens: list[str], demo: str, count: int) -> list[byt
 
 async def build(policies: Path) -> tuple[GatewayContext, UpstreamPool]:
     opts = ServeOptions(config_paths=(str(policies),), namespace=seed.NAMESPACE, labels=dict(seed.LABELS))
-    resources, engine = load_config(opts)
+    built = load_config(opts)
+    resources, engine = built.resources, built.engine
     keystore = KeyStore(engine.jwks_sources())
     state = ServingState(engine, keystore, Metrics(), AccessLog(sys.stdout, "envoy"), workload=opts.workload,
                          resources=resources)  # fmt: skip
