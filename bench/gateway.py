@@ -1,16 +1,18 @@
 """Gateway benchmark: meshgate vs Envoy 1.40 (jwt_authn + RBAC) vs nginx vs direct, side by side in one run.
 
     .venv/bin/python bench/gateway.py [--duration S] [--warmup S] [--rounds N] [--threads T]
-                                      [--connections C]
+                                      [--connections C] [--clients K] [--tokens N]
 
 Every contender enforces (or, for nginx and direct, merely forwards) the Istio seed in front of the
 same nginx `Hello World!` upstream, loaded by the same wrk shape. CPU pinning (2 cores): the proxy
 under test alone on CPU 0, wrk and the upstream on CPU 1; two-worker rows let proxy and wrk share 0-1.
-Token mixes: `reused` (demo.jwt on every request: cache hits) and `fresh` (a new valid RS256 token per
-request). The whole plan runs `--rounds` times (default 3) and each row is its median round, so every
-ratio still compares rows measured side by side. Prints the table, the target checks, and last
-`ratios: reused/nginx=… reused/envoy=… fresh/envoy=… w2/nginx2=…`. Exit 0 when every row was measured,
-1 otherwise (the table still prints).
+Mixes (bench/wrk_driver.py): `mix`, the benchmark of record — the ingress mix of K clients' reused
+tokens, varied paths and queries, a fresh traceparent per request; `fresh` — the same requests, each
+with a token never sent before; `same` — one byte-identical request repeated. The whole plan runs
+`--rounds` times (default 3) and each row is its median round, so every ratio still compares rows
+measured side by side. Prints the table, the target checks, and last
+`ratios: mix/envoy=… mix/nginx=… fresh/envoy=… same/envoy=… mix_w2/nginx2=…`. Exit 0 when every row was
+measured, 1 otherwise (the table still prints).
 """
 
 from __future__ import annotations
@@ -35,16 +37,17 @@ from bench import envoy_config, nginx_config, procs, results, seed, wrk_driver  
 # One worker: the proxy alone on CPU 0, wrk and the upstream on CPU 1. Two workers: the proxy and wrk
 # share both CPUs (pinning wrk to CPU 1 starves a two-worker proxy's second core), the upstream stays on 1.
 PROXY_CPUS, LOAD_CPUS, W2_PROXY_CPUS, W2_LOAD_CPUS = "0", "1", "0,1", "0,1"
-# Contender, workers, mixes: the run order. direct and nginx get the reused header too (ignored by them),
-# so every row sends the same bytes.
+# Contender, workers, mixes: the run order. direct and nginx get the ingress mix too (its tokens ignored),
+# so every row sends the same kind of bytes.
 PLAN: tuple[tuple[str, int, tuple[str, ...]], ...] = (
-    ("direct", 1, ("reused",)),
-    ("nginx", 1, ("reused",)),
-    ("envoy", 1, ("reused", "fresh")),
-    ("meshgate", 1, ("reused", "fresh")),
-    ("nginx", 2, ("reused",)),
-    ("envoy", 2, ("reused",)),
-    ("meshgate", 2, ("reused",)),
+    ("direct", 1, ("mix",)),
+    ("nginx", 1, ("mix",)),
+    ("envoy", 1, ("mix", "fresh", "same")),
+    ("meshgate", 1, ("mix", "fresh", "same")),
+    ("bare", 1, ("mix", "fresh")),
+    ("nginx", 2, ("mix",)),
+    ("envoy", 2, ("mix",)),
+    ("meshgate", 2, ("mix",)),
 )
 # The seed's answers as Envoy gives them (istio-semantics.md §0).
 RBAC_DENIED = b"RBAC: access denied"
@@ -59,6 +62,7 @@ class Setup:
     policies: Path
     demo: str
     other: str
+    mix_file: Path
     fresh_file: Path
     load: wrk_driver.Load
     warmup: float
@@ -107,6 +111,15 @@ def launch(setup: Setup, contender: str, workers: int) -> tuple[procs.Server, in
         return procs.start(
             name, envoy_config.command(setup.tools["envoy"], path, workers), cpus, setup.tmp
         ), port
+    env = dict(
+        os.environ,
+        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),
+    )
+    if contender == "bare":
+        jwks = setup.tmp / "jwks.json"
+        jwks.write_text(seed.jwks_text())
+        argv = [sys.executable, str(ROOT / "bench" / "bare_proxy.py"), str(port), str(setup.upstream_port)]
+        return procs.start(name, [*argv, str(jwks)], cpus, setup.tmp, env), port
     labels = ",".join(f"{k}={v}" for k, v in seed.LABELS.items())
     argv = [
         sys.executable,
@@ -127,10 +140,6 @@ def launch(setup: Setup, contender: str, workers: int) -> tuple[procs.Server, in
     ]
     # Istio's default (meshConfig.accessLogFile unset) logs nothing, and neither does the Envoy contender.
     argv += ["--workers", str(workers), "--access-log-format", "off"]
-    env = dict(
-        os.environ,
-        PYTHONPATH=os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),
-    )
     return procs.start(name, argv, cpus, setup.tmp, env), port
 
 
@@ -157,13 +166,17 @@ def measure(setup: Setup, contender: str, workers: int, mixes: tuple[str, ...]) 
                 raise procs.Unavailable(
                     f"{contender} does not answer the seed as Envoy: " + "; ".join(problems)
                 )
-        reused = wrk_driver.Mix("reused", token=setup.demo)
+        known = {
+            "mix": wrk_driver.Mix("mix", token_file=setup.mix_file),
+            "fresh": wrk_driver.Mix("fresh", token_file=setup.fresh_file, fresh=True),
+            "same": wrk_driver.Mix("same", token=setup.demo),
+        }
         load = setup.load if workers == 1 or not setup.pin else replace(setup.load, cpus=W2_LOAD_CPUS)
         if setup.warmup > 0:
-            wrk_driver.run(setup.tools["wrk"], port, reused, load, duration=setup.warmup)
+            wrk_driver.run(setup.tools["wrk"], port, known["mix"], load, duration=setup.warmup)
         rows = []
         for mix_name in mixes:
-            mix = reused if mix_name == "reused" else wrk_driver.Mix("fresh", token_file=setup.fresh_file)
+            mix = known[mix_name]
             result = wrk_driver.run(setup.tools["wrk"], port, mix, load)
             if result.non2xx:
                 raise procs.BenchError(
@@ -171,7 +184,7 @@ def measure(setup: Setup, contender: str, workers: int, mixes: tuple[str, ...]) 
                     f"times out of {result.requests}: the proxy denied, so this bench is invalid"
                 )
             note = ""
-            if result.repeated_tokens:
+            if mix.fresh and result.repeated_tokens:
                 share = 100 * result.repeated_tokens / max(result.tokens_used, 1)
                 note = f"{share:.0f}% repeats, each after {result.tokens_available - 1} other tokens"
             rows.append(results.Row(contender, workers, mix_name, result, note))
@@ -216,7 +229,7 @@ def measure_all(setup: Setup, skip_meshgate: bool, rows: list[results.Row]) -> N
                 rows += measure(setup, contender, workers, mixes)
                 continue
             except procs.Unavailable as exc:
-                if contender != "meshgate":  # nginx or Envoy failing means the harness is broken
+                if contender not in ("meshgate", "bare"):  # nginx or Envoy failing: the harness is broken
                     raise
                 print(f"meshgate (workers {workers}) not measured: {exc}", file=sys.stderr)
                 reason = "not measured: " + (
@@ -244,6 +257,8 @@ def run(args: argparse.Namespace) -> int:
     load = wrk_driver.Load(args.threads, args.connections, args.duration, LOAD_CPUS if pin else None)
     print_header(args, tools, load)
     fresh_file = seed.fresh_token_file(args.tokens, Path(args.token_cache))
+    mix_file = seed.fresh_token_file(args.clients, Path(args.token_cache))
+    print(f"ingress mix: {args.clients} clients' RS256 tokens in {mix_file}")
     print(f"fresh tokens: {args.tokens} distinct RS256 tokens in {fresh_file}")
     rounds: list[list[results.Row]] = []
     with tempfile.TemporaryDirectory(prefix="meshgate-bench-") as tmp_name:
@@ -252,7 +267,9 @@ def run(args: argparse.Namespace) -> int:
         policies.write_text(seed.policies_yaml(seed.jwks_text()))
         demo, other = seed.demo_token(), seed.other_issuer_token()
         with upstream(tmp, tools["nginx"], pin) as port:
-            setup = Setup(tmp, tools, port, policies, demo, other, fresh_file, load, args.warmup, pin)
+            setup = Setup(
+                tmp, tools, port, policies, demo, other, mix_file, fresh_file, load, args.warmup, pin
+            )
             try:
                 for number in range(1, args.rounds + 1):
                     rounds.append([])
@@ -277,6 +294,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=float, default=2.0, help="warm-up seconds per contender (default 2)")
     parser.add_argument("--threads", type=int, default=1, help="wrk threads (default 1)")
     parser.add_argument("--connections", type=int, default=50, help="wrk connections (default 50)")
+    parser.add_argument("--clients", type=int, default=1000, help="clients in the ingress mix (default 1000)")
     parser.add_argument("--tokens", type=int, default=100_000, help="distinct fresh tokens (default 100000)")
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "meshgate-bench"
     parser.add_argument("--token-cache", default=str(cache), help=f"signed-token cache (default {cache})")

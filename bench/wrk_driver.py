@@ -1,9 +1,10 @@
 """Drive wrk for one (contender, token mix) measurement and read its result.
 
 Owns the load: the same wrk threads/connections/duration for everyone, wrk pinned to its own CPU, and
-the two token mixes — `reused` (one fixed `Authorization: Bearer <demo.jwt>` header, wrk's static
-request) and `fresh` (bench/fresh_tokens.lua cycling through a file of distinct tokens). Results come
-from the `WRKJSON` line the Lua `done()` prints, not from wrk's human-readable text.
+the three mixes — `mix`, the benchmark of record (bench/ingress_mix.lua: each request one of K clients'
+tokens, a varied path and query, a fresh traceparent), `fresh` (the same requests, each with a token
+never sent before) and `same` (one fixed request, wrk's static request: the byte-identical case).
+Results come from the `WRKJSON` line the Lua `done()` prints, not from wrk's human-readable text.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from bench import procs
 
 BENCH_DIR = Path(__file__).resolve().parent
 REPORT_LUA = BENCH_DIR / "wrk_report.lua"
-FRESH_LUA = BENCH_DIR / "fresh_tokens.lua"
+MIX_LUA = BENCH_DIR / "ingress_mix.lua"
 RESULT_MARK = "WRKJSON "
 
 
@@ -33,11 +34,13 @@ class Load:
 
 @dataclass(frozen=True)
 class Mix:
-    """A token mix: `token` for the reused header, `token_file` for fresh tokens, neither for no auth."""
+    """A request mix: `token_file` drives ingress_mix.lua (`fresh`: each token once), else `token` is the
+    static request's bearer token (`same`)."""
 
     name: str
     token: str | None = None
     token_file: Path | None = None
+    fresh: bool = False
 
 
 @dataclass(frozen=True)
@@ -57,7 +60,7 @@ class WrkResult:
 
     @property
     def repeated_tokens(self) -> int:
-        """Requests whose token had already been sent in this run (0 for the reused mix by definition)."""
+        """Fresh mix: requests whose token had already been sent in this run (the file ran out)."""
         if self.tokens_available == 0:
             return 0
         return max(0, self.tokens_used - self.tokens_available)
@@ -67,7 +70,8 @@ def command(wrk: str, url: str, mix: Mix, load: Load, duration: float | None = N
     seconds = max(1, round(duration if duration is not None else load.duration))
     argv = [wrk, f"-t{load.threads}", f"-c{load.connections}", f"-d{seconds}s", "--latency"]
     if mix.token_file is not None:
-        argv += ["-s", str(FRESH_LUA), url, "--", str(mix.token_file), str(load.threads)]
+        argv += ["-s", str(MIX_LUA), url, "--", str(mix.token_file), str(load.threads)]
+        argv += ["fresh"] if mix.fresh else []
     else:
         if mix.token is not None:
             argv += ["-H", f"Authorization: Bearer {mix.token}"]

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -198,8 +199,13 @@ _LOAD = Load(threads=1, connections=50, duration=10, cpus="1")
 @pytest.mark.parametrize(
     ("mix", "present", "absent"),
     [
-        (Mix("reused", token="T"), ["-H", "Authorization: Bearer T", str(wrk_driver.REPORT_LUA)], ["--"]),
-        (Mix("fresh", token_file=Path("/t.txt")), [str(wrk_driver.FRESH_LUA), "--", "/t.txt"], ["-H"]),
+        (Mix("same", token="T"), ["-H", "Authorization: Bearer T", str(wrk_driver.REPORT_LUA)], ["--"]),
+        (Mix("mix", token_file=Path("/t.txt")), [str(wrk_driver.MIX_LUA), "--", "/t.txt"], ["-H", "fresh"]),
+        (
+            Mix("fresh", token_file=Path("/t.txt"), fresh=True),
+            [str(wrk_driver.MIX_LUA), "--", "/t.txt", "fresh"],
+            ["-H"],
+        ),
         (Mix("none"), [str(wrk_driver.REPORT_LUA)], ["-H", "--"]),
     ],
 )
@@ -236,21 +242,29 @@ def _result(rps: float, p99: float = 1.0) -> wrk_driver.WrkResult:
 
 
 _ALL_ROWS = [
-    Row("nginx", 1, "reused", _result(30000)),
-    Row("envoy", 1, "reused", _result(4000, 5.0)),
+    Row("nginx", 1, "mix", _result(30000)),
+    Row("envoy", 1, "mix", _result(4000, 5.0)),
     Row("envoy", 1, "fresh", _result(4000, 5.0)),
-    Row("meshgate", 1, "reused", _result(18000, 2.0)),
+    Row("envoy", 1, "same", _result(5000, 5.0)),
+    Row("meshgate", 1, "mix", _result(18000, 2.0)),
     Row("meshgate", 1, "fresh", _result(6000, 6.0)),
-    Row("nginx", 2, "reused", _result(40000)),
-    Row("meshgate", 2, "reused", _result(32000)),
+    Row("meshgate", 1, "same", _result(20000, 1.0)),
+    Row("nginx", 2, "mix", _result(40000)),
+    Row("meshgate", 2, "mix", _result(32000)),
 ]
 
 
 @pytest.mark.parametrize(
     ("rows", "expected"),
     [
-        (_ALL_ROWS, "ratios: reused/nginx=0.60 reused/envoy=4.50 fresh/envoy=1.50 w2/nginx2=0.80"),
-        (_ALL_ROWS[:3], "ratios: reused/nginx=n/a reused/envoy=n/a fresh/envoy=n/a w2/nginx2=n/a"),
+        (
+            _ALL_ROWS,
+            "ratios: mix/envoy=4.50 mix/nginx=0.60 fresh/envoy=1.50 same/envoy=4.00 mix_w2/nginx2=0.80",
+        ),
+        (
+            _ALL_ROWS[:4],
+            "ratios: mix/envoy=n/a mix/nginx=n/a fresh/envoy=n/a same/envoy=n/a mix_w2/nginx2=n/a",
+        ),
     ],
     ids=["all-rows", "meshgate-missing"],
 )
@@ -260,7 +274,13 @@ def test_ratios_line(rows: list[results.Row], expected: str) -> None:
 
 @pytest.mark.parametrize(
     ("fragment", "verdict"),
-    [("reused/nginx", "ok"), ("fresh/envoy", "ok"), ("p99 reused", "ok"), ("p99 fresh", "MISS")],
+    [
+        ("mix/nginx", "ok"),
+        ("fresh/envoy", "ok"),
+        ("p99 mix", "ok"),
+        ("p99 fresh", "MISS"),
+        ("p99 same", "ok"),
+    ],
 )
 def test_target_lines(fragment: str, verdict: str) -> None:
     line = next(x for x in results.target_lines(_ALL_ROWS) if fragment in x)
@@ -323,16 +343,61 @@ def test_envoy_answers_the_seed(tmp_path: Path, upstream_port: int) -> None:
 @pytest.mark.e2e
 @needs_wrk
 @needs_nginx
-@pytest.mark.parametrize("mix_name", ["reused", "fresh"])
+@pytest.mark.parametrize("mix_name", ["same", "mix", "fresh"])
 def test_wrk_scripts_report(tmp_path: Path, upstream_port: int, mix_name: str) -> None:
-    """Both Lua scripts print a parsable result; the fresh one counts the tokens it handed out."""
+    """Every Lua script prints a parsable result; the token-file ones count the tokens they handed out."""
     token_file = tmp_path / "tokens.txt"
     token_file.write_text("a\nb\nc\n")
-    mix = Mix("reused", token="T") if mix_name == "reused" else Mix("fresh", token_file=token_file)
+    mix = {
+        "same": Mix("same", token="T"),
+        "mix": Mix("mix", token_file=token_file),
+        "fresh": Mix("fresh", token_file=token_file, fresh=True),
+    }[mix_name]
     load = Load(threads=1, connections=2, duration=1, cpus=None)
     r = wrk_driver.run(WRK, upstream_port, mix, load)
     assert r.requests > 0 and r.non2xx == 0
-    if mix_name == "fresh":
-        assert (r.tokens_available, r.tokens_used >= r.requests) == (3, True)
-    else:
+    if mix_name == "same":
         assert (r.tokens_available, r.tokens_used) == (0, 0)
+    else:
+        assert (r.tokens_available, r.tokens_used >= r.requests) == (3, True)
+
+
+_LOGGED = "$request_uri|$http_authorization|$http_traceparent|$http_user_agent|$http_accept"
+
+
+@pytest.mark.e2e
+@needs_wrk
+@needs_nginx
+@pytest.mark.parametrize("fresh", [False, True], ids=["mix", "fresh"])
+def test_ingress_mix_never_repeats_a_request(tmp_path: Path, fresh: bool) -> None:
+    """What the upstream receives: varied paths and queries, a new traceparent each time, each client's
+    own token and User-Agent (mix: tokens reused at random; fresh: each token once, in file order)."""
+    port = procs.free_port()
+    conf = nginx_config.upstream_conf(port=port, prefix=tmp_path).replace(
+        "  access_log off;\n",
+        f"  log_format mix '{_LOGGED}';\n  access_log {tmp_path / 'requests.log'} mix;\n",
+    )
+    server = procs.start("logged", nginx_config.command(NGINX, tmp_path, nginx_config.write(tmp_path, "logged", conf)),
+                         None, tmp_path)  # fmt: skip
+    tokens = [f"tok{i}" for i in range(50)]
+    (tmp_path / "tokens.txt").write_text("\n".join(tokens) + "\n")
+    try:
+        procs.wait_ready(server, port, {}, timeout=10)
+        mix = Mix("m", token_file=tmp_path / "tokens.txt", fresh=fresh)
+        wrk_driver.run(WRK, port, mix, Load(threads=1, connections=2, duration=1, cpus=None))
+    finally:
+        procs.stop(server)
+    lines = [line.split("|") for line in (tmp_path / "requests.log").read_text().splitlines()[1:]]
+    assert len(lines) > 200
+    uris, auths, traces, agents, accepts = zip(*lines, strict=True)
+    assert all(re.fullmatch(r"/api/v1/items/\d+\?page=\d+", uri) for uri in uris)
+    assert len(set(uris)) > 0.9 * len(uris) and len(set(traces)) == len(traces)
+    assert all(re.fullmatch(r"00-[0-9a-f]{32}-[0-9a-f]{16}-01", t) for t in traces)
+    assert set(accepts) == {"application/json"}
+    assert {a.removeprefix("Bearer ") for a in auths} <= set(tokens)
+    assert len(set(zip(auths, agents, strict=True))) == len(set(auths))  # one User-Agent per client
+    if fresh:
+        start = tokens.index(auths[0].removeprefix("Bearer "))
+        assert [a.removeprefix("Bearer ") for a in auths[:40]] == (tokens * 2)[start : start + 40]
+    else:
+        assert len(set(auths)) > 40

@@ -127,7 +127,10 @@ def test_lane_token_is_cached_like_the_walk() -> None:
         method="GET", path="/", headers={"authorization": (f"Bearer {TOKENS['valid']}",)}
     )
     first = auth.authenticate(attrs, "/", KEYS, NOW)
-    again = RequestAttributes(method="GET", path="/?x=1", headers=attrs.headers)  # result memo misses
-    assert auth.authenticate(again, again.path, KEYS, NOW) == first
+    assert auth.authenticate(attrs, "/?x=1", KEYS, NOW) is first  # the same tokens: the result memo
+    # The same token at another location: another result (its parameter is removed), the same verification.
+    again = RequestAttributes(method="GET", path=f"/?access_token={TOKENS['valid']}", headers={})
+    moved = auth.authenticate(again, again.path, KEYS, NOW)
+    assert moved.ok and moved.identity == first.identity and moved.remove_params == ("access_token",)
     assert auth.token_cache.hits == 1  # the verified token came from the token cache
     assert auth.authenticate(attrs, "/", {URI1: parse_jwks(json.dumps({"keys": [JWK1]}))}, NOW).ok

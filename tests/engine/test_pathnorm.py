@@ -11,9 +11,17 @@ None = Envoy answered 400.
 from __future__ import annotations
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from meshgate.engine.options import PathNormalization
-from meshgate.engine.pathnorm import envoy_normalize_path, merge_slashes, strip_query
+from meshgate.engine.pathnorm import (
+    envoy_normalize_path,
+    guarded_normalize_path,
+    merge_slashes,
+    normalize_path,
+    strip_query,
+)
 
 NONE = PathNormalization.NONE
 BASE = PathNormalization.BASE
@@ -204,3 +212,18 @@ def test_base_decodes_exactly_the_unreserved_escapes(byte: int) -> None:
     for escape in (f"%{byte:02X}", f"%{byte:02x}"):
         expected = None if byte == 0 else f"/x{char if char in UNRESERVED else escape}y"
         assert envoy_normalize_path(f"/x{escape}y", BASE) == expected
+
+
+_TARGET_PARTS = ["/", "a", "Z", "0", "-", ".", "_", "~", "?", "=", "&", "%", "%2e", "%2F", "%41", "%00", "#",
+                 ";", "\\", '"', "<", "^", "`", "{", "|", "}", " ", "\x7f", "é", "..", "//", "/./", "/../"]  # fmt: skip
+
+
+@settings(max_examples=3000, deadline=None)
+@given(st.lists(st.sampled_from(_TARGET_PARTS), max_size=12), st.sampled_from(list(PathNormalization)))
+def test_the_fast_path_answers_as_the_guarded_normalization(
+    parts: list[str], mode: PathNormalization
+) -> None:
+    """normalize_path returns a plain target untouched without the full walk: the same answer every time."""
+    raw = "".join(parts)
+    assert normalize_path(raw, mode) == guarded_normalize_path(raw, mode)
+    assert normalize_path("/" + raw, mode) == guarded_normalize_path("/" + raw, mode)

@@ -22,14 +22,14 @@ from collections.abc import Sequence
 from meshgate.engine.attributes import RequestAttributes
 from meshgate.engine.authn_run import Run
 from meshgate.engine.decision import AuthnTrace
-from meshgate.engine.extract import envoy_view, extract_every, order_locations
+from meshgate.engine.extract import Extractor, envoy_view, order_locations
 from meshgate.engine.header_view import header_edits
-from meshgate.engine.jws import ParsedJwt
 from meshgate.engine.keyset import KeySet, KeySnapshot
 from meshgate.engine.providers import compile_providers
 from meshgate.engine.requirement import AuthnResult, istio_requirement
 from meshgate.engine.status import JwtStatus
 from meshgate.engine.token_cache import TokenCache
+from meshgate.engine.verified_tokens import VerifiedTokens
 from meshgate.resources.model import JwtRule
 
 __all__ = ["Authenticator", "AuthnResult", "istio_requirement"]
@@ -41,10 +41,18 @@ _OK_TEXT = _S.OK.value
 class Authenticator:
     """Compiled JWT rules of one workload; `authenticate` is synchronous and never reads the clock."""
 
-    def __init__(self, rules: Sequence[JwtRule], cache_size: int = 4096) -> None:
+    def __init__(
+        self,
+        rules: Sequence[JwtRule],
+        cache_size: int = 4096,
+        verified_tokens: VerifiedTokens | None = None,
+    ) -> None:
+        """`verified_tokens`: the process's cache (ServingState's), shared by every engine and reload."""
+        self.rules = tuple(rules)
         self.providers = compile_providers(rules)
         self.locations = order_locations([loc for p in self.providers for loc in p.locations])
         self.location_index = {loc: i for i, loc in enumerate(self.locations)}
+        self.extract = Extractor(self.locations)
         self.location_providers = {
             loc: tuple(p for p in self.providers if loc in p.locations) for loc in self.locations
         }
@@ -54,14 +62,9 @@ class Authenticator:
         self._location_text = {loc: loc.describe() for loc in self.locations}
         self._removals: dict[tuple[str, ...], tuple[str, ...]] = {}  # run.removed → the result's removals
         self.always_remove = tuple(dict.fromkeys(h for p in self.providers for h in p.sanitize))
-        # what the outcome depends on, read raw for the result memo: header values, query, cookies
-        self._raw_headers = tuple(dict.fromkeys(loc.name for loc in self.locations if loc.kind == "header"))
-        self._reads_query = any(loc.kind == "param" for loc in self.locations)
-        self._reads_cookies = any(loc.kind == "cookie" for loc in self.locations)
         inline = [p.inline for p in self.providers]
         self._static_keysets = tuple(inline) if all(k is not None for k in inline) else None
-        self._static_ids = tuple(map(id, self._static_keysets)) if self._static_keysets is not None else ()
-        self.token_cache: TokenCache[ParsedJwt] = TokenCache(cache_size)
+        self.token_cache = verified_tokens if verified_tokens is not None else VerifiedTokens(cache_size)
         self.result_cache: TokenCache[AuthnResult] = TokenCache(cache_size)
         self._no_rules = AuthnResult(_S.OK, None, (), (), (), AuthnTrace("no rules", _S.OK.value))
         strip = header_edits(self.always_remove, ())
@@ -97,21 +100,13 @@ class Authenticator:
             keysets = tuple(
                 p.inline if p.inline is not None else keys.get(p.jwks_uri) for p in self.providers
             )
-        # The memo key holds every input the outcome depends on: raw token sources and key set objects.
-        names = self._raw_headers
-        raw: tuple[object, ...] = (
-            (headers.get(names[0]),) if len(names) == 1 else tuple([headers.get(name) for name in names])
-        )
-        if self._reads_query:
-            q = path.find("?")
-            raw += (path[q:] if q >= 0 else "",)
-        if self._reads_cookies:
-            raw += (headers.get("cookie"),)
-        memo_key = raw + (self._static_ids if keysets is self._static_keysets else tuple(map(id, keysets)))
+        every = self.extract(headers, path)
+        # The outcome is a function of the tokens found (and where), the key sets and the time window:
+        # keyed by those, a client reusing its token is a lookup whatever else its requests carry.
+        memo_key = every if keysets is self._static_keysets else (every, tuple(map(id, keysets)))
         hit = self.result_cache.get(memo_key, now)
         if hit is not None:
             return hit
-        every = extract_every(self.locations, headers, path)
         single = self._single_token(every) if self._one_provider else None
         if single is not None:
             run, status = self._run_single(*single, keysets, now)

@@ -22,7 +22,7 @@ from meshgate.engine.providers import DEFAULT_CLOCK_SKEW_S, Provider
 from meshgate.engine.requirement import Req
 from meshgate.engine.signature import verify
 from meshgate.engine.status import JwtStatus
-from meshgate.engine.token_cache import TokenCache
+from meshgate.engine.verified_tokens import VerifiedTokens
 
 _S = JwtStatus
 _SKEW = DEFAULT_CLOCK_SKEW_S
@@ -40,7 +40,7 @@ class Compiled(Protocol):
     @property
     def location_providers(self) -> Mapping[Location, tuple[Provider, ...]]: ...
     @property
-    def token_cache(self) -> TokenCache[ParsedJwt]: ...
+    def token_cache(self) -> VerifiedTokens: ...
 
 
 class Run:
@@ -163,8 +163,7 @@ class Run:
 
     def verify_token(self, provider: Provider, loc: Location, token: str) -> JwtStatus:
         keyset = self.keysets[provider.index]
-        cache_key = (token, provider.index, id(keyset))
-        parsed = self.auth.token_cache.get(cache_key, self.now)
+        parsed = self.auth.token_cache.get(token, provider, keyset, self.now)
         cached = parsed is not None
         if parsed is None:
             result = parse_jwt(token)
@@ -189,7 +188,7 @@ class Run:
             if parsed.refusal is not None:  # Envoy would accept it; meshgate does not (jws.py)
                 return parsed.refusal
             until = parsed.exp + _SKEW + 1 if parsed.exp else math.inf
-            self.auth.token_cache.put(cache_key, parsed, -math.inf, until, keyset)
+            self.auth.token_cache.put(provider, keyset, parsed, until)
         self._good_token(provider, loc, parsed)
         return _S.OK
 

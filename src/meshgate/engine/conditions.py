@@ -208,6 +208,9 @@ def _ip_field(attribute: Callable[[AuthzRequest], str]) -> Callable[[Sequence[st
 
 def _principals(values: Sequence[str], strict: bool) -> Predicate | None:
     matchers = [request_principal_matcher(v) for v in values]
+    if len(matchers) == 1:  # the common policy names one principal (or `*`): no generator per request
+        only = matchers[0]
+        return lambda r: only(r.identity)
     return lambda r: any(m(r.identity) for m in matchers)
 
 

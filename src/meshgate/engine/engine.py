@@ -8,7 +8,6 @@ meshgate's path guard accepted (docs/security.md).
 
 from __future__ import annotations
 
-from collections import OrderedDict
 from collections.abc import Sequence
 
 from meshgate.engine.attributes import RequestAttributes
@@ -23,6 +22,7 @@ from meshgate.engine.pathnorm import normalize_path, path_rejection, strip_query
 from meshgate.engine.query import without_params
 from meshgate.engine.remote_ip import remote_ip
 from meshgate.engine.status import RBAC_ACCESS_DENIED, www_authenticate
+from meshgate.engine.verified_tokens import VerifiedTokens
 from meshgate.resources.model import AuthorizationPolicy, RequestAuthentication, ResourceSet, Workload
 from meshgate.resources.select import select_for_workload
 
@@ -38,65 +38,57 @@ class JwksSource:
 
 
 class Engine:
-    """Decides requests for one workload. Immutable after construction but for its token cache."""
+    """Decides requests for one workload. Immutable after construction but for its caches."""
 
     def __init__(
         self,
         request_authentications: Sequence[RequestAuthentication],
         authorization_policies: Sequence[AuthorizationPolicy],
         options: EngineOptions | None = None,
+        *,
+        verified_tokens: VerifiedTokens | None = None,
+        previous: Engine | None = None,
     ) -> None:
+        """`verified_tokens`: the process's cache (else the engine's own). `previous`: the engine this one
+        replaces; when the JWT rules are the same its authenticator (and its result memo) carries over."""
         self.options = options or EngineOptions()
         self.request_authentications = tuple(request_authentications)
         self.authorization_policies = tuple(authorization_policies)
-        rules = [rule for ra in self.request_authentications for rule in ra.jwt_rules]
-        self.authenticator = Authenticator(rules, cache_size=self.options.token_cache_size)
+        rules = tuple(rule for ra in self.request_authentications for rule in ra.jwt_rules)
+        kept: Authenticator | None = previous.authenticator if previous is not None else None
+        if kept is None or kept.rules != rules or verified_tokens not in (None, kept.token_cache):
+            kept = Authenticator(rules, self.options.token_cache_size, verified_tokens)
+        self.authenticator: Authenticator = kept
         self.authorizer = Authorizer(self.authorization_policies, self.options.custom_providers)
-        self._memo = DecisionMemo(self.options.token_cache_size)
 
     @classmethod
     def for_workload(
-        cls, resources: ResourceSet, workload: Workload, options: EngineOptions | None = None
+        cls,
+        resources: ResourceSet,
+        workload: Workload,
+        options: EngineOptions | None = None,
+        *,
+        verified_tokens: VerifiedTokens | None = None,
+        previous: Engine | None = None,
     ) -> Engine:
         """Select what applies to `workload` (istio-semantics.md §1.2, §3.2) and compile it."""
         authns, policies = select_for_workload(resources, workload)
-        return cls(authns, policies, options)
+        return cls(authns, policies, options, verified_tokens=verified_tokens, previous=previous)
+
+    @property
+    def provider_fingerprints(self) -> frozenset[int]:
+        """The providers this engine verifies with (VerifiedTokens.forget drops the ones a reload removed)."""
+        return frozenset(p.fingerprint for p in self.authenticator.providers)
 
     def jwks_sources(self) -> tuple[JwksSource, ...]:
         return tuple(JwksSource(uri, timeout) for uri, timeout in self.authenticator.jwks_uris())
 
     def decide(self, attrs: RequestAttributes, keys: KeySnapshot, now: float) -> Decision:
-        memo_key = self._memo_key(attrs)
-        entry = self._memo.get(memo_key)
-        # Same request attributes and the very same authentication result (the authenticator's memo
-        # returns one object per token set only while its nbf/exp window holds): the same answer.
-        if entry is not None:
-            path = entry.path  # the same raw path normalizes the same way
-            authn = self.authenticator.authenticate(attrs, path, keys, now)
-            if authn is entry.authn:
-                return entry.decision
-        else:
-            normalized = normalize_path(attrs.path, self.options.path_normalization)
-            if normalized is None:
-                return _bad_request(attrs, path_rejection(attrs.path, self.options.path_normalization))
-            path = normalized
-            authn = self.authenticator.authenticate(attrs, path, keys, now)
-        decision = self._decide(attrs, path, authn)
-        if not decision.refresh:
-            self._memo.put(memo_key, MemoEntry(path, authn, decision))
-        return decision
-
-    def _memo_key(self, attrs: RequestAttributes) -> tuple[object, ...]:
-        """Every attribute authorization can read; the token side is covered by the authn result."""
-        key: tuple[object, ...] = (
-            attrs.path, attrs.method, attrs.authority, attrs.scheme, attrs.peer_ip,
-            attrs.local_port, attrs.local_ip, attrs.sni,
-        )  # fmt: skip
-        if self.authorizer.reads_headers:
-            key += tuple(attrs.headers.items())
-        elif self.options.trusted_proxies > 0:
-            key += (attrs.headers.get("x-forwarded-for"),)
-        return key
+        mode = self.options.path_normalization
+        path = normalize_path(attrs.path, mode)
+        if path is None:
+            return _bad_request(attrs, path_rejection(attrs.path, mode))
+        return self._decide(attrs, path, self.authenticator.authenticate(attrs, path, keys, now))
 
     def _decide(self, attrs: RequestAttributes, path: str, authn: AuthnResult) -> Decision:
         headers = attrs.headers
@@ -127,33 +119,6 @@ class Engine:
         upstream_path = without_params(path, authn.remove_params) if authn.remove_params else path
         edits = UpstreamEdits(path=upstream_path, remove=authn.remove_headers, set=authn.set_headers)
         return Decision(True, 200, "", (), edits, trace, (), authz.custom_provider)
-
-
-@immutable
-class MemoEntry:
-    path: str
-    authn: AuthnResult
-    decision: Decision
-
-
-class DecisionMemo:
-    """A bounded map of recent decisions (oldest evicted first): a repeated request is a lookup."""
-
-    def __init__(self, size: int) -> None:
-        self.size = max(size, 0)
-        # OrderedDict: evicting the oldest is O(1) (a plain dict rescans its deleted head slots)
-        self.entries: OrderedDict[tuple[object, ...], MemoEntry] = OrderedDict()
-
-    def get(self, key: tuple[object, ...]) -> MemoEntry | None:
-        return self.entries.get(key)
-
-    def put(self, key: tuple[object, ...], entry: MemoEntry) -> None:
-        if self.size == 0:
-            return
-        entries = self.entries
-        if len(entries) >= self.size and key not in entries:
-            entries.popitem(last=False)
-        entries[key] = entry
 
 
 def _jwt_denied(

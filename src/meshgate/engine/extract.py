@@ -136,27 +136,62 @@ def extract_every(
     locations: Sequence[Location], headers: Mapping[str, tuple[str, ...]], path: str
 ) -> tuple[tuple[str, ...], ...]:
     """Every token at every location, in request order: Envoy's first (`envoy_view` says which it reads)."""
-    out: list[tuple[str, ...]] = []
-    params: list[tuple[str, str]] | None = None
-    cookies: list[tuple[str, str]] | None = None
-    for loc in locations:
-        if loc.kind == "header":
-            values = headers.get(loc.name)
-            if values is None:
-                out.append(())
+    return Extractor(locations)(headers, path)
+
+
+class Extractor:
+    """extract_every for one set of locations, with what it needs worked out once (an Authenticator's)."""
+
+    __slots__ = ("cookie_names", "locations", "param_names")
+
+    def __init__(self, locations: Sequence[Location]) -> None:
+        self.locations = tuple(locations)
+        self.param_names = tuple(loc.name for loc in self.locations if loc.kind == "param")
+        self.cookie_names = frozenset(loc.name for loc in self.locations if loc.kind == "cookie")
+
+    def __call__(self, headers: Mapping[str, tuple[str, ...]], path: str) -> tuple[tuple[str, ...], ...]:
+        out: list[tuple[str, ...]] = []
+        params: list[tuple[str, str]] | None = None
+        cookies: list[tuple[str, str]] | None = None
+        for loc in self.locations:
+            kind = loc.kind
+            if kind == "header":
+                values = headers.get(loc.name)
+                if values is None:
+                    out.append(())
+                elif len(values) == 1:  # the common request: one line, one entry
+                    token = header_token(values[0].strip(_OWS), loc.prefix)
+                    out.append(() if token is None else (token,))
+                else:
+                    found = (header_token(e, loc.prefix) for e in header_entries(loc.name, values))
+                    out.append(tuple(t for t in found if t is not None))
+            elif kind == "param":
+                if params is None:
+                    params = self._params(path)
+                out.append(tuple([v for n, v in params if n == loc.name]) if params else ())
             else:
-                found = (header_token(e, loc.prefix) for e in header_entries(loc.name, values))
-                out.append(tuple(t for t in found if t is not None))
-        elif loc.kind == "param":
-            if params is None:
-                params = query_pairs(path)
-            out.append(tuple(v for n, v in params if n == loc.name) if params else ())
-        else:
-            if cookies is None:
-                wanted = frozenset(x.name for x in locations if x.kind == "cookie")
-                cookies = cookie_pairs(headers.get("cookie", ()), wanted)
-            out.append(tuple(v for n, v in cookies if n == loc.name))
-    return tuple(out)
+                if cookies is None:
+                    cookies = cookie_pairs(headers.get("cookie", ()), self.cookie_names)
+                out.append(tuple([v for n, v in cookies if n == loc.name]))
+        return tuple(out)
+
+    def _params(self, path: str) -> list[tuple[str, str]]:
+        """query_pairs(path), or [] at once when no parameter can decode to a name a location reads.
+
+        A name reaches the decoded query only as itself or through a `%` escape, so a query holding
+        neither the literal name nor a `%` holds no token (the common request: `?page=2`).
+        """
+        start = path.find("?")
+        if start < 0:
+            return []
+        if "%" not in path:
+            query = path[start:]
+            for name in self.param_names:
+                if name in query:
+                    break
+            else:
+                return []
+        return query_pairs(path)
 
 
 def envoy_view(

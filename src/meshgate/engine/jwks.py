@@ -13,6 +13,8 @@ Per-key reasons are available from `parse_jwks_detailed` for logs. Never raises.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
 from typing import Any
 
 from cryptography import x509
@@ -55,11 +57,17 @@ def parse_jwks(text: str) -> KeySet:
 
 
 def parse_jwks_detailed(text: str) -> tuple[KeySet, tuple[JwtStatus, ...]]:
-    """Like parse_jwks, plus the status of every skipped key (in document order), for logging."""
+    """Like parse_jwks, plus the status of every skipped key (in document order), for logging.
+
+    The key set carries the digest of `text`: a verified-token cache keyed by it survives a refresh or a
+    reload that brings the very same document, and never outlives a change of it.
+    """
     try:
-        return _parse(text)
+        keyset, skipped = _parse(text)
     except Exception:  # a parser bug must never escape into the fetcher or validator
-        return KeySet((), JwtStatus.JWKS_PARSE_ERROR), ()
+        keyset, skipped = KeySet((), JwtStatus.JWKS_PARSE_ERROR), ()
+    digest = hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+    return dataclasses.replace(keyset, digest=digest), skipped
 
 
 def _parse(text: str) -> tuple[KeySet, tuple[JwtStatus, ...]]:

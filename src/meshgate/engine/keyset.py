@@ -30,6 +30,7 @@ class KeySet:
 
     keys: tuple[Jwk, ...]
     status: JwtStatus = JwtStatus.OK
+    digest: str = ""  # sha256 of the document it was parsed from: the same document, the same keys
 
     @property
     def kids(self) -> tuple[str, ...]:

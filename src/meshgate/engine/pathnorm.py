@@ -42,6 +42,9 @@ _UNRESERVED = frozenset("0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrs
 _MUST_ESCAPE = frozenset('"<>^`{|} ')
 # Anything the canonicalizer may change; a path without it is already canonical (fast path).
 _CANON_WORK = re.compile(r'[%\\"<>^`{|} ]|/\.')
+# A target every mode leaves as it is, when it holds no `//` or `/.` either: `/`, then visible ASCII but
+# `%` (escapes), `#` (fragment), `;` (path_guard), `\` and the characters Chromium escapes.
+_CANONICAL_TARGET = re.compile(r"/[!$&-:=?-\[\]_a-z~]*")
 _ESCAPED_SLASH = re.compile(r"%(?:2[fF]|5[cC])")
 # Bytes Envoy's HTTP/1 codec accepts in a request-target: visible ASCII only.
 _BAD_TARGET_CHAR = re.compile(r"[^\x21-\x7e]")
@@ -50,13 +53,20 @@ _BAD_TARGET_CHAR = re.compile(r"[^\x21-\x7e]")
 def strip_query(path: str) -> str:
     """The path without `?query` / `#fragment` (Envoy PathUtil::removeQueryAndFragment)."""
     query, fragment = path.find("?"), path.find("#")
-    if query < 0 and fragment < 0:
-        return path
-    return path[: min(i for i in (query, fragment) if i >= 0)]
+    if fragment < 0:
+        return path if query < 0 else path[:query]
+    return path[: fragment if query < 0 else min(query, fragment)]
 
 
 def normalize_path(raw: str, mode: PathNormalization) -> str | None:
     """The one path authorization and the upstream see; None = answer 400 (Envoy's or meshgate's)."""
+    if _CANONICAL_TARGET.fullmatch(raw) and "//" not in raw and "/." not in raw:
+        return raw  # visible ASCII, nothing to decode, escape, merge or refuse: every mode keeps it
+    return guarded_normalize_path(raw, mode)
+
+
+def guarded_normalize_path(raw: str, mode: PathNormalization) -> str | None:
+    """normalize_path without its fast path (tests/engine/test_pathnorm.py pins the two equal)."""
     if not ("%" in raw or "#" in raw or ";" in raw or "\\" in raw or "//" in raw or "/." in raw):
         return envoy_normalize_path(raw, mode)  # path_guard.suspect inlined: nothing it could refuse
     if path_guard.before(raw, mode) is not None:

@@ -52,6 +52,7 @@ class Provider:
     jwks_uri: str  # remote key set; "" when inline or unresolved
     inline: KeySet | None
     timeout_s: float
+    fingerprint: int  # hash of the JwtRule it was compiled from: the same rule, the same provider
 
     def describe(self) -> str:
         return f"{self.name} (issuer {self.issuer})"
@@ -103,6 +104,7 @@ def compile_providers(rules: Sequence[JwtRule]) -> tuple[Provider, ...]:
                 jwks_uri="" if inline is not None else rule.jwks_uri,
                 inline=inline,
                 timeout_s=rule.timeout_s,
+                fingerprint=hash(rule),
             )
         )
     return tuple(providers)

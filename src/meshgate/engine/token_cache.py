@@ -10,7 +10,7 @@ A hit is one dict lookup and two comparisons.
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
 V = TypeVar("V")
@@ -50,6 +50,13 @@ class TokenCache(Generic[V]):
         self._entries.move_to_end(key)
         while len(self._entries) > self._max:
             self._entries.popitem(last=False)
+
+    def drop_where(self, doomed: Callable[[Hashable], bool]) -> int:
+        """Remove every entry whose key `doomed` says; how many were removed."""
+        keys = [key for key in self._entries if doomed(key)]
+        for key in keys:
+            del self._entries[key]
+        return len(keys)
 
     def clear(self) -> None:
         self._entries.clear()

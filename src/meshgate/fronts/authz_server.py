@@ -84,7 +84,7 @@ class AuthzServer:
     async def start(self) -> None:
         """Load the config (ConfigError on a bad one), then start every part; returns once listening."""
         from meshgate.fronts.admin import AdminServer
-        from meshgate.fronts.reload import ConfigReloader, build_engine
+        from meshgate.fronts.reload import ConfigReloader, load_and_build
         from meshgate.fronts.state import ServingState
         from meshgate.jwks.store import KeyStore
         from meshgate.observability.access_log import AccessLog
@@ -103,7 +103,8 @@ class AuthzServer:
             custom_providers=providers.names,
         )
         workload = Workload(opts.namespace, dict(opts.labels), opts.root_namespace)
-        resources, engine = await asyncio.to_thread(build_engine, opts.config_paths, workload, options)
+        built = await asyncio.to_thread(load_and_build, opts.config_paths, workload, options)
+        resources, engine = built.resources, built.engine
         keystore = KeyStore(
             engine.jwks_sources(), min_refetch_interval_s=opts.jwks_min_refresh, ca_file=opts.ca_file
         )
@@ -120,7 +121,7 @@ class AuthzServer:
         self._closers.append(providers.close)
         await keystore.start()
         self._closers.append(keystore.close)
-        self.reloader = ConfigReloader(state)
+        self.reloader = ConfigReloader(state, loaded=built.read)  # an edit since the load is a change
         await self.reloader.start()
         self._closers.append(self.reloader.close)
         decider = ExtAuthzDecider(state, providers)

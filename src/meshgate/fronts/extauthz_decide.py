@@ -116,7 +116,9 @@ class ExtAuthzDecider:
         if engine is not None:
             return engine
         assert self.state.resources is not None
-        engine = Engine.for_workload(self.state.resources, workload, self.state.options)
+        engine = Engine.for_workload(
+            self.state.resources, workload, self.state.options, verified_tokens=self.state.verified_tokens
+        )
         self._engines[key] = engine
         while len(self._engines) > self.max_workloads:
             self._engines.popitem(last=False)

@@ -6,9 +6,8 @@ responses go out in order, and reading pauses while a pipelined request waits. l
 is the request-smuggling defence: any parse error answers Envoy's 400 and closes; RequestHead adds the
 checks llhttp leaves to us (transfer codings, Host, request-target form, Connection listings) and this
 module the header count; trailer fields are dropped (docs/security.md "HTTP and transport"). After a websocket 101 the
-connection becomes a byte pipe to the upstream connection. A chunk byte-identical to the previous one,
-when that one held exactly one whole bodiless request read at a message boundary, is replayed rather
-than parsed again (fronts/replay.py).
+connection becomes a byte pipe to the upstream connection. Every message is parsed: nothing is remembered
+from one request to the next (docs/performance.md says why).
 """
 
 from __future__ import annotations
@@ -22,9 +21,9 @@ from typing import Any, TypeVar, cast
 
 import httptools
 
+from meshgate.engine.decision import UpstreamEdits
 from meshgate.fronts.deadlines import DeadlineSweep
-from meshgate.fronts.head_memo import ConnectionMemo
-from meshgate.fronts.http_heads import RequestHead
+from meshgate.fronts.http_heads import RequestHead, removal_names
 from meshgate.fronts.local_reply import (
     BAD_REQUEST_BODY,
     HEADERS_TOO_LARGE_BODY,
@@ -33,13 +32,14 @@ from meshgate.fronts.local_reply import (
 )
 from meshgate.fronts.mesh_config import ExtAuthzProvider
 from meshgate.fronts.proxy import Exchange
-from meshgate.fronts.replay import REPLAY_MAX_BYTES, RequestRepeat, repeatable_request
 from meshgate.fronts.state import ServingState
 from meshgate.fronts.upstream import UpstreamConnection, UpstreamPool
 
 log = logging.getLogger("meshgate.gateway")
 T = TypeVar("T")
 TUNNEL_BUFFER_LIMIT = 256 * 1024
+_OWS = (0x20, 0x09)  # RFC 9110 §5.6.3 optional whitespace: SP, HTAB
+MAX_REMOVAL_LISTS = 64  # distinct UpstreamEdits.remove lists kept encoded (a workload has a few)
 
 
 class _HeadersTooLarge(Exception):
@@ -67,8 +67,21 @@ class GatewayContext:
         self.access_log_enabled = True
         self.custom_providers: Mapping[str, ExtAuthzProvider] = {}
         self.connections: set[GatewayProtocol] = set()
+        # UpstreamEdits.remove → its names as bytes: a workload has a handful of distinct removal lists
+        self._removals: dict[tuple[str, ...], frozenset[bytes]] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
         self.draining = False
+
+    def removals(self, edits: UpstreamEdits) -> frozenset[bytes]:
+        """The names `edits` takes off the request, encoded once per distinct removal list."""
+        if edits.set:
+            return removal_names(edits.remove, edits.set)
+        names = self._removals.get(edits.remove)
+        if names is None:
+            if len(self._removals) >= MAX_REMOVAL_LISTS:
+                self._removals.clear()
+            names = self._removals[edits.remove] = removal_names(edits.remove, ())
+        return names
 
     def spawn(self, coro: Coroutine[Any, Any, T], done: Callable[[asyncio.Task[T]], None]) -> None:
         """Run `coro` as a task (kept referenced) and hand the finished task to `done`."""
@@ -124,11 +137,6 @@ class GatewayProtocol(asyncio.Protocol):
         self.wbuf: list[bytes] = []
         self.upgrade_buffer: list[bytes] | None = None  # set once an upgrade request was parsed
         self.tunnel: UpstreamConnection | None = None
-        self.memo = ConnectionMemo()  # this connection's last request header block, rendered
-        self.repeat: RequestRepeat | None = None  # the last chunk, when replaying it equals parsing it
-        self.last_head: RequestHead | None = None
-        self.completed = 0  # requests whose end was parsed
-        self.body_seen = False
         self.peer_ip = ""
         self.peer_ip_bytes = b""
         self.local_ip = ""
@@ -160,18 +168,9 @@ class GatewayProtocol(asyncio.Protocol):
             return
         if self.failed:
             return
-        repeat = self.repeat
-        if repeat is not None and data == repeat.data:
-            self._replay(repeat.head)
-            return
-        self.repeat = None
-        at_boundary = not self.in_message and len(data) <= REPLAY_MAX_BYTES
-        completed, self.body_seen = self.completed, False
         self.corked += 1  # cork(): pipelined local replies leave together
         try:
             self.parser.feed_data(data)
-            if at_boundary and self.completed == completed + 1 and not (self.in_message or self.body_seen):
-                self.repeat = repeatable_request(data, self.last_head)
         except httptools.HttpParserUpgrade as exc:
             self.upgrade_buffer = []
             rest = data[exc.args[0] :]
@@ -192,20 +191,6 @@ class GatewayProtocol(asyncio.Protocol):
             self.corked -= 1  # uncork()
             if not self.corked and self.wbuf:
                 self._flush()
-
-    def _replay(self, head: RequestHead) -> None:
-        """What parsing the repeated chunk would do: one exchange for `head`, whose request is complete."""
-        self.cork()
-        try:
-            exchange = Exchange(self, head)
-            self.parsing = exchange
-            self._enqueue(exchange)
-            self.on_message_complete()
-        except Exception:  # as a failing parser callback: never a traceback to the client
-            log.exception("gateway failed on a request")
-            self.abort()
-        finally:
-            self.uncork()
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -229,6 +214,8 @@ class GatewayProtocol(asyncio.Protocol):
             raise _HeadersTooLarge
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if value and value[-1] in _OWS:  # llhttp keeps trailing whitespace; Envoy's codec drops it
+            value = value.rstrip(b" \t")
         self.headers.append((name, value))
         self.header_bytes += len(name) + len(value)
         if self.header_bytes > MAX_REQUEST_HEADERS_BYTES:
@@ -240,7 +227,7 @@ class GatewayProtocol(asyncio.Protocol):
             raise _HeadersTooLarge  # Envoy's max_headers_count: 431
         self.headers = []  # trailer fields arrive through on_header too: they never join the head
         parser = self.parser
-        head = self.memo.request_head(
+        head = RequestHead(
             parser.get_method(),
             self.url,
             headers,
@@ -248,19 +235,16 @@ class GatewayProtocol(asyncio.Protocol):
             upgrade_requested=parser.should_upgrade(),
             http_version=parser.get_http_version(),
         )
-        self.last_head = head
         exchange = Exchange(self, head)
         self.parsing = exchange
         self._enqueue(exchange)
 
     def on_body(self, body: bytes) -> None:
-        self.body_seen = True
         if self.parsing is not None:
             self.parsing.request_body(body)
 
     def on_message_complete(self) -> None:
         self.in_message = False
-        self.completed += 1
         exchange, self.parsing = self.parsing, None
         if exchange is not None:
             exchange.request_complete()

@@ -41,6 +41,12 @@ CHUNKED_HEADER = b"transfer-encoding: chunked\r\n"
 WEBSOCKET = b"websocket"  # the one upgrade type Istio configures (HCM upgrade_configs)
 
 
+def removal_names(remove: Iterable[str], set_headers: Sequence[tuple[str, str]]) -> frozenset[bytes]:
+    """The header names an UpstreamEdits takes off the request, as `upstream_request_head`'s `drop`."""
+    names = [*remove, *(name for name, _ in set_headers)]
+    return frozenset(name.encode("latin-1") for name in names) if names else NOTHING
+
+
 def connection_tokens(value: bytes) -> set[bytes]:
     """Lower-cased names listed in a `Connection` header value (`keep-alive, Foo` → {keep-alive, foo})."""
     return {token.strip().lower() for token in value.split(b",") if token.strip()}
@@ -48,13 +54,10 @@ def connection_tokens(value: bytes) -> set[bytes]:
 
 def new_request_id() -> bytes:
     """A random (version 4) UUID, as Envoy's x-request-id; not a secret, so no CSPRNG call per request."""
-    n = (getrandbits(128) & _UUID_CLEAR) | _UUID_V4
-    h = b"%032x" % n
-    return b"%s-%s-%s-%s-%s" % (h[:8], h[8:12], h[12:16], h[16:20], h[20:])
-
-
-_UUID_CLEAR = ~((0xF << 76) | (0x3 << 62))
-_UUID_V4 = (0x4 << 76) | (0x2 << 62)
+    n = getrandbits(122)  # the version (4) and variant (10) bits are written by the format
+    return b"%08x-%04x-4%03x-%x%03x-%012x" % (
+        n >> 90, (n >> 74) & 0xFFFF, (n >> 62) & 0xFFF, 8 | ((n >> 60) & 3), (n >> 48) & 0xFFF, n & 0xFFFFFFFFFFFF
+    )  # fmt: skip
 
 
 def listed_by_connection(headers: Headers) -> frozenset[bytes]:
@@ -78,6 +81,18 @@ MAX_CONNECTION_TOKENS = 10
 _HASH = ord("#")
 
 
+# What the upstream head does with a received header, by lower-cased name (anything else is copied).
+_DROP, _XFF, _XFP, _REQUEST_ID, _TE = 1, 2, 3, 4, 5
+_UPSTREAM_ACTIONS: dict[bytes, int] = {
+    **dict.fromkeys(HOP_BY_HOP, _DROP),
+    EXPECT: _DROP,  # Envoy answers `100 Continue` itself and does not forward Expect
+    b"te": _TE,
+    XFF: _XFF,
+    XFP: _XFP,
+    REQUEST_ID: _REQUEST_ID,
+}
+
+
 def upstream_request_head(
     method: bytes,
     target: bytes,
@@ -85,7 +100,7 @@ def upstream_request_head(
     *,
     peer_ip: bytes,
     scheme: bytes,
-    drop: Iterable[str] = (),
+    drop: frozenset[bytes] = NOTHING,
     set_headers: Sequence[tuple[str, str]] = (),
     chunked: bool = False,
     upgrade: bytes | None = None,
@@ -94,49 +109,45 @@ def upstream_request_head(
 ) -> tuple[bytes, bytes, bytes]:
     """(head bytes, x-forwarded-for sent, x-request-id sent) for one proxied request.
 
-    `drop` and the names of `set_headers` are removed (the engine's UpstreamEdits: token header,
-    spoofed output headers); `set_headers` are then appended. `upgrade` keeps the upgrade pair.
-    `new_id` makes the x-request-id when the client sent none.
+    `drop` (lower-case names: `removal_names` of the engine's UpstreamEdits — token header, spoofed
+    output headers, the names it sets) is removed; `set_headers` are then appended. `upgrade` keeps the
+    upgrade pair. `new_id` makes the x-request-id when the client sent none.
     """
-    removed = {name.encode("latin-1") for name in drop}
-    if set_headers:
-        removed.update(name.encode("latin-1") for name, _ in set_headers)
     if listed is None:
         listed = listed_by_connection(headers)
-    if listed:
-        removed |= listed
+    removed = drop | listed if listed else drop
     parts = [method, b" ", target, b" HTTP/1.1\r\n"]
     xff_at = -1
     xff_values: list[bytes] = []
     request_id = b""
     has_xfp = False
+    actions = _UPSTREAM_ACTIONS
     for name, value in headers:
         lname = name.lower()
-        if lname in HOP_BY_HOP:
-            if lname == b"te" and value.strip().lower() == TE_TRAILERS:
+        action = actions.get(lname)
+        if action is None:
+            if lname not in removed:
+                parts += (lname, b": ", value, b"\r\n")
+        elif action == _DROP:
+            continue
+        elif action == _TE:
+            if value.strip().lower() == TE_TRAILERS:
                 parts.append(b"te: trailers\r\n")
+        elif lname in removed:
             continue
-        if lname in removed:
-            continue
-        if lname == XFF:
+        elif action == _XFF:
             if xff_at < 0:
                 xff_at = len(parts)
                 parts.append(b"")
             xff_values.append(value.strip())
-            continue
-        if lname == XFP:
+        elif action == _XFP:
             if not has_xfp:
                 has_xfp = True
                 parts.append(b"x-forwarded-proto: " + scheme + b"\r\n")
-            continue
-        if lname == REQUEST_ID:
-            if request_id:
-                continue
+        elif not request_id:  # _REQUEST_ID: the first one is kept
             request_id = value
-        elif lname == EXPECT:
-            continue  # Envoy answers `100 Continue` itself and does not forward Expect
-        parts += (lname, b": ", value, b"\r\n")
-    xff = b",".join([*filter(None, xff_values), peer_ip])
+            parts += (lname, b": ", value, b"\r\n")
+    xff = b",".join([*filter(None, xff_values), peer_ip]) if xff_values else peer_ip
     xff_line = b"x-forwarded-for: " + xff + b"\r\n"
     if xff_at >= 0:
         parts[xff_at] = xff_line
@@ -157,6 +168,17 @@ def upstream_request_head(
     return b"".join(parts), xff, request_id
 
 
+# What the downstream head does with an upstream header, by lower-cased name (anything else is copied).
+_HOP, _CONNECTION, _SERVER, _DATE = 1, 2, 3, 4
+_DOWNSTREAM_ACTIONS: dict[bytes, int] = {
+    **dict.fromkeys(HOP_BY_HOP, _HOP),
+    b"connection": _CONNECTION,
+    b"server": _SERVER,
+    b"date": _DATE,
+}
+PLAIN_CONNECTION = frozenset({b"keep-alive", b"close"})  # options only: nothing else is listed
+
+
 def downstream_response_head(
     status: int,
     headers: Headers,
@@ -168,27 +190,33 @@ def downstream_response_head(
     upgrade: bool = False,
     listed: frozenset[bytes] | None = None,
 ) -> bytes:
-    """The response head Envoy writes for a proxied response (see the module docstring for the order)."""
+    """The response head Envoy writes for a proxied response (see the module docstring for the order).
+
+    `listed` (names the upstream's Connection header lists) is derived here when not given; a Connection
+    header holding only `keep-alive` or `close` lists nothing, so the common response needs no extra pass.
+    """
+    if listed is None:
+        listed = NOTHING if upgrade else _listed_unless_plain(headers)
     parts = [status_line(status)]
     has_server = has_date = False
-    if listed is None:
-        listed = listed_by_connection(headers) if not upgrade else NOTHING
+    actions = _DOWNSTREAM_ACTIONS
     for name, value in headers:
         lname = name.lower()
-        if lname in HOP_BY_HOP:
-            if upgrade and (lname == b"upgrade" or lname == b"connection"):
+        action = actions.get(lname)
+        if action is None:
+            if not listed or lname not in listed:
                 parts += (lname, b": ", value, b"\r\n")
-            continue
-        if lname in listed:
-            continue
-        if lname == b"server":
+        elif action >= _SERVER and listed and lname in listed:
+            continue  # `Connection: server` / `date`: dropped, then written as if the upstream sent none
+        elif action == _SERVER:
             if not has_server:
                 has_server = True
                 parts.append(SERVER_HEADER)
-            continue
-        if lname == b"date":
+        elif action == _DATE:
             has_date = True
-        parts += (lname, b": ", value, b"\r\n")
+            parts += (lname, b": ", value, b"\r\n")
+        elif upgrade and (action == _CONNECTION or lname == b"upgrade"):
+            parts += (lname, b": ", value, b"\r\n")
     if service_time_ms is not None:
         parts.append(UPSTREAM_SERVICE_TIME + b"%d\r\n" % service_time_ms)
     if not has_date:
@@ -203,6 +231,18 @@ def downstream_response_head(
     return b"".join(parts)
 
 
+def _listed_unless_plain(headers: Headers) -> frozenset[bytes]:
+    """listed_by_connection, skipped when no Connection header lists more than keep-alive/close."""
+    for name, value in headers:
+        if (
+            len(name) == 10
+            and name.lower() == b"connection"
+            and value.strip().lower() not in PLAIN_CONNECTION
+        ):
+            return listed_by_connection(headers)
+    return NOTHING
+
+
 def chunk(data: bytes) -> bytes:
     """One HTTP/1.1 chunk (the parsers hand us de-chunked bodies; we re-frame them)."""
     return b"%x\r\n%b\r\n" % (len(data), data)
@@ -211,47 +251,12 @@ def chunk(data: bytes) -> bytes:
 LAST_CHUNK = b"0\r\n\r\n"
 
 
-HeadFacts = tuple[
-    dict[str, tuple[str, ...]], str, bool, bool, bool, frozenset[bytes], "str | None"
-]  # fmt: skip
-
-
-def head_facts(raw_headers: Headers) -> HeadFacts:
-    """What a header block says: a pure function of its bytes, so a repeated block can reuse it.
-
-    The attribute dict may be shared by every request with this block: it is read-only from here on.
-    """
-    attrs: dict[str, tuple[str, ...]] = {}
-    for name, value in raw_headers:
-        key = name.decode("latin-1").lower()
-        prev = attrs.get(key)
-        attrs[key] = (value.decode("latin-1"),) if prev is None else (*prev, value.decode("latin-1"))
-    host = attrs.get("host")
-    te = attrs.get("transfer-encoding")
-    chunked = te is not None and "chunked" in ",".join(te).lower()
-    length = attrs.get("content-length")
-    has_body = chunked or (length is not None and length[0].strip() not in ("", "0"))
-    expect = attrs.get("expect")
-    expect_continue = expect is not None and expect[0].strip().lower() == "100-continue"
-    listed = listed_by_connection(raw_headers) if "connection" in attrs else NOTHING
-    agent = attrs.get("user-agent")
-    return (
-        attrs,
-        host[0] if host else "",
-        chunked,
-        has_body,
-        expect_continue,
-        listed,
-        agent[0] if agent else None,
-    )
-
-
 class RequestHead:
     """A parsed request head: raw bytes for re-serializing, str views for the engine and the log."""
 
     __slots__ = (
-        "attr_headers", "chunked", "expect_continue", "has_body", "host", "keep_alive", "listed", "made_attributes",
-        "method", "method_str", "raw_headers", "reject", "target", "target_str", "upgrade", "user_agent",
+        "attr_headers", "chunked", "expect_continue", "has_body", "host", "keep_alive", "listed", "method",
+        "method_str", "raw_headers", "reject", "target", "target_str", "upgrade",
     )  # fmt: skip
 
     def __init__(
@@ -263,27 +268,31 @@ class RequestHead:
         keep_alive: bool = True,
         upgrade_requested: bool = False,
         http_version: str = "1.1",
-        facts: HeadFacts | None = None,
     ) -> None:
-        """`facts`: head_facts(raw_headers), when the caller remembered them (head_memo.py)."""
         self.method = method
         self.target = target
         self.raw_headers = raw_headers
-        self.made_attributes: tuple[tuple[str, str, str, int], RequestAttributes] | None = None
         self.keep_alive = keep_alive
         self.method_str = method.decode("latin-1")
         self.target_str = target.decode("latin-1")
-        if facts is None:
-            facts = head_facts(raw_headers)
-        attrs, self.host, self.chunked, self.has_body, self.expect_continue, self.listed, self.user_agent = (
-            facts
-        )
+        attrs: dict[str, tuple[str, ...]] = {}  # the engine's view: lower-cased names, every value in order
+        for name, value in raw_headers:
+            key = name.lower().decode("latin-1")
+            prev = attrs.get(key)
+            attrs[key] = (value.decode("latin-1"),) if prev is None else (*prev, value.decode("latin-1"))
         self.attr_headers = attrs
+        host = attrs.get("host")
+        self.host = host[0] if host else ""
+        te = attrs.get("transfer-encoding")
+        self.chunked = chunked = te is not None and "chunked" in ",".join(te).lower()
+        length = attrs.get("content-length")
+        self.has_body = chunked or (length is not None and length[0].strip() not in ("", "0"))
+        expect = attrs.get("expect")
+        self.expect_continue = expect is not None and expect[0].strip().lower() == "100-continue"
+        connection = attrs.get("connection")
+        self.listed = NOTHING if connection is None else listed_by_connection(raw_headers)
         upgrade = attrs.get("upgrade") if upgrade_requested else None
         self.upgrade = upgrade[0].encode("latin-1") if upgrade else None
-        te = attrs.get("transfer-encoding")
-        host = attrs.get("host")
-        connection = attrs.get("connection")
         self.reject = self._rejection(http_version, upgrade_requested, te, host, connection)
 
     def _rejection(
@@ -330,15 +339,8 @@ class RequestHead:
         return None
 
     def attributes(self, scheme: str, peer_ip: str, local_ip: str, local_port: int) -> RequestAttributes:
-        """What the engine decides on: the request exactly as received, plus the connection's facts.
-
-        Kept for the next call with the same connection facts (a head repeated on its connection is
-        reused whole: head_memo.ConnectionMemo); the value is immutable, so sharing it is safe.
-        """
-        made = self.made_attributes
-        if made is not None and made[0] == (scheme, peer_ip, local_ip, local_port):
-            return made[1]
-        attrs = RequestAttributes(
+        """What the engine decides on: the request exactly as received, plus the connection's facts."""
+        return RequestAttributes(
             method=self.method_str,
             path=self.target_str,
             authority=self.host,
@@ -348,8 +350,11 @@ class RequestHead:
             local_port=local_port,
             local_ip=local_ip,
         )
-        self.made_attributes = ((scheme, peer_ip, local_ip, local_port), attrs)
-        return attrs
+
+    @property
+    def user_agent(self) -> str | None:
+        values = self.attr_headers.get("user-agent")
+        return values[0] if values else None
 
     @property
     def request_id(self) -> str | None:

@@ -22,8 +22,13 @@ from meshgate.engine.status import LOCAL_REPLY_CONTENT_TYPE
 from meshgate.fronts.builtin_app import hello_response
 from meshgate.fronts.custom_provider import apply_custom
 from meshgate.fronts.exchange_log import record
-from meshgate.fronts.head_memo import response_head
-from meshgate.fronts.http_heads import LAST_CHUNK, RequestHead
+from meshgate.fronts.http_heads import (
+    LAST_CHUNK,
+    NOTHING,
+    RequestHead,
+    downstream_response_head,
+    upstream_request_head,
+)
 from meshgate.fronts.local_reply import (
     CONTINUE_100,
     DATES,
@@ -91,15 +96,11 @@ class Exchange:
             self.conn.write(CONTINUE_100)
         conn = self.conn
         state = conn.ctx.state
-        engine, keys, now = state.engine, state.keystore.snapshot, time.time()
-        decision = conn.memo.decision(req, engine, keys, now)
-        if decision is None:
-            attrs = req.attributes(conn.ctx.scheme, conn.peer_ip, conn.local_ip, conn.local_port)
-            decision = state.decide_now(attrs, now)
-            if decision.refresh or decision.custom_provider:
-                conn.ctx.spawn(self._decide_async(attrs, decision), self._decided_later)
-                return
-            conn.memo.keep_decision(req, engine, keys, now, decision)
+        attrs = req.attributes(conn.ctx.scheme, conn.peer_ip, conn.local_ip, conn.local_port)
+        decision = state.decide_now(attrs, self.start)
+        if decision.refresh or decision.custom_provider:
+            conn.ctx.spawn(self._decide_async(attrs, decision), self._decided_later)
+            return
         self._decided(decision)
 
     async def _decide_async(self, attrs: RequestAttributes, decision: Decision) -> Decision:
@@ -137,9 +138,11 @@ class Exchange:
             self._builtin(edits.path)
             return
         req = self.req
-        self.upstream_head, self.xff, self.request_id = self.conn.memo.upstream_head(
-            req, edits, peer_ip=self.conn.peer_ip_bytes, scheme=ctx.scheme_bytes
-        )
+        self.upstream_head, self.xff, self.request_id = upstream_request_head(
+            req.method, edits.path.encode("latin-1"), req.raw_headers, peer_ip=self.conn.peer_ip_bytes,
+            scheme=ctx.scheme_bytes, drop=ctx.removals(edits), set_headers=edits.set, chunked=req.chunked,
+            upgrade=req.upgrade, listed=req.listed,
+        )  # fmt: skip
         up = ctx.pool.acquire()
         if up is not None:
             self._attach(up)
@@ -232,7 +235,11 @@ class Exchange:
         upgraded = status == 101 and req.upgrade is not None
         close = not upgraded and (self.must_close() or req.upgrade is not None)
         self.resp_chunked = chunked = framing in ("chunked", "close")
-        head = response_head(status, headers, DATES.line(now), self.service_ms, chunked, close, upgraded)
+        up = self.up
+        head = downstream_response_head(
+            status, headers, date_line=DATES.line(now), service_time_ms=self.service_ms, chunked=chunked,
+            close=close, upgrade=upgraded, listed=None if up is None or up.lists_names else NOTHING,
+        )  # fmt: skip
         self.close_after = close
         self.conn.write(head)
         if upgraded and self.up is not None:

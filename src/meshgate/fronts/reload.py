@@ -129,7 +129,11 @@ class ConfigReloader:
     def _compile(self, result: LoadResult) -> Engine:
         from meshgate.engine.engine import Engine
 
-        return Engine.for_workload(result.resources, self.state.workload, self.state.options)
+        state = self.state
+        return Engine.for_workload(
+            result.resources, state.workload, state.options,
+            verified_tokens=state.verified_tokens, previous=state.engine,
+        )  # fmt: skip
 
     async def close(self) -> None:
         tasks = [t for t in (self._poller, *self._pending) if t is not None]

@@ -32,7 +32,8 @@ from meshgate.resources.model import DEFAULT_ROOT_NAMESPACE, ResourceSet, Worklo
 if TYPE_CHECKING:
     from meshgate.engine.engine import Engine
     from meshgate.fronts.admin import AdminServer
-    from meshgate.fronts.reload import ConfigReloader
+    from meshgate.fronts.config_watch import Seen
+    from meshgate.fronts.reload import Built, ConfigReloader
     from meshgate.jwks.store import KeyStore
 
 log = logging.getLogger("meshgate.serve")
@@ -82,11 +83,11 @@ def split_host_port(text: str, flag: str) -> tuple[str, int]:
     return host.strip("[]") or "0.0.0.0", int(port)
 
 
-def load_config(opts: ServeOptions, options: EngineOptions | None = None) -> tuple[ResourceSet, Engine]:
+def load_config(opts: ServeOptions, options: EngineOptions | None = None) -> Built:
     """Load, validate and compile the config (raises ConfigError with every problem)."""
-    from meshgate.fronts.reload import build_engine
+    from meshgate.fronts.reload import load_and_build
 
-    return build_engine(list(opts.config_paths), opts.workload, options or opts.engine_options)
+    return load_and_build(list(opts.config_paths), opts.workload, options or opts.engine_options)
 
 
 class Gateway:
@@ -142,7 +143,12 @@ class Gateway:
         engine_options = dataclasses.replace(
             opts.engine_options, custom_providers=self.custom_providers.names
         )
-        resources, engine = self.config or load_config(opts, engine_options)
+        read: tuple[Seen, ...] | None = None  # what the first load read (None: the caller loaded it)
+        if self.config is not None:
+            resources, engine = self.config
+        else:
+            built = load_config(opts, engine_options)
+            resources, engine, read = built.resources, built.engine, built.read
         self.keystore = KeyStore(
             engine.jwks_sources(), min_refetch_interval_s=opts.jwks_min_refresh, ca_file=opts.ca_file
         )
@@ -160,7 +166,8 @@ class Gateway:
         )
         await self.keystore.start()
         self.flusher = asyncio.get_running_loop().create_task(self.log_stream.flush_periodically())
-        self.reloader = ConfigReloader(state, opts.config_paths)
+        # What the first load read: an edit made before the reloader exists is still a change.
+        self.reloader = ConfigReloader(state, opts.config_paths, loaded=read)
         await self.reloader.start()
         if admin_at is not None:
             self.admin = AdminServer(state, *admin_at)

@@ -41,6 +41,8 @@ class ServingState:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.engine = engine
+        # The process's verified-token cache: the first engine's, handed to every engine built after it.
+        self.verified_tokens = engine.authenticator.token_cache
         self.keystore = keystore
         self.metrics = metrics
         self.access_log = access_log
@@ -54,6 +56,7 @@ class ServingState:
         self.loaded_at = clock()
         self.last_reload: dict[str, Any] | None = None  # set by the reloader: time, result, problems
         metrics.bind_keystore(keystore)
+        metrics.bind_token_cache(self.verified_tokens)
 
     @property
     def ready(self) -> bool:
@@ -73,8 +76,14 @@ class ServingState:
         return self.decide_now(attrs, self.clock())
 
     def swap(self, engine: Engine, resources: ResourceSet | None, config_paths: Sequence[str]) -> None:
-        """Put a new configuration in force (called by the reloader after it validated it whole)."""
+        """Put a new configuration in force (called by the reloader after it validated it whole).
+
+        The verified tokens of providers the new configuration removed or changed are dropped; the
+        others stay warm (an AuthorizationPolicy edit re-verifies nothing).
+        """
+        gone = self.engine.provider_fingerprints - engine.provider_fingerprints
         self.resources = resources
         self.config_paths = tuple(config_paths)
         self.engine = engine  # the one assignment requests observe
         self.loaded_at = self.clock()
+        self.verified_tokens.forget(gone)

@@ -3,9 +3,7 @@
 A connection serves one exchange at a time (no upstream pipelining); its parser callbacks go straight
 to the exchange (`UpstreamSink`), which writes downstream — no queue, no task per response. After a
 101 the connection becomes a raw byte pipe (`tunnel`). Responses to HEAD carry no body whatever their
-framing says: httptools cannot be told so, so the parser is replaced once the head is complete. A chunk
-byte-identical to the previous one, when that one was exactly one whole response, is replayed rather than
-parsed again (fronts/replay.py).
+framing says: httptools cannot be told so, so the parser is replaced once the head is complete.
 """
 
 from __future__ import annotations
@@ -21,7 +19,7 @@ from urllib.parse import urlsplit
 import httptools
 
 from meshgate.errors import UsageError
-from meshgate.fronts.replay import REPLAY_MAX_BYTES, ResponseRecording
+from meshgate.fronts.http_heads import PLAIN_CONNECTION
 
 log = logging.getLogger("meshgate.gateway")
 
@@ -88,14 +86,12 @@ class UpstreamConnection(asyncio.Protocol):
         self.parser = httptools.HttpResponseParser(self)
         self.headers: list[tuple[bytes, bytes]] = []
         self.has_length = self.has_chunked = False
+        self.lists_names = False  # a Connection header names more than keep-alive / close
         self.head_request = False  # the exchange is a HEAD: its response has no body
         self.until_close = False  # response framed by connection close
         self.tunnel = False
         self.closed = False
         self.used = 0  # exchanges served, so a reused connection can be told from a fresh one
-        self.at_boundary = True  # between responses: no byte of the next one parsed yet
-        self.recording: ResponseRecording | None = None  # what parsing the current chunk delivers
-        self.replay: ResponseRecording | None = None  # the last chunk, when replaying it equals parsing it
 
     # asyncio.Protocol -------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -111,25 +107,7 @@ class UpstreamConnection(asyncio.Protocol):
         if output is not None:
             output.cork()  # a small response's head and body leave in one write
         try:
-            replay = self.replay
-            if replay is not None and sink is not None and not self.head_request and data == replay.data:
-                self._replay(sink, replay)
-            else:
-                self._parse(data)
-        finally:
-            if output is not None:
-                output.uncork()
-
-    def _parse(self, data: bytes) -> None:
-        self.replay = None
-        recording = None
-        if self.at_boundary and self.sink is not None and not self.head_request:
-            recording = ResponseRecording(data) if len(data) <= REPLAY_MAX_BYTES else None
-        self.recording = recording
-        try:
             self.parser.feed_data(data)
-            if recording is not None and recording.replayable and self.at_boundary:
-                self.replay = recording
         except httptools.HttpParserUpgrade as exc:
             rest = data[exc.args[0] :]
             if rest and self.sink is not None and self.tunnel:
@@ -137,21 +115,8 @@ class UpstreamConnection(asyncio.Protocol):
         except httptools.HttpParserError as exc:
             self._fail(f"upstream protocol error: {exc}")
         finally:
-            self.recording = None
-
-    def _replay(self, sink: UpstreamSink, response: ResponseRecording) -> None:
-        """The callbacks parsing `response.data` again would make, in their order, without the parser."""
-        try:
-            self.until_close = False
-            sink.on_response_head(response.status, response.headers, response.framing)
-            if response.body is not None and self.sink is not None:
-                self.sink.on_response_body(response.body)
-            current, self.sink = self.sink, None
-            if current is not None:
-                current.on_response_end(True)
-        except Exception as exc:  # as a failing parser callback
-            log.exception("upstream response handling failed")
-            self._fail(f"upstream protocol error: {exc}")
+            if output is not None:
+                output.uncork()
 
     def eof_received(self) -> bool | None:
         if self.until_close and self.sink is not None and not self.tunnel:
@@ -180,25 +145,24 @@ class UpstreamConnection(asyncio.Protocol):
 
     # httptools callbacks ----------------------------------------------------------------------
     def on_message_begin(self) -> None:
-        self.at_boundary = False
         self.headers = []
-        self.has_length = self.has_chunked = False
-        if self.recording is not None:
-            self.recording.begun()
+        self.has_length = self.has_chunked = self.lists_names = False
 
     def on_header(self, name: bytes, value: bytes) -> None:
+        if value and value[-1] in (0x20, 0x09):  # trailing SP / HTAB: dropped, as Envoy's codec does
+            value = value.rstrip(b" \t")
         self.headers.append((name, value))
-        size = len(name)  # cheap pre-filter for the two names framing depends on
+        size = len(name)  # cheap pre-filter for the names framing and the downstream head depend on
         if size == 14:
             self.has_length = self.has_length or name.lower() == b"content-length"
         elif size == 17 and name.lower() == b"transfer-encoding" and b"chunked" in value.lower():
             self.has_chunked = True
+        elif size == 10 and name.lower() == b"connection":
+            self.lists_names = self.lists_names or value.strip().lower() not in PLAIN_CONNECTION
 
     def on_headers_complete(self) -> None:
         status = self.parser.get_status_code()
         framing = self._framing(status)
-        if self.recording is not None:
-            self.recording.head(status, self.headers, framing, delivered=self.sink is not None)
         if 100 <= status < 200 and status != 101:
             return  # interim responses are not forwarded (we never forward Expect)
         self.until_close = framing == "close"
@@ -211,14 +175,11 @@ class UpstreamConnection(asyncio.Protocol):
         if self.head_request and not self.tunnel and self.sink is sink:
             keep = self.parser.should_keep_alive()
             self.parser = httptools.HttpResponseParser(self)  # the old one waits for a body that never comes
-            self.at_boundary = True
             self.until_close = False
             self.sink = None
             sink.on_response_end(keep)
 
     def on_body(self, body: bytes) -> None:
-        if self.recording is not None:
-            self.recording.body_part(body)
         if self.sink is not None:
             self.sink.on_response_body(body)
 
@@ -226,10 +187,7 @@ class UpstreamConnection(asyncio.Protocol):
         status = self.parser.get_status_code()
         if (100 <= status < 200 and status != 101) or self.tunnel:
             return
-        self.at_boundary = True
         keep_alive = self.parser.should_keep_alive()
-        if self.recording is not None:
-            self.recording.complete(keep_alive)
         sink, self.sink = self.sink, None
         if sink is not None:
             sink.on_response_end(keep_alive)

@@ -41,6 +41,16 @@ class KeyStateSource(Protocol):
     def state(self) -> list[dict[str, Any]]: ...
 
 
+class TokenCacheSource(Protocol):
+    """What metrics read of the verified-token cache at scrape time (engine/verified_tokens.py)."""
+
+    @property
+    def hits(self) -> int: ...
+    @property
+    def misses(self) -> int: ...
+    def __len__(self) -> int: ...
+
+
 class Metrics:
     """Counters fed by the fronts (`observe_request`), the reloader and, at scrape time, the key store."""
 
@@ -53,11 +63,16 @@ class Metrics:
         self.jwt_denied: dict[str, int] = {}  # jwt_verify_lib message → count
         self.reloads: dict[str, int] = {"success": 0, "rejected": 0}
         self.keystore: KeyStateSource | None = None
+        self.token_cache: TokenCacheSource | None = None
         self.registry.register(_Collector(self))
 
     def bind_keystore(self, keystore: KeyStateSource) -> None:
         """JWKS fetch counts and ages are read from the key store when scraped."""
         self.keystore = keystore
+
+    def bind_token_cache(self, cache: TokenCacheSource) -> None:
+        """Verified-token cache hits, misses and size are read from the cache when scraped."""
+        self.token_cache = cache
 
     def observe_request(
         self, decision: Decision | None, response_code: int, duration_s: float, response_flags: str = "-"
@@ -142,6 +157,8 @@ class _Collector:
             reloads.add_metric([result], n)
         yield reloads
         yield from _jwks_families(m.keystore.state() if m.keystore else [])
+        if m.token_cache is not None:
+            yield from _token_cache_families(m.token_cache)
 
 
 def _durations(durations: dict[str, list[float]]) -> HistogramMetricFamily:
@@ -162,6 +179,17 @@ def _le(bound: float) -> str:
     if bound == float("inf"):
         return "+Inf"
     return str(int(bound)) if bound == int(bound) else str(bound)
+
+
+def _token_cache_families(cache: TokenCacheSource) -> Iterator[Metric]:
+    lookups = CounterMetricFamily(
+        "meshgate_jwt_cache_lookups", "Verified-token cache lookups (a miss parses and verifies).",
+        labels=["result"],
+    )  # fmt: skip
+    lookups.add_metric(["hit"], cache.hits)
+    lookups.add_metric(["miss"], cache.misses)
+    yield lookups
+    yield GaugeMetricFamily("meshgate_jwt_cache_entries", "Verified tokens cached.", value=len(cache))
 
 
 def _jwks_families(states: list[dict[str, Any]]) -> Iterator[Metric]:

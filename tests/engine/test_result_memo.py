@@ -1,4 +1,4 @@
-"""The engine's decision memo: a repeated request is a lookup, but never a stale or borrowed answer."""
+"""The authentication result memo: a client's repeated token is a lookup, never a stale or borrowed answer."""
 
 from __future__ import annotations
 
@@ -38,7 +38,8 @@ def test_a_memoized_allow_expires_with_its_token() -> None:
     token = sign_token(KEY, {"iss": ISSUER, "sub": "a", "exp": NOW + 10})
     first = engine.decide(attrs(token), {}, NOW)
     assert first.allowed
-    assert engine.decide(attrs(token), {}, NOW) is first  # the lookup
+    memo = engine.authenticator.result_cache
+    assert engine.decide(attrs(token), {}, NOW) == first and memo.hits == 1  # the lookup
     later = engine.decide(attrs(token), {}, NOW + 10 + 61)  # beyond exp + 60 s skew
     assert (later.status, later.body) == (401, "Jwt is expired")
 
@@ -68,8 +69,8 @@ def test_a_new_key_snapshot_is_not_answered_from_the_old_one() -> None:
 
 
 def test_decisions_read_the_clock_only_through_the_whole_second() -> None:
-    """fronts/head_memo.py reuses a connection's decision within one second: that is sound only while every
-    validity bound (nbf - skew, exp + skew + 1) is a whole second, so no answer changes inside a second."""
+    """Every validity bound (nbf - skew, exp + skew + 1) is a whole second, so no answer changes inside a
+    second: a warm memo answers every instant of a second as a fresh engine does."""
     claims = [{"exp": NOW + d} for d in (-62, -61, -60, -59, 0)] + [
         {"nbf": NOW + d} for d in (59, 60, 61, 62)
     ]

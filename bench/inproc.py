@@ -1,0 +1,168 @@
+"""The gateway's own Python per request, in process: real protocols over in-memory transports.
+
+    .venv/bin/python bench/inproc.py [--requests N] [--repeat R] [--mix mix|fresh|same|all] [--profile]
+
+No sockets, no kernel, no load generator: a `GatewayProtocol` reads each request's bytes, decides,
+writes the upstream head into an in-memory upstream connection, which then reads the upstream's
+response bytes and writes the downstream head. What is left is exactly meshgate's per-request Python
+(parse both ways, decide, render both heads, bookkeeping), so A/B comparisons hold on a noisy machine
+(CPU time, best of `--repeat`). The requests are bench/gateway.py's mixes: `mix` (K clients' tokens
+reused at random, varied paths, a fresh traceparent), `fresh` (each token new), `same` (one request
+repeated). `--profile` prints cProfile's top entries for the chosen mix.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import cProfile
+import pstats
+import random
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "src"))
+
+from bench import seed  # noqa: E402
+from meshgate.fronts.gateway import GatewayContext, GatewayProtocol  # noqa: E402
+from meshgate.fronts.serve import ServeOptions, load_config  # noqa: E402
+from meshgate.fronts.state import ServingState  # noqa: E402
+from meshgate.fronts.upstream import UpstreamConnection, UpstreamPool, UpstreamTarget  # noqa: E402
+from meshgate.jwks.store import KeyStore  # noqa: E402
+from meshgate.observability.access_log import AccessLog  # noqa: E402
+from meshgate.observability.metrics import Metrics  # noqa: E402
+
+RESPONSE = (
+    b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Mon, 07 Dec 2026 07:04:51 GMT\r\n"
+    b"Content-Type: text/plain\r\nContent-Length: 12\r\nConnection: keep-alive\r\n\r\nHello World!"
+)
+
+
+class MemoryTransport:
+    """Just enough of an asyncio transport: it keeps what is written."""
+
+    def __init__(self, peer: tuple[str, int], local: tuple[str, int]) -> None:
+        self.extra = {"peername": peer, "sockname": local}
+        self.written: list[bytes] = []
+
+    def get_extra_info(self, name: str, default: Any = None) -> Any:
+        return self.extra.get(name, default)
+
+    def write(self, data: bytes) -> None:
+        self.written.append(data)
+
+    def writelines(self, parts: list[bytes]) -> None:
+        self.written.append(b"".join(parts))
+
+    def pause_reading(self) -> None: ...
+    def resume_reading(self) -> None: ...
+    def is_closing(self) -> bool:
+        return False
+
+    def close(self) -> None: ...
+    def abort(self) -> None: ...
+
+
+def requests_for(mix: str, tokens: list[str], demo: str, count: int) -> list[bytes]:
+    rng = random.Random(7)
+    out = []
+    for i in range(count):
+        if mix == "same":
+            out.append(
+                b"GET / HTTP/1.1\r\nHost: 127.0.0.1:8080\r\nAuthorization: Bearer %s\r\n\r\n" % demo.encode()
+            )
+            continue
+        token = tokens[i % len(tokens)] if mix == "fresh" else tokens[rng.randrange(len(tokens))]
+        client = tokens.index(token) if mix == "mix" else i
+        trace = f"00-{rng.getrandbits(128):032x}-{rng.getrandbits(64):016x}-01"
+        out.append(
+            (
+                f"GET /api/v1/items/{rng.randint(1, 100000)}?page={rng.randint(1, 20)} HTTP/1.1\r\n"
+                f"Host: 127.0.0.1:8080\r\nAuthorization: Bearer {token}\r\ntraceparent: {trace}\r\n"
+                f"Accept: application/json\r\nUser-Agent: client-{client}/1.{client % 7} (bench)\r\n\r\n"
+            ).encode()
+        )
+    return out
+
+
+async def build(policies: Path) -> tuple[GatewayContext, UpstreamPool]:
+    opts = ServeOptions(config_paths=(str(policies),), namespace=seed.NAMESPACE, labels=dict(seed.LABELS))
+    built = load_config(opts)
+    resources, engine = built.resources, built.engine
+    keystore = KeyStore(engine.jwks_sources())
+    state = ServingState(engine, keystore, Metrics(), AccessLog(sys.stdout, "envoy"), workload=opts.workload,
+                         resources=resources)  # fmt: skip
+    pool = UpstreamPool(UpstreamTarget("127.0.0.1", 8081))
+    ctx = GatewayContext(state, pool)
+    ctx.access_log_enabled = False
+    return ctx, pool
+
+
+async def run_mix(ctx: GatewayContext, pool: UpstreamPool, reqs: list[bytes], connections: int = 50) -> float:
+    """CPU seconds to push every request through and its response back, round robin over connections."""
+    conns = []
+    for i in range(connections):
+        proto = GatewayProtocol(ctx)
+        proto.connection_made(MemoryTransport(("127.0.0.1", 40000 + i), ("127.0.0.1", 8080)))  # type: ignore[arg-type]
+        up = UpstreamConnection(pool)
+        up.connection_made(MemoryTransport(("127.0.0.1", 8081), ("127.0.0.1", 50000 + i)))  # type: ignore[arg-type]
+        conns.append((proto, up))
+    start = time.process_time()
+    for i, data in enumerate(reqs):
+        proto, up = conns[i % connections]
+        pool.idle[:] = [up]
+        proto.data_received(data)
+        up.data_received(RESPONSE)
+        if len(proto.transport.written) > 64:  # type: ignore[union-attr]
+            proto.transport.written.clear()  # type: ignore[union-attr]
+            up.transport.written.clear()  # type: ignore[union-attr]
+    return time.process_time() - start
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--requests", type=int, default=20000)
+    parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--clients", type=int, default=1000)
+    parser.add_argument("--mix", default="all", choices=["mix", "fresh", "same", "all"])
+    parser.add_argument("--profile", action="store_true")
+    args = parser.parse_args(argv)
+    cache = Path.home() / ".cache" / "meshgate-bench"
+    mix_tokens = seed.fresh_token_file(args.clients, cache).read_text().split()
+    fresh_tokens = seed.fresh_token_file(100_000, cache).read_text().split()
+    mixes = ["mix", "fresh", "same"] if args.mix == "all" else [args.mix]
+    with tempfile.TemporaryDirectory() as tmp:
+        policies = Path(tmp) / "seed.yaml"
+        policies.write_text(seed.policies_yaml(seed.jwks_text()))
+        loop = asyncio.new_event_loop()
+        asyncio.set_event_loop(loop)
+        for mix in mixes:
+            best = float("inf")
+            for round_ in range(args.repeat):
+                ctx, pool = loop.run_until_complete(build(policies))
+                tokens = fresh_tokens[round_ * args.requests :] if mix == "fresh" else mix_tokens
+                reqs = requests_for(mix, tokens, seed.demo_token(), args.requests)
+                if mix == "mix":  # every client has been seen once: the steady state of an ingress
+                    loop.run_until_complete(
+                        run_mix(ctx, pool, requests_for("fresh", mix_tokens, "", len(mix_tokens)))
+                    )
+                if args.profile and round_ == args.repeat - 1:
+                    prof = cProfile.Profile()
+                    prof.enable()
+                    loop.run_until_complete(run_mix(ctx, pool, reqs))
+                    prof.disable()
+                    pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+                else:
+                    best = min(best, loop.run_until_complete(run_mix(ctx, pool, reqs)))
+            print(f"{mix:<6} {best / args.requests * 1e6:7.2f} µs of CPU per request (best of {args.repeat})")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
