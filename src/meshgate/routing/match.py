@@ -3,8 +3,9 @@
 istio/istio pilot/pkg/networking/core/route/route.go (TranslateRouteMatch, translateHeaderMatch,
 translateQueryParamMatch, canBeConvertedToPresentMatch, IsCatchAllRoute) gives the Envoy RouteMatch;
 envoyproxy/envoy source/common/router/config_impl.cc (RouteEntryImplBase::matchRoute and the Prefix/Path/Regex
-entries), source/common/http/header_utility.cc (HeaderDataBaseImpl::matchesHeaders: values of a repeated
-header joined with `,`, a missing header never matches unless treat_missing_header_as_empty, present_match)
+entries), source/common/http/header_utility.cc (HeaderDataBaseImpl::matchesHeaders: a repeated header
+matches when one of its values does — what Envoy 1.40 answers, checked by tests/routing/test_envoy_parity.py —
+a missing header never matches unless treat_missing_header_as_empty, present_match)
 and source/common/router/config_utility.cc (QueryParameterMatcher: the first value of the parameter, as
 written in the query, not percent-decoded) say how it matches. Paths are matched without query or fragment;
 `ignoreUriCase` folds ASCII case for exact and prefix, never for a regex. All conditions are ANDed.
@@ -42,21 +43,25 @@ def path_only(path: str) -> str:
 
 
 class HeaderView:
-    """A request's headers as Envoy's matchers see them: pseudo-headers, repeated values joined with `,`."""
+    """A request's headers as Envoy's matchers see them: every value of a name, and the pseudo-headers."""
 
     __slots__ = ("_values", "query")
 
     def __init__(self, request: Request) -> None:
-        values: dict[str, str] = {}
+        values: dict[str, list[str]] = {}
         for name, value in request.headers:
-            values[name] = f"{values[name]},{value}" if name in values else value
-        values[":method"], values[":path"], values[":scheme"] = request.method, request.path, request.scheme
+            values.setdefault(name, []).append(value)
+        values[":method"], values[":path"], values[":scheme"] = (
+            [request.method],
+            [request.path],
+            [request.scheme],
+        )
         if request.authority is not None:
-            values[":authority"] = request.authority
+            values[":authority"] = [request.authority]
         self._values = values
         self.query = _first_params(request.path)
 
-    def get(self, name: str) -> str | None:
+    def get(self, name: str) -> list[str] | None:
         return self._values.get(name)
 
 
@@ -113,14 +118,14 @@ class HeaderMatcher:
     missing_as_empty: bool = False
 
     def matches(self, headers: HeaderView) -> bool:
-        value = headers.get(self.name)
+        values = headers.get(self.name)
         if self.matcher.kind == "present":
-            return (value is not None) != self.invert
-        if value is None:
+            return (values is not None) != self.invert
+        if values is None:
             if not self.missing_as_empty:
                 return False
-            value = ""
-        return self.matcher.matches(value) != self.invert
+            values = [""]
+        return any(self.matcher.matches(v) for v in values) != self.invert
 
 
 @dataclass(frozen=True, slots=True)
