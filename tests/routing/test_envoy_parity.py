@@ -41,7 +41,7 @@ pytestmark = [
 ]
 WORKLOAD = Workload("istio-system", {"istio": "ingressgateway"})
 UPSTREAMS = ("a", "b", "c", "d")
-WATCHED = ("x-set", "x-add", "x-remove", "x-dest", "x-envoy-original-path")  # request headers compared
+WATCHED = ("x-set", "x-add", "x-remove", "x-dest", "x-envoy-original-path", "x-envoy-original-host")  # request headers compared
 WATCHED_RESPONSE = ("x-resp", "x-drop", "x-upstream")  # response headers compared
 DIR = Path(__file__).parent / "data"
 
@@ -175,6 +175,8 @@ def meshgate(
     sent = forward.request_headers.apply([(k.lower(), v) for k, v in headers])
     if forward.original_path is not None:
         sent.append(("x-envoy-original-path", forward.original_path))
+    if forward.original_authority is not None:
+        sent.append(("x-envoy-original-host", forward.original_authority))
     reply = forward.response_headers.apply(
         [("x-upstream", setup.hosts[forward.cluster.host]), ("x-drop", "1")]
     )

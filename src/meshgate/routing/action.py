@@ -122,6 +122,7 @@ class Forward:
     response_headers: HeaderEdits
     timeout_s: float | None  # None: no route timeout (istiod's default)
     original_path: str | None = None  # set when the path was rewritten (Envoy's x-envoy-original-path)
+    original_authority: str | None = None  # set when the authority was rewritten (x-envoy-original-host)
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,14 +169,16 @@ class ForwardAction:
         if entry.cluster is None:
             return RouteDecision("cluster_not_found", 503, route=ref, response_headers=response)
         new_path = self.rewrite(path, matched)
+        host = entry.host_rewrite or self.host_rewrite
         forward = Forward(
             cluster=entry.cluster,
             path=new_path,
-            authority=entry.host_rewrite or self.host_rewrite or authority,
+            authority=host or authority,
             request_headers=self.request_headers.then(entry.request_headers),
             response_headers=response,
             timeout_s=self.timeout_s,
             original_path=path if self.prefix_rewrite or self.regex_rewrite else None,
+            original_authority=authority if host else None,
         )
         return RouteDecision("forward", route=ref, forward=forward, response_headers=response)
 
