@@ -41,7 +41,14 @@ pytestmark = [
 ]
 WORKLOAD = Workload("istio-system", {"istio": "ingressgateway"})
 UPSTREAMS = ("a", "b", "c", "d")
-WATCHED = ("x-set", "x-add", "x-remove", "x-dest", "x-envoy-original-path", "x-envoy-original-host")  # request headers compared
+WATCHED = (
+    "x-set",
+    "x-add",
+    "x-remove",
+    "x-dest",
+    "x-envoy-original-path",
+    "x-envoy-original-host",
+)  # request headers compared
 WATCHED_RESPONSE = ("x-resp", "x-drop", "x-upstream")  # response headers compared
 DIR = Path(__file__).parent / "data"
 
