@@ -35,7 +35,8 @@ def check_references(resources: ResourceSet, rejected: Rejected | None = None) -
         bound = _check_gateway_refs(vs, gateways, out)
         if bound:
             _check_destinations(vs, by_host, se_rejected, out)
-            _warn_unbound(vs, [g for g in bound if g is not None], out)
+            if all(g is not None for g in bound):  # a rejected Gateway's hosts are unknown
+                _warn_unbound(vs, [g for g in bound if g is not None], out)
     secrets = {(s.namespace, s.name): s for s in resources.secrets}
     for gateway in resources.gateways:
         for server in gateway.servers:
