@@ -14,6 +14,10 @@ import pytest
 from tests.routing.helpers import problems
 
 HINT = "; Istio uses RE2 style regex-based match (https://github.com/google/re2/wiki/Syntax)"
+BACKTRACKS = (  # meshgate's warning: Python's re backtracks where RE2 does not
+    "can take exponential time on a crafted request in meshgate, which matches with Python's backtracking re "
+    "(Envoy's RE2 would not)"
+)
 
 
 def vs(http: str, hosts: str = "[a.example.com]", gateways: str = "[gw]") -> str:
@@ -69,6 +73,11 @@ VS_ROWS = [
             )
         ],
         id="regex-unicode-class-meshgate",
+    ),
+    pytest.param(
+        vs("- match: [{uri: {regex: '/(a+)+b'}}, {headers: {x: {regex: '(ab)+'}}}]\n" + R),
+        [(10, f"regex /(a+)+b: a repeated group holding a repetition {BACKTRACKS}", True)],
+        id="nested-repetition-warned",
     ),
     pytest.param(
         vs("- match: [{uri: {regex: ''}}]\n" + R),

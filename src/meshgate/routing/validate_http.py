@@ -20,7 +20,7 @@ from meshgate.routing import hosts
 from meshgate.routing.action import rewrite_error
 from meshgate.routing.re2 import compile_re2
 from meshgate.routing.validate_gateway import port_error
-from meshgate.routing.validate_vs import regex_error, validate_match
+from meshgate.routing.validate_vs import regex_error, validate_match, warn_backtracking
 
 IGNORED = {  # fields istiod translates that meshgate does not apply: warned, never silently
     "retries": "retries", "fault": "fault injection", "corsPolicy": "CORS", "mirror": "mirroring",
@@ -266,6 +266,7 @@ def _validate_regex_rewrite(rep: Reporter, path: Path, regex: dict[str, Any]) ->
     found = rewrite_error(compile_re2(match), rewrite)
     if found:
         rep.invalid((*path, "rewrite"), f"meshgate: {found}")
+    warn_backtracking(rep, (*path, "match"), match)
 
 
 def _validate_duration(rep: Reporter, path: Path, text: str) -> None:

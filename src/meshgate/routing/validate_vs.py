@@ -24,6 +24,7 @@ from meshgate.routing.validate_gateway import port_error
 RE2_HINT = "Istio uses RE2 style regex-based match (https://github.com/google/re2/wiki/Syntax)"
 _TCHAR_NAME = re.compile(r"[!#$%&'*+\-.^_`|~A-Za-z0-9]+")
 _PSEUDO = frozenset({":method", ":scheme", ":authority", ":path", ":status"})
+_NESTED_REPEAT = re.compile(r"\((?:[^()\\]|\\.)*[*+](?:[^()\\]|\\.)*\)(?:[*+]|\{[0-9]+,[0-9]*\})")
 
 
 def validate_virtual_service(rep: Reporter, spec: dict[str, Any], namespace: str) -> None:
@@ -217,6 +218,26 @@ def header_name_error(name: str) -> str | None:
     return f"header name {name} is not a valid header name"
 
 
+def _report_string_match(
+    rep: Reporter, where: Path, sm: dict[str, Any] | None, field: str, uri: bool = False
+) -> None:
+    found = string_match_error(sm, field, uri)
+    if found:
+        rep.invalid(where, found)
+    elif sm is not None and "regex" in sm:
+        warn_backtracking(rep, where, sm["regex"])
+
+
+def warn_backtracking(rep: Reporter, where: Path, regex: str) -> None:
+    """meshgate's own warning: Python's re backtracks, so a repeated group holding a repetition (`(a+)+`) can
+    take exponential time on a crafted request, where Envoy's RE2 runs in linear time."""
+    if _NESTED_REPEAT.search(regex):
+        msg = "can take exponential time on a crafted request in meshgate, which matches with Python's backtracking"
+        rep.warn(
+            where, f"regex {regex}: a repeated group holding a repetition {msg} re (Envoy's RE2 would not)"
+        )
+
+
 def validate_match(rep: Reporter, path: Path, match: dict[str, Any]) -> None:
     for field in ("headers", "withoutHeaders"):
         for name, sm in (match.get(field) or {}).items():
@@ -224,18 +245,14 @@ def validate_match(rep: Reporter, path: Path, match: dict[str, Any]) -> None:
             if sm is None and field == "headers":
                 rep.invalid(where, f"header match {name} cannot be null")
             found = header_name_error(name)
-            if found is None and not (field == "withoutHeaders" and (sm or {}).get("regex") == "*"):
-                found = string_match_error(sm, field)
             if found:
                 rep.invalid(where, found)
+            elif not (field == "withoutHeaders" and (sm or {}).get("regex") == "*"):
+                _report_string_match(rep, where, sm, field)
     for field in ("uri", "scheme", "method", "authority"):
-        found = string_match_error(match.get(field), field, uri=field == "uri")
-        if found:
-            rep.invalid((*path, field), found)
+        _report_string_match(rep, (*path, field), match.get(field), field, uri=field == "uri")
     for name, sm in (match.get("queryParams") or {}).items():
-        found = string_match_error(sm, "queryParams")
-        if found:
-            rep.invalid((*path, "queryParams", name), found)
+        _report_string_match(rep, (*path, "queryParams", name), sm, "queryParams")
     if match.get("port"):
         found = port_error(match["port"])
         if found:
