@@ -23,7 +23,8 @@ FIELDS = st.sampled_from(
      "resolution", "endpoints", "address", "labels", "targetPort", "exportTo", "data", "type", "x"]
 )  # fmt: skip
 VALUES = st.recursive(
-    SCALARS | st.sampled_from(["*", "/", "/a", "a.example.com", "HTTP", "HTTPS", "SIMPLE", "STATIC", "gw", "[a-z]+"]),
+    SCALARS
+    | st.sampled_from(["*", "/", "/a", "a.example.com", "HTTP", "HTTPS", "SIMPLE", "STATIC", "gw", "[a-z]+"]),
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(FIELDS, inner, max_size=4),
     max_leaves=30,
 )
