@@ -28,6 +28,11 @@ R = "  route: [{destination: {host: svc}}]"
 VS_ROWS = [
     pytest.param(vs("- route: [{destination: {host: svc}}]"), [], id="valid"),
     pytest.param(
+        "gateways: [gw]\nhttp: [{route: [{destination: {host: svc}}]}]",
+        [(7, "delegate virtual service must have no gateways specified", False)],
+        id="no-hosts-is-a-delegate",
+    ),
+    pytest.param(
         "hosts: [a.example.com]\ngateways: [gw]",
         [(6, "http, tcp or tls must be provided in virtual service", False)],
         id="no-routes",
