@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from meshgate.errors import SourceRef
+from meshgate.resources.govalues import parse_duration_ns
 from meshgate.resources.report import Reporter
 from meshgate.resources.schema import Decoder, Path
 from meshgate.resources.yamlnodes import YNode
@@ -152,8 +153,6 @@ def _http_route(raw: dict[str, Any], i: int, lines: Lines) -> HttpRoute:
 
 
 def _seconds(text: str) -> float:
-    from meshgate.resources.govalues import parse_duration_ns
-
     return (parse_duration_ns(text) or 0) / 1e9
 
 
@@ -194,14 +193,20 @@ def _match(raw: dict[str, Any], line: int) -> HttpMatch:
 def _destination(raw: dict[str, Any], line: int) -> RouteDestination:
     dest = raw["destination"]
     port = (dest.get("port") or {}).get("number")
-    return RouteDestination(Dest(dest["host"], line, port, dest.get("subset", "")), raw.get("weight", 0),
-                            _headers(raw.get("headers")))  # fmt: skip
+    return RouteDestination(
+        Dest(dest["host"], line, port, dest.get("subset", "")),
+        raw.get("weight", 0),
+        _headers(raw.get("headers")),
+    )
 
 
 def _operations(raw: dict[str, Any] | None) -> HeaderOperations:
     raw = raw or {}
-    return HeaderOperations(tuple((raw.get("set") or {}).items()), tuple((raw.get("add") or {}).items()),
-                            tuple(raw.get("remove") or ()))  # fmt: skip
+    return HeaderOperations(
+        tuple((raw.get("set") or {}).items()),
+        tuple((raw.get("add") or {}).items()),
+        tuple(raw.get("remove") or ()),
+    )
 
 
 def _headers(raw: dict[str, Any] | None) -> Headers | None:
@@ -210,10 +215,14 @@ def _headers(raw: dict[str, Any] | None) -> Headers | None:
 
 def _redirect(raw: dict[str, Any]) -> Redirect:
     return Redirect(
-        uri=raw.get("uri", ""), authority=raw.get("authority", ""), prefix_rewrite=raw.get("prefixRewrite", ""),
-        scheme=raw.get("scheme", ""), port=raw.get("port"), derive_port=raw.get("derivePort", ""),
+        uri=raw.get("uri", ""),
+        authority=raw.get("authority", ""),
+        prefix_rewrite=raw.get("prefixRewrite", ""),
+        scheme=raw.get("scheme", ""),
+        port=raw.get("port"),
+        derive_port=raw.get("derivePort", ""),
         redirect_code=raw.get("redirectCode", 0),
-    )  # fmt: skip
+    )
 
 
 def _direct(raw: dict[str, Any]) -> DirectResponse:
@@ -241,10 +250,14 @@ def _service_entry(
         for p in spec.get("ports") or ()
     )
     endpoints = tuple(
-        Endpoint(e.get("address", ""), _line(lines, "spec", "endpoints", i), dict(e.get("ports") or {}),
-                 dict(e.get("labels") or {}))
+        Endpoint(
+            e.get("address", ""),
+            _line(lines, "spec", "endpoints", i),
+            dict(e.get("ports") or {}),
+            dict(e.get("labels") or {}),
+        )
         for i, e in enumerate(spec.get("endpoints") or ())
-    )  # fmt: skip
+    )
     selector = spec.get("workloadSelector")
     return ServiceEntry(
         name=name,

@@ -35,6 +35,7 @@ from meshgate.routing.model import (
     Headers,
     HttpMatch,
     HttpRoute,
+    Redirect,
     RouteDestination,
     ServiceEntry,
     VirtualService,
@@ -61,12 +62,23 @@ class CompiledRoute:
             return self.action.decide(self.ref, request.path, matched, request.authority or "", random)
         if isinstance(self.action, RedirectAction):
             location = self.action.location(request.scheme, request.authority or "", request.path, matched)
-            return RouteDecision("redirect", self.action.status, headers=(("location", location),), route=self.ref,
-                                 response_headers=self.response_headers)  # fmt: skip
+            return RouteDecision(
+                "redirect",
+                self.action.status,
+                headers=(("location", location),),
+                route=self.ref,
+                response_headers=self.response_headers,
+            )
         body = self.action.body
         headers = (("content-type", "text/plain"),) if body else ()
-        return RouteDecision("direct_response", self.action.status, body, headers, self.ref,
-                             response_headers=self.response_headers)  # fmt: skip
+        return RouteDecision(
+            "direct_response",
+            self.action.status,
+            body,
+            headers,
+            self.ref,
+            response_headers=self.response_headers,
+        )
 
 
 def _path(path: str) -> str:
@@ -164,8 +176,7 @@ class RouteCompiler:
         request, authority = _stage(http.headers, request=True)
         response = HeaderEdits.of(_stage(http.headers, request=False)[0])
         if http.redirect is not None:
-            r = http.redirect
-            return CompiledRoute(ref, matcher, _redirect(r, port, is_tls), response)
+            return CompiledRoute(ref, matcher, _redirect(http.redirect, port, is_tls), response)
         if http.direct_response is not None:
             return CompiledRoute(
                 ref,
@@ -201,8 +212,13 @@ class RouteCompiler:
                 request.remove + extra.remove, request.set + extra.set, request.add + extra.add
             )
             response = HeaderEdits.of(_stage(dest.headers, request=False)[0])
-            cluster = WeightedCluster(self._cluster(vs, dest, port), 0, HeaderEdits(), response,
-                                      dest_authority if not authority else "")  # fmt: skip
+            cluster = WeightedCluster(
+                self._cluster(vs, dest, port),
+                0,
+                HeaderEdits(),
+                response,
+                dest_authority if not authority else "",
+            )
             return (cluster,), HeaderEdits.of(merged)
         weighted = []
         for dest in (d for d in route if d.weight > 0):  # zero weights are dropped
@@ -232,8 +248,14 @@ class RouteCompiler:
             return None
         root = self.workload.root_namespace
         if se.endpoints:
-            ups = tuple(Upstream(e.address, e.ports.get(service_port.name) or service_port.target_port or port,
-                                 Workload(se.namespace, dict(e.labels), root)) for e in se.endpoints)  # fmt: skip
+            ups = tuple(
+                Upstream(
+                    e.address,
+                    e.ports.get(service_port.name) or service_port.target_port or port,
+                    Workload(se.namespace, dict(e.labels), root),
+                )
+                for e in se.endpoints
+            )
         elif se.resolution in ("DNS", "DNS_ROUND_ROBIN"):
             ups = (Upstream(host, service_port.target_port or port, Workload(se.namespace, {}, root)),)
         else:
@@ -241,11 +263,8 @@ class RouteCompiler:
         return Cluster(host, port, f"{se.namespace}/{se.name}", ups)
 
 
-def _redirect(r: object, port: int, is_tls: bool) -> RedirectAction:
+def _redirect(r: Redirect, port: int, is_tls: bool) -> RedirectAction:
     """ApplyRedirect: FROM_REQUEST_PORT is the server's port; :80 for http and :443 for https are left out."""
-    from meshgate.routing.model import Redirect
-
-    assert isinstance(r, Redirect)
     redirect_port = port if r.derive_port == "FROM_REQUEST_PORT" else (r.port or 0)
     if r.port is not None or r.derive_port:
         scheme = r.scheme or ("https" if is_tls else "http")

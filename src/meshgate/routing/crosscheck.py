@@ -18,8 +18,10 @@ from meshgate.routing import hosts
 from meshgate.routing.model import Gateway, Server, ServiceEntry, TlsSecret, VirtualService
 
 Rejected = set[tuple[str, str, str]]
-UNSERVED_RESOLUTIONS = {"NONE": "passes requests to their original destination", "DYNAMIC_DNS": "resolves "
-                        "the request's own host"}  # fmt: skip
+UNSERVED_RESOLUTIONS = {
+    "NONE": "passes requests to their original destination",
+    "DYNAMIC_DNS": "resolves the request's own host",
+}
 
 
 def check_references(resources: ResourceSet, rejected: Rejected | None = None) -> list[Problem]:

@@ -91,7 +91,7 @@ class StringMatcher:
     @classmethod
     def of(cls, match: StringMatch, ignore_case: bool = False) -> StringMatcher:
         regex = compile_re2(match.value) if match.kind == "regex" else None
-        value = match.value.lower() if ignore_case else match.value
+        value = _ascii_lower(match.value) if ignore_case else match.value  # absl::AsciiStrToLower
         return cls(match.kind, value, regex, ignore_case and match.kind != "regex")
 
     def matches(self, value: str) -> bool:
