@@ -45,7 +45,7 @@ KINDS: dict[str, Message] = {
     "RequestAuthentication": REQUEST_AUTHENTICATION,
     "AuthorizationPolicy": AUTHORIZATION_POLICY,
 }
-# networking.istio.io kinds and core/v1 Secret: decoded, validated and built by routing/build.py, routing/secret.py
+# networking.istio.io kinds and core/v1 Secret: decoded, validated and built by routing/build.py, routing/codecs.py
 NETWORKING_VERSIONS = frozenset(f"networking.istio.io/{v}" for v in ("v1", "v1beta1", "v1alpha3"))
 KIND_VERSIONS: dict[str, frozenset[str]] = {
     **{kind: API_VERSIONS for kind in KINDS},
