@@ -1,4 +1,4 @@
-"""design.md import rules: engine/ and resources/ import no asyncio, aiohttp or grpc; jwks/ never decides."""
+"""design.md import rules: engine/, resources/ and routing/ import no asyncio, aiohttp or grpc; jwks/ never decides."""
 
 from __future__ import annotations
 
@@ -26,7 +26,9 @@ def _files(package: str) -> list[Path]:
     return sorted((SRC / package).rglob("*.py"))
 
 
-@pytest.mark.parametrize("path", _files("engine") + _files("resources"), ids=lambda p: p.name)
+@pytest.mark.parametrize(
+    "path", _files("engine") + _files("resources") + _files("routing"), ids=lambda p: p.name
+)
 def test_engine_and_resources_stay_pure(path: Path) -> None:
     bad = {
         m for m in imported_modules(path) if m.split(".")[0] in PURE_FORBIDDEN or m.startswith(PURE_FORBIDDEN)

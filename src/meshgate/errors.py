@@ -19,6 +19,15 @@ class Problem:
         return f"{self.file}:{self.line}: {kind}{self.message}"
 
 
+@dataclass(frozen=True, slots=True)
+class SourceRef:
+    """Where a resource came from, for `file:line` messages and `/config_dump` (defined here, below both
+    resources/ and routing/, so the models of each can carry one)."""
+
+    file: str = "<memory>"
+    line: int = 1
+
+
 class MeshgateError(Exception):
     """Base of every error meshgate raises on purpose."""
 

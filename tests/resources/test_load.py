@@ -222,7 +222,8 @@ def test_dry_run_annotation_is_strconv_parse_bool(value: str, dry_run: bool) -> 
 @pytest.mark.parametrize(
     ("api_version", "kind"),
     [
-        ("networking.istio.io/v1", "VirtualService"),
+        ("networking.istio.io/v1", "DestinationRule"),  # VirtualService, Gateway, ServiceEntry: routing/
+        ("gateway.networking.k8s.io/v1", "Gateway"),  # the Kubernetes Gateway API's, not Istio's
         ("security.istio.io/v1", "PeerAuthentication"),
         ("security.istio.io/v1alpha1", "AuthorizationPolicy"),
         ("v1", "ConfigMap"),

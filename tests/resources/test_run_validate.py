@@ -59,3 +59,10 @@ def test_missing_file_fails(tmp_path: Path) -> None:
         1,
         [f"{tmp_path / 'absent.yaml'}:1: cannot read file: No such file or directory", "1 problem"],
     )
+
+
+def test_ingress_example_is_valid() -> None:
+    """examples/ingress: the seed behind an ingress gateway (Gateway, VirtualService, ServiceEntry, policies)."""
+    code, lines = run(ROOT / "examples" / "ingress")
+    kinds = "1 RequestAuthentication, 1 AuthorizationPolicy, 1 Gateway, 1 VirtualService, 1 ServiceEntry"
+    assert (code, lines) == (0, [f"5 resources valid ({kinds})"])

@@ -26,10 +26,16 @@ def run_validate(paths: Sequence[str], out: TextIO) -> int:
     if errors:
         out.write(_plural(errors, "problem") + "\n")
         return 1
-    ras = len(result.resources.request_authentications)
-    aps = len(result.resources.authorization_policies)
-    kinds = f"{ras} RequestAuthentication, {aps} AuthorizationPolicy"
-    summary = f"{_plural(ras + aps, 'resource')} valid ({kinds})"
+    res = result.resources
+    counts = [
+        (len(res.request_authentications), "RequestAuthentication"),
+        (len(res.authorization_policies), "AuthorizationPolicy"),
+    ]
+    networking = [(len(res.gateways), "Gateway"), (len(res.virtual_services), "VirtualService"),
+                  (len(res.service_entries), "ServiceEntry"), (len(res.secrets), "Secret")]  # fmt: skip
+    counts += [(n, kind) for n, kind in networking if n]  # listed when present (routing/, docs/routing.md)
+    kinds = ", ".join(f"{n} {kind}" for n, kind in counts)
+    summary = f"{_plural(sum(n for n, _ in counts), 'resource')} valid ({kinds})"
     if result.resources.skipped:
         summary += f", {len(result.resources.skipped)} skipped"
     if warnings:

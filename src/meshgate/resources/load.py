@@ -23,6 +23,8 @@ from meshgate.errors import ConfigError, Problem
 from meshgate.resources.model import AuthorizationPolicy, RequestAuthentication, ResourceSet
 from meshgate.resources.parse import DocResult, Resource, parse_document
 from meshgate.resources.yamlnodes import SyntaxProblem, compose_documents
+from meshgate.routing.crosscheck import check_references
+from meshgate.routing.model import Gateway, ServiceEntry, TlsSecret, VirtualService
 
 CONFIG_SUFFIXES = (".yaml", ".yml", ".json")
 CONFIGMAP_DATA_DIR = "..data"  # kubelet AtomicWriter: the symlink to the current timestamped dir
@@ -93,15 +95,17 @@ class _Loader:
     def finish(self) -> LoadResult:
         res = self.result
         resources = _drop_duplicates(res.resources, res.problems)
-        return LoadResult(
-            ResourceSet(
-                request_authentications=tuple(r for r in resources if isinstance(r, RequestAuthentication)),
-                authorization_policies=tuple(r for r in resources if isinstance(r, AuthorizationPolicy)),
-                skipped=tuple(res.skipped),
-            ),
-            tuple(res.problems),
-            tuple(self.read),
+        resource_set = ResourceSet(
+            request_authentications=tuple(r for r in resources if isinstance(r, RequestAuthentication)),
+            authorization_policies=tuple(r for r in resources if isinstance(r, AuthorizationPolicy)),
+            skipped=tuple(res.skipped),
+            gateways=tuple(r for r in resources if isinstance(r, Gateway)),
+            virtual_services=tuple(r for r in resources if isinstance(r, VirtualService)),
+            service_entries=tuple(r for r in resources if isinstance(r, ServiceEntry)),
+            secrets=tuple(r for r in resources if isinstance(r, TlsSecret)),
         )
+        problems = list(res.problems) + check_references(resource_set, res.rejected)  # routing/crosscheck.py
+        return LoadResult(resource_set, tuple(problems), tuple(self.read))
 
 
 def files_to_load(paths: Sequence[str]) -> list[Selected]:

@@ -9,17 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import Enum
 
+from meshgate.errors import SourceRef as SourceRef
+from meshgate.routing.model import Gateway, ServiceEntry, TlsSecret, VirtualService
+
 DEFAULT_JWKS_TIMEOUT_S = 5.0  # istio/api request_authentication.proto JWTRule.timeout default
 DEFAULT_ROOT_NAMESPACE = "istio-system"  # istio/istio:pkg/config/mesh/mesh.go
 DRY_RUN_ANNOTATION = "istio.io/dry-run"
-
-
-@dataclass(frozen=True, slots=True)
-class SourceRef:
-    """Where a resource came from, for `file:line` messages and `/config_dump`."""
-
-    file: str = "<memory>"
-    line: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,6 +140,11 @@ class ResourceSet:
     request_authentications: tuple[RequestAuthentication, ...] = ()
     authorization_policies: tuple[AuthorizationPolicy, ...] = ()
     skipped: tuple[str, ...] = ()  # "file:line: skipped kind X (apiVersion Y)" notes
+    # networking.istio.io and core/v1 (routing/model.py): what an ingress serves and where it routes
+    gateways: tuple[Gateway, ...] = ()
+    virtual_services: tuple[VirtualService, ...] = ()
+    service_entries: tuple[ServiceEntry, ...] = ()
+    secrets: tuple[TlsSecret, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

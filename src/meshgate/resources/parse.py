@@ -34,12 +34,23 @@ from meshgate.resources.schema import (
 from meshgate.resources.validate import validate_request_authentication
 from meshgate.resources.validate_authz import validate_authorization_policy
 from meshgate.resources.yamlnodes import YMap, YNode, YScalar, YSeq, type_name
+from meshgate.routing.build import NetworkingResource, parse_networking
+from meshgate.routing.codecs import SECRET_ENVELOPE, parse_secret
+from meshgate.routing.model import TlsSecret
+from meshgate.routing.schema import NETWORKING_KINDS
 
 API_GROUP = "security.istio.io"
 API_VERSIONS = frozenset({f"{API_GROUP}/v1", f"{API_GROUP}/v1beta1"})
 KINDS: dict[str, Message] = {
     "RequestAuthentication": REQUEST_AUTHENTICATION,
     "AuthorizationPolicy": AUTHORIZATION_POLICY,
+}
+# networking.istio.io kinds and core/v1 Secret: decoded, validated and built by routing/build.py, routing/codecs.py
+NETWORKING_VERSIONS = frozenset(f"networking.istio.io/{v}" for v in ("v1", "v1beta1", "v1alpha3"))
+KIND_VERSIONS: dict[str, frozenset[str]] = {
+    **{kind: API_VERSIONS for kind in KINDS},
+    **{kind: NETWORKING_VERSIONS for kind in NETWORKING_KINDS},
+    "Secret": frozenset({"v1"}),
 }
 _ENVELOPE = frozenset({"apiVersion", "kind", "metadata", "spec", "status"})
 # ObjectMeta fields other than the four meshgate reads: accepted, not interpreted.
@@ -51,7 +62,7 @@ _METADATA = Message(
     "ObjectMeta", {"name": STRING, "namespace": STRING, "labels": STRMAP, "annotations": STRMAP}
 )
 
-Resource = RequestAuthentication | AuthorizationPolicy
+Resource = RequestAuthentication | AuthorizationPolicy | NetworkingResource | TlsSecret
 
 
 @dataclass
@@ -59,6 +70,7 @@ class DocResult:
     resources: list[Resource] = field(default_factory=list)
     skipped: list[str] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
+    rejected: set[tuple[str, str, str]] = field(default_factory=set)  # (kind, namespace, name) not built
 
 
 def parse_document(node: YNode, file: str, result: DocResult, next_index: int = 0) -> int:
@@ -71,7 +83,7 @@ def parse_document(node: YNode, file: str, result: DocResult, next_index: int = 
     kind, api_version = _text(node, "kind"), _text(node, "apiVersion")
     if kind == "List" or (kind.endswith("List") and node.get("items") is not None):
         return _parse_list(node, file, result, next_index)
-    if kind not in KINDS or api_version not in API_VERSIONS:
+    if api_version not in KIND_VERSIONS.get(kind, ()):
         if not kind or not api_version:
             missing = "kind" if not kind else "apiVersion"
             result.problems.append(Problem(file, node.line, f'missing required field "{missing}"'))
@@ -83,6 +95,10 @@ def parse_document(node: YNode, file: str, result: DocResult, next_index: int = 
     result.problems.extend(rep.sorted_problems())
     if resource is not None:
         result.resources.append(resource)
+    else:  # so that references to it are not also reported as dangling (routing/crosscheck.py)
+        meta = node.get("metadata")
+        meta_map = meta.value if meta is not None and isinstance(meta.value, YMap) else YMap((), node.line)
+        result.rejected.add((kind, _text(meta_map, "namespace") or "default", _text(meta_map, "name")))
     return next_index + 1
 
 
@@ -110,12 +126,19 @@ def _parse_resource(node: YMap, kind: str, rep: Reporter, index: int) -> Resourc
     """Every problem of the resource: schema first, then istiod's checks on what the schema accepted."""
     decoder = Decoder(rep.schema, rep.lines)
     decoder.check_keys(node, ())
+    envelope = (_ENVELOPE - {"spec"}) | SECRET_ENVELOPE if kind == "Secret" else _ENVELOPE
     for entry in node.entries:
         rep.lines[(entry.key,)] = entry.key_line
-        if entry.key not in _ENVELOPE:
+        if entry.key not in envelope:
             rep.schema((entry.key,), f'unknown field "{entry.key}" in {kind}')
     name, namespace, annotations = _metadata(node, rep, decoder)
+    at = (SourceRef(rep.file, node.line), index)
+    if kind == "Secret":
+        return parse_secret(node, (name, namespace), decoder, rep, at)
     spec_entry = node.get("spec")
+    if kind in NETWORKING_KINDS:
+        spec_node = spec_entry.value if spec_entry is not None else None
+        return parse_networking(kind, (name, namespace), spec_node, decoder, rep, at)
     spec = decoder.message(spec_entry.value, KINDS[kind], ("spec",)) if spec_entry else None
     spec = spec or {}
     source = SourceRef(rep.file, node.line)

@@ -45,7 +45,15 @@ class Repeated:
     item: Message
 
 
-FieldKind = str | Message | Repeated
+class FieldCodec:
+    """A field kind defined outside this module (the networking kinds, routing/codecs.py): it decodes itself
+    with the Decoder's reporting and line bookkeeping."""
+
+    def decode(self, decoder: Decoder, node: YNode, path: Path) -> Any:
+        raise NotImplementedError
+
+
+FieldKind = str | Message | Repeated | FieldCodec
 
 
 def _snake(name: str) -> str:
@@ -137,6 +145,14 @@ class Decoder:
             path, f"invalid type for {format_path(path)}: expected {expected}, got {type_name(node)}"
         )
 
+    def type_error(self, path: Path, expected: str, node: YNode) -> None:
+        """For FieldCodecs: `invalid type for <path>: expected <expected>, got <type>`."""
+        self._type_error(path, expected, node)
+
+    def report(self, path: Path, message: str) -> None:
+        """For FieldCodecs: a schema problem at `path` (the field counts as refused)."""
+        self._report(path, message)
+
     def message(self, node: YNode, msg: Message, path: Path) -> dict[str, Any] | None:
         """A mapping → {json name: value}; None for null or a wrong type (reported)."""
         self.lines.setdefault(path, node.line)
@@ -179,6 +195,8 @@ class Decoder:
             return None
         if isinstance(kind, Message):
             return self.message(node, kind, path)
+        if isinstance(kind, FieldCodec):
+            return kind.decode(self, node, path)
         if isinstance(kind, Repeated):
             if not isinstance(node, YSeq):
                 self._type_error(path, "array", node)
