@@ -58,6 +58,7 @@ INLINE_HEADERS = frozenset(
 
 # extractor.cc ConstantBase64UrlEncodingCharsPlusDot: where the token starts after the prefix
 _TOKEN_START = re.compile(r"[A-Za-z0-9\-_.]")
+_TOKEN_CHARS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_.")
 _OWS = " \t"
 
 
@@ -99,7 +100,10 @@ def header_token(entry: str, prefix: str) -> str | None:
     pos = entry.find(prefix)
     if pos < 0:
         return None
-    match = _TOKEN_START.search(entry, pos + len(prefix))
+    start = pos + len(prefix)
+    if entry[start : start + 1] in _TOKEN_CHARS:  # the common `Bearer <token>`: no search needed
+        return entry[start:]
+    match = _TOKEN_START.search(entry, start)
     return entry if match is None else entry[match.start() :]
 
 

@@ -38,12 +38,12 @@ def _tile(label: str, value: int, cls: str = "") -> str:
 
 def render_counters(state: ServingState) -> str:
     m = state.metrics
-    by_code: dict[str, int] = {}
+    by_code: dict[int, int] = {}
     for (code, _flags), n in m.requests.items():
         by_code[code] = by_code.get(code, 0) + n
     tiles = [_tile("requests", sum(by_code.values()))]
     tiles += [
-        _tile(f"answered {code}", n, "ok" if code < "400" else "bad") for code, n in sorted(by_code.items())
+        _tile(f"answered {code}", n, "ok" if code < 400 else "bad") for code, n in sorted(by_code.items())
     ]
     tiles += [
         _tile("JWT accepted or absent", m.envoy[JWT_ALLOWED], "ok"),

@@ -58,8 +58,8 @@ class Metrics:
         self.stat_prefix = stat_prefix
         self.registry = CollectorRegistry(auto_describe=False)
         self.envoy: dict[str, int] = dict.fromkeys(ENVOY_COUNTERS, 0)
-        self.requests: dict[tuple[str, str], int] = {}  # (response_code, response_flags) → count
-        self.durations: dict[str, list[float]] = {}  # response_code → per-bucket counts + [sum]
+        self.requests: dict[tuple[int, str], int] = {}  # (response_code, response_flags) → count
+        self.durations: dict[int, list[float]] = {}  # response_code → per-bucket counts + [sum]
         self.jwt_denied: dict[str, int] = {}  # jwt_verify_lib message → count
         self.reloads: dict[str, int] = {"success": 0, "rejected": 0}
         self.keystore: KeyStateSource | None = None
@@ -77,12 +77,13 @@ class Metrics:
     def observe_request(
         self, decision: Decision | None, response_code: int, duration_s: float, response_flags: str = "-"
     ) -> None:
-        code = str(response_code)
-        key = (code, response_flags)
-        self.requests[key] = self.requests.get(key, 0) + 1
-        buckets = self.durations.get(code)
+        """One answered request: a few dict increments keyed by ints (strings are made at scrape time)."""
+        key = (response_code, response_flags)
+        requests = self.requests
+        requests[key] = requests.get(key, 0) + 1
+        buckets = self.durations.get(response_code)
         if buckets is None:
-            buckets = self.durations[code] = [0.0] * (len(DURATION_BUCKETS_MS) + 2)
+            buckets = self.durations[response_code] = [0.0] * (len(DURATION_BUCKETS_MS) + 2)
         ms = duration_s * 1000.0
         buckets[bisect_left(DURATION_BUCKETS_MS, ms)] += 1
         buckets[-1] += ms
@@ -143,7 +144,7 @@ class _Collector:
             labels=["reporter", "request_protocol", "response_code", "response_flags"],
         )  # fmt: skip
         for (code, flags), n in sorted(m.requests.items()):
-            requests.add_metric(["destination", "http", code, flags], n)
+            requests.add_metric(["destination", "http", str(code), flags], n)
         yield requests
         yield _durations(m.durations)
         denied = CounterMetricFamily(
@@ -161,7 +162,7 @@ class _Collector:
             yield from _token_cache_families(m.token_cache)
 
 
-def _durations(durations: dict[str, list[float]]) -> HistogramMetricFamily:
+def _durations(durations: dict[int, list[float]]) -> HistogramMetricFamily:
     hist = HistogramMetricFamily(
         "istio_request_duration_milliseconds", "Request duration (Istio standard metric).",
         labels=["reporter", "response_code"],
@@ -171,7 +172,7 @@ def _durations(durations: dict[str, list[float]]) -> HistogramMetricFamily:
         for bound, n in zip((*DURATION_BUCKETS_MS, float("inf")), counts[:-1], strict=True):
             acc += n
             cumulative.append((_le(bound), acc))
-        hist.add_metric(["destination", code], cumulative, counts[-1])
+        hist.add_metric(["destination", str(code)], cumulative, counts[-1])
     return hist
 
 
