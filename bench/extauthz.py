@@ -43,7 +43,7 @@ async def grpc_load(
     from envoy.service.auth.v3 import external_auth_pb2_grpc
 
     from meshgate.engine.attributes import RequestAttributes, build_headers
-    from meshgate.fronts.extauthz_grpc import check_request
+    from meshgate.extauthz.grpc_server import check_request
 
     headers = build_headers([("host", "bench.example"), ("authorization", f"Bearer {token}")])
     request = check_request(RequestAttributes("GET", "/", "bench.example", headers=headers))

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from meshgate.demo import SEED_FILES, SEED_JWKS_URI
+from meshgate.cli.demo import SEED_FILES, SEED_JWKS_URI
 
 SEED = Path(__file__).resolve().parents[2] / "examples" / "seed"
 PACKAGED = Path(__file__).resolve().parents[2] / "src" / "meshgate" / "data"

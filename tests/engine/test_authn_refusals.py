@@ -13,9 +13,9 @@ import pytest
 from tests.engine.test_authn import ISS1, ISS2, JWK1, NOW, PEM1, URI1, req, run
 from tests.support.jws_craft import forge, json_text, seg, sign_segments
 
-from meshgate.engine.authn import Authenticator
+from meshgate.authn.authenticator import Authenticator
+from meshgate.config.model import JwtRule
 from meshgate.engine.status import JwtStatus as S
-from meshgate.resources.model import JwtRule
 
 AUTH = Authenticator([JwtRule(issuer=ISS1, jwks_uri=URI1, audiences=("svc",))])
 HEADER = {"alg": "RS256", "kid": JWK1["kid"]}

@@ -16,11 +16,11 @@ from typing import Any
 import pytest
 from tests.engine.test_authn import ISS1, ISS2, JWK1, KEYS, NOW, PEM1, PEM2, URI1, URI3
 
+from meshgate.authn.authenticator import Authenticator, AuthnResult
+from meshgate.config.model import ClaimToHeader, JwtHeader, JwtRule
 from meshgate.engine.attributes import RequestAttributes
-from meshgate.engine.authn import Authenticator, AuthnResult
-from meshgate.engine.jwks import parse_jwks
-from meshgate.resources.model import ClaimToHeader, JwtHeader, JwtRule
-from meshgate.tokens import sign_token
+from meshgate.jose.jwks import parse_jwks
+from meshgate.jose.mint import sign_token
 
 RULES = {
     "defaults-remote": JwtRule(issuer=ISS1, jwks_uri=URI1),

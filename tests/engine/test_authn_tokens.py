@@ -15,13 +15,13 @@ from typing import Any
 
 import pytest
 
+from meshgate.authn.authenticator import Authenticator
+from meshgate.config.model import JwtHeader, JwtRule
 from meshgate.engine.attributes import RequestAttributes
-from meshgate.engine.authn import Authenticator
-from meshgate.engine.jwks import parse_jwks
-from meshgate.engine.keyset import KeySnapshot
 from meshgate.engine.status import JwtStatus as S
-from meshgate.resources.model import JwtHeader, JwtRule
-from meshgate.tokens import generate_key, sign_token
+from meshgate.jose.jwks import parse_jwks
+from meshgate.jose.keys import KeySnapshot
+from meshgate.jose.mint import generate_key, sign_token
 
 NOW = 1_700_000_000
 ISS1, ISS2 = "https://issuer-1", "https://issuer-2"

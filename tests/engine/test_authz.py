@@ -12,9 +12,9 @@ from typing import Any
 
 import pytest
 
-from meshgate.engine.authz import Authorizer, AuthzRequest, AuthzResult
-from meshgate.engine.identity import Identity
-from meshgate.resources.model import Action, AuthorizationPolicy, Condition, Operation, Rule, Source
+from meshgate.authn.identity import Identity
+from meshgate.authz.authorizer import Authorizer, AuthzRequest, AuthzResult
+from meshgate.config.model import Action, AuthorizationPolicy, Condition, Operation, Rule, Source
 
 ALL = Rule()  # `rules: [{}]`
 REQ = AuthzRequest(

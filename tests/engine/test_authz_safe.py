@@ -14,9 +14,9 @@ from typing import Any
 
 import pytest
 
-from meshgate.engine.authz import Authorizer, AuthzRequest
-from meshgate.engine.match import host_variants
-from meshgate.resources.model import Action, AuthorizationPolicy, Condition, Operation, Rule
+from meshgate.authz.authorizer import Authorizer, AuthzRequest
+from meshgate.authz.match import host_variants
+from meshgate.config.model import Action, AuthorizationPolicy, Condition, Operation, Rule
 
 BASE = AuthzRequest(
     method="GET",

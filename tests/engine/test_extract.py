@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import pytest
 
-from meshgate.engine.extract import (
+from meshgate.authn.extractor import (
     INLINE_HEADERS,
     Location,
     envoy_view,
@@ -20,7 +20,7 @@ from meshgate.engine.extract import (
     order_locations,
     parse_cookies,
 )
-from meshgate.engine.query import parse_query
+from meshgate.authn.query import parse_query
 
 JWT = "aaa.bbb.ccc"
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from meshgate.engine.b64 import (
+from meshgate.engine.status import JwtStatus as S
+from meshgate.jose.b64 import (
     MAX_JSON_DEPTH,
     MAX_TOKEN_JSON_DEPTH,
     b64url_decode,
@@ -16,8 +17,7 @@ from meshgate.engine.b64 import (
     b64url_encode,
     load_json_object,
 )
-from meshgate.engine.jws import MAX_TOKEN_CHARS, ParsedJwt, parse_jwt, verify_time
-from meshgate.engine.status import JwtStatus as S
+from meshgate.jose.jws import MAX_TOKEN_CHARS, ParsedJwt, parse_jwt, verify_time
 
 SIG = b64url_encode(b"signature")
 GOOD_HEADER = {"alg": "RS256", "kid": "k1"}

@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from meshgate.engine.identity import Identity
-from meshgate.engine.match import (
+from meshgate.authn.identity import Identity
+from meshgate.authz.match import (
     Unparsable,
     header_matcher,
     host_matcher,
@@ -15,7 +15,7 @@ from meshgate.engine.match import (
     string_matcher,
     value_matcher,
 )
-from meshgate.engine.principal import claim_matcher, claim_path, request_principal_matcher
+from meshgate.authz.principal import claim_matcher, claim_path, request_principal_matcher
 
 STRING_GO = "istio/istio:pilot/pkg/security/authz/matcher/string.go"
 HEADER_GO = "istio/istio:pilot/pkg/security/authz/matcher/header.go"

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from meshgate.engine.match import Unparsable
-from meshgate.engine.path_template import is_path_template, path_template_matcher, template_regex
+from meshgate.authz.match import Unparsable
+from meshgate.authz.path_template import is_path_template, path_template_matcher, template_regex
 
 ISTIO_IT = "istio/istio:tests/integration/security/authz_test.go TestAuthz_PathTemplating"
 

@@ -14,10 +14,10 @@ import json
 import pytest
 from tests.engine.test_authn import ISS1, JWK1, NOW, token
 
+from meshgate.authn.query import removed_names, without_params
+from meshgate.config.model import JwtRule, RequestAuthentication
 from meshgate.engine.attributes import RequestAttributes
 from meshgate.engine.engine import Engine
-from meshgate.engine.query import removed_names, without_params
-from meshgate.resources.model import JwtRule, RequestAuthentication
 
 NAMES = frozenset({"access_token"})
 

@@ -6,17 +6,10 @@ import json
 
 from tests.support.samples import SAMPLES
 
+from meshgate.config.model import Action, AuthorizationPolicy, Condition, JwtRule, RequestAuthentication, Rule
 from meshgate.engine.attributes import RequestAttributes, build_headers
 from meshgate.engine.engine import Engine
-from meshgate.resources.model import (
-    Action,
-    AuthorizationPolicy,
-    Condition,
-    JwtRule,
-    RequestAuthentication,
-    Rule,
-)
-from meshgate.tokens import sign_token
+from meshgate.jose.mint import sign_token
 
 ISSUER = "testing@secure.istio.io"
 KEY = (SAMPLES / "key.pem").read_bytes()
@@ -60,7 +53,7 @@ def test_a_new_key_snapshot_is_not_answered_from_the_old_one() -> None:
     engine = Engine([remote], [])
     token = sign_token(KEY, {"iss": ISSUER, "sub": "a"})
     assert engine.decide(attrs(token), {}, NOW).body == "Jwks remote fetch is failed"
-    from meshgate.engine.jwks import parse_jwks
+    from meshgate.jose.jwks import parse_jwks
 
     keys = {uri: parse_jwks((SAMPLES / "jwks.json").read_text())}
     assert engine.decide(attrs(token), keys, NOW).allowed

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from meshgate.engine.token_cache import TokenCache
+from meshgate.authn.memo import TokenCache
 
 
 @pytest.mark.parametrize(

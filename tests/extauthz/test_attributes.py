@@ -6,14 +6,14 @@ import pytest
 from tests.extauthz.conftest import needs_grpc
 
 from meshgate.engine.attributes import RequestAttributes, build_headers
-from meshgate.fronts.extauthz_attributes import (
+from meshgate.extauthz.attributes import (
     ExtAuthzRequest,
     WorkloadOverride,
     attributes_from_check,
     parse_labels,
     workload_override,
 )
-from meshgate.fronts.extauthz_http_request import HttpMode, RefusedRequest, read_http_request
+from meshgate.extauthz.http_request import HttpMode, RefusedRequest, read_http_request
 
 PEER = "10.0.0.7"
 

@@ -17,7 +17,7 @@ import pytest
 from tests.extauthz.conftest import LoopThread, free_port, start_authz
 from tests.golden.cases import DEMO_JWT, OTHER_ISSUER_JWT, SEED_YAML
 
-from meshgate.fronts.authz_server import AuthzServer
+from meshgate.extauthz.service import AuthzServer
 
 CUSTOM_POLICY = """\
 apiVersion: security.istio.io/v1

@@ -13,10 +13,10 @@ from aiohttp import web
 from tests.extauthz.conftest import LoopThread, free_port, needs_grpc, start_authz
 from tests.golden.cases import OTHER_ISSUER_JWT, SEED_YAML
 
+from meshgate.custom.mesh_config import ExtAuthzProvider
+from meshgate.custom.providers import CustomProviders, apply_custom
 from meshgate.engine.attributes import RequestAttributes, build_headers
 from meshgate.engine.decision import AuthnTrace, AuthzTrace, Decision, Trace, UpstreamEdits
-from meshgate.fronts.custom_provider import CustomProviders, apply_custom
-from meshgate.fronts.mesh_config import ExtAuthzProvider
 
 TRACE = Trace(AuthnTrace("verified"), AuthzTrace("allowed", action="CUSTOM"), path="/a/b")
 ENGINE_ALLOWS = Decision(

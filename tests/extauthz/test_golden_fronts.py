@@ -12,7 +12,7 @@ from tests.extauthz.observe import envoy_forwarded_path, observe_grpc, observe_h
 from tests.golden.cases import CASES, GoldenCase
 from tests.golden.harness import Observed, expected, observe_engine
 
-from meshgate.fronts.authz_server import AuthzServer
+from meshgate.extauthz.service import AuthzServer
 
 Observer = Callable[[AuthzServer, GoldenCase], Observed]
 

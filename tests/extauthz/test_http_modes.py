@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 from tests.extauthz.conftest import LoopThread, start_authz
 
-from meshgate.fronts.authz_server import AuthzServer
-from meshgate.fronts.extauthz_http_request import HTTP_MODES
+from meshgate.extauthz.http_request import HTTP_MODES
+from meshgate.extauthz.service import AuthzServer
 
 MODES_YAML = """\
 apiVersion: security.istio.io/v1
@@ -243,7 +243,7 @@ def test_a_refused_request_keeps_the_connection_usable(servers: dict[str, int]) 
 
 def test_cli_passes_the_mode(tmp_path: Path) -> None:
     """`--http-mode` reaches the options the server is built from (it was parsed and dropped)."""
-    from meshgate.cli import _build_parser, authz_options_from_args
+    from meshgate.cli.main import _build_parser, authz_options_from_args
 
     for mode in HTTP_MODES:
         args = _build_parser().parse_args(["authz-server", "-c", str(tmp_path), "--http-mode", mode])

@@ -28,7 +28,7 @@ import pytest
 from tests.extauthz.conftest import LoopThread, Upstream, free_port, start_authz
 from tests.extauthz.test_http_modes import DENIED, MODES_YAML
 
-from meshgate.fronts.authz_server import AuthzServer
+from meshgate.extauthz.service import AuthzServer
 
 ENVOY = Path(sys.executable).parent / "envoy"
 pytestmark = [

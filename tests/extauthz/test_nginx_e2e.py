@@ -17,7 +17,7 @@ from tests.extauthz.test_http_modes import MODES_YAML
 from tests.golden.cases import AUDIENCE_YAML, DEMO_JWT, OTHER_ISSUER_JWT, SEED_YAML
 from tests.golden.harness import Observed
 
-from meshgate.fronts.authz_server import AuthzServer
+from meshgate.extauthz.service import AuthzServer
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 TEMPLATE = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "meshgate-authz.conf"

@@ -25,7 +25,7 @@ import pytest
 from tests.support.samples import SAMPLES
 from tests.support.servers import GatewayThread, Upstream
 
-from meshgate.fronts.serve import ServeOptions
+from meshgate.gateway.serve import ServeOptions
 
 DEMO_JWT = (SAMPLES / "demo.jwt").read_text().strip()
 ISTIO_JWKS = (SAMPLES / "jwks.json").read_text()

@@ -12,14 +12,14 @@ from typing import Any
 import aiohttp
 from tests.support.jwks_server import ISTIO_KID, JwksServer
 
+from meshgate.config.model import Workload
 from meshgate.engine.options import EngineOptions
-from meshgate.fronts.admin import AdminServer
-from meshgate.fronts.reload import build_engine
-from meshgate.fronts.state import ServingState
-from meshgate.jwks.store import KeyStore
-from meshgate.observability.access_log import AccessLog
-from meshgate.observability.metrics import Metrics
-from meshgate.resources.model import Workload
+from meshgate.keystore.store import KeyStore
+from meshgate.server.access_log import AccessLog
+from meshgate.server.admin.server import AdminServer
+from meshgate.server.metrics import Metrics
+from meshgate.server.reload import build_engine
+from meshgate.server.state import ServingState
 
 CONFIG = """apiVersion: security.istio.io/v1
 kind: RequestAuthentication

@@ -17,7 +17,7 @@ import pytest
 from tests.fronts.conftest import DEMO_JWT, RawClient, ServeProcess, get, spawn_serve, wait_until
 from tests.support.seed import SAMPLES, SEED_JWKS_URI, SEED_RESOURCES
 
-from meshgate.demo import another_issuers_token
+from meshgate.cli.demo import another_issuers_token
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMEDRIVER = "/usr/bin/chromedriver"

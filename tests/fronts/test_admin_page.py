@@ -21,10 +21,10 @@ from tests.fronts.conftest import DEMO_JWT, ISTIO_JWKS, RawClient, get
 from tests.support.samples import SAMPLES
 from tests.support.servers import GatewayThread
 
-from meshgate.demo import another_issuers_token
-from meshgate.fronts.authz_server import AuthzServer
-from meshgate.fronts.serve import ServeOptions
-from meshgate.tokens import sign_token
+from meshgate.cli.demo import another_issuers_token
+from meshgate.extauthz.service import AuthzServer
+from meshgate.gateway.serve import ServeOptions
+from meshgate.jose.mint import sign_token
 
 HMAC_SECRET = b"an-hmac-secret-that-must-stay-on-the-server"
 HMAC_K = "YW4taG1hYy1zZWNyZXQtdGhhdC1tdXN0LXN0YXktb24tdGhlLXNlcnZlcg"

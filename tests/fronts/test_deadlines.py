@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 
-from meshgate.fronts.deadlines import MAX_TICK_S, MIN_TICK_S, DeadlineSweep
+from meshgate.gateway.deadlines import MAX_TICK_S, MIN_TICK_S, DeadlineSweep
 
 
 class Waiter:

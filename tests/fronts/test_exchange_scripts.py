@@ -20,15 +20,15 @@ import pytest
 from tests.fronts.conftest import DEMO_JWT, RawClient, write_policy
 from tests.support.servers import Upstream
 
+from meshgate.config.model import Workload
 from meshgate.engine.options import EngineOptions
-from meshgate.fronts.gateway import GatewayContext, GatewayProtocol
-from meshgate.fronts.reload import build_engine
-from meshgate.fronts.state import ServingState
-from meshgate.fronts.upstream import UpstreamConnection, UpstreamPool, UpstreamTarget
-from meshgate.jwks.store import KeyStore
-from meshgate.observability.access_log import AccessLog
-from meshgate.observability.metrics import Metrics
-from meshgate.resources.model import Workload
+from meshgate.gateway.protocol import GatewayContext, GatewayProtocol
+from meshgate.gateway.upstream import UpstreamConnection, UpstreamPool, UpstreamTarget
+from meshgate.keystore.store import KeyStore
+from meshgate.server.access_log import AccessLog
+from meshgate.server.metrics import Metrics
+from meshgate.server.reload import build_engine
+from meshgate.server.state import ServingState
 
 
 def _get(token: str = DEMO_JWT, extra: bytes = b"") -> bytes:

@@ -22,8 +22,8 @@ from tests.fronts.conftest import spawn_serve
 from tests.support.jwks_server import ISTIO_JWKS, JwksServer, make_test_ca
 from tests.support.samples import SAMPLES
 
-from meshgate.demo import seed_yaml
-from meshgate.tokens import generate_key, sign_token
+from meshgate.cli.demo import seed_yaml
+from meshgate.jose.mint import generate_key, sign_token
 
 ISSUER = "testing@secure.istio.io"
 DEMO_JWT = (SAMPLES / "demo.jwt").read_text().strip()

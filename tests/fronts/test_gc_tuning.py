@@ -5,7 +5,7 @@ from __future__ import annotations
 import gc
 import weakref
 
-from meshgate.fronts.gc_tuning import SERVING_THRESHOLDS, _Tuning, refreeze_after_reload, tune_for_serving
+from meshgate.server.gc_tuning import SERVING_THRESHOLDS, _Tuning, refreeze_after_reload, tune_for_serving
 
 
 class Node:

@@ -11,11 +11,11 @@ from typing import Any
 import pytest
 
 from meshgate.errors import UsageError
-from meshgate.fronts.builtin_app import hello_body
-from meshgate.fronts.http_heads import RequestHead, downstream_response_head, upstream_request_head
-from meshgate.fronts.local_reply import local_reply, reason_phrase
-from meshgate.fronts.serve import split_host_port
-from meshgate.fronts.upstream import UpstreamTarget
+from meshgate.gateway.builtin_app import hello_body
+from meshgate.gateway.heads import RequestHead, downstream_response_head, upstream_request_head
+from meshgate.gateway.local_reply import local_reply, reason_phrase
+from meshgate.gateway.serve import split_host_port
+from meshgate.gateway.upstream import UpstreamTarget
 
 DATE = b"date: Sun, 29 Nov 2026 09:05:00 GMT\r\n"
 SERVER = b"server: istio-envoy\r\n"

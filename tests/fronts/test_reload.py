@@ -16,14 +16,14 @@ import pytest
 from tests.support.jwks_server import ISTIO_KID, JwksServer
 from tests.support.samples import SAMPLES
 
+from meshgate.config.model import Workload
 from meshgate.engine.attributes import RequestAttributes
 from meshgate.engine.options import EngineOptions
-from meshgate.fronts.reload import ConfigReloader, build_engine
-from meshgate.fronts.state import ServingState
-from meshgate.jwks.store import KeyStore
-from meshgate.observability.access_log import AccessLog
-from meshgate.observability.metrics import Metrics
-from meshgate.resources.model import Workload
+from meshgate.keystore.store import KeyStore
+from meshgate.server.access_log import AccessLog
+from meshgate.server.metrics import Metrics
+from meshgate.server.reload import ConfigReloader, build_engine
+from meshgate.server.state import ServingState
 
 DEMO_JWT = (SAMPLES / "demo.jwt").read_text().strip()
 RA = """apiVersion: security.istio.io/v1

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from meshgate.fronts.config_watch import ConfigWatch, scan
+from meshgate.server.config_watch import ConfigWatch, scan
 
 AUDITED = {"os.scandir", "os.listdir", "open"}
 # The active recorder, if any (an audit hook cannot be removed), and the thread it records: another

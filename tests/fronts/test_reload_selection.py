@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from tests.fronts.test_reload_watch import AP, SETTLE_POLLS, Watched, counts, policy_names
 
-from meshgate.fronts.reload import ConfigReloader
-from meshgate.resources.load import files_to_load, load_paths
+from meshgate.config.load import files_to_load, load_paths
+from meshgate.server.reload import ConfigReloader
 
 
 def plain(root: Path) -> list[str]:

@@ -20,16 +20,16 @@ import pytest
 from tests.support.jwks_server import JwksServer
 from tests.support.samples import SAMPLES
 
-from meshgate.engine import authn_run
+from meshgate.authn import run as authn_run
+from meshgate.config.model import Workload
 from meshgate.engine.attributes import RequestAttributes
 from meshgate.engine.options import EngineOptions
-from meshgate.fronts.reload import ConfigReloader, build_engine
-from meshgate.fronts.state import ServingState
-from meshgate.jwks.store import KeyStore
-from meshgate.observability.access_log import AccessLog
-from meshgate.observability.metrics import Metrics
-from meshgate.resources.model import Workload
-from meshgate.tokens import sign_token
+from meshgate.jose.mint import sign_token
+from meshgate.keystore.store import KeyStore
+from meshgate.server.access_log import AccessLog
+from meshgate.server.metrics import Metrics
+from meshgate.server.reload import ConfigReloader, build_engine
+from meshgate.server.state import ServingState
 
 ISSUER = "testing@secure.istio.io"
 OTHER = "other@example.com"

@@ -17,13 +17,13 @@ from pathlib import Path
 
 import pytest
 
+from meshgate.config.model import Workload
 from meshgate.engine.options import EngineOptions
-from meshgate.fronts.reload import ConfigReloader, load_and_build
-from meshgate.fronts.state import ServingState
-from meshgate.jwks.store import KeyStore
-from meshgate.observability.access_log import AccessLog
-from meshgate.observability.metrics import Metrics
-from meshgate.resources.model import Workload
+from meshgate.keystore.store import KeyStore
+from meshgate.server.access_log import AccessLog
+from meshgate.server.metrics import Metrics
+from meshgate.server.reload import ConfigReloader, load_and_build
+from meshgate.server.state import ServingState
 
 POLL_S = 0.02
 SETTLE_POLLS = 15

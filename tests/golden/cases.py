@@ -19,7 +19,7 @@ from tests.golden.crafted import (
     STD_ALPHABET_HEADER_JWT,
 )
 
-from meshgate.tokens import generate_key, sign_token
+from meshgate.jose.mint import generate_key, sign_token
 
 DATA = Path(__file__).resolve().parents[2] / "src" / "meshgate" / "data"
 SAMPLE_JWKS = (DATA / "jwks.json").read_text()

@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from tests.support.jwks_server import ISTIO_JWKS, ISTIO_KID, JwksServer, make_test_ca
 
-from meshgate.jwks.fetch import Fetcher, FetchResult, parse_max_age
-from meshgate.jwks.sources import SourceKind, classify
+from meshgate.keystore.fetch import Fetcher, FetchResult, parse_max_age
+from meshgate.keystore.sources import SourceKind, classify
 
 Setup = Callable[[JwksServer], None]
 GZIP = {"Content-Encoding": "gzip"}

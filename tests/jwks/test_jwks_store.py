@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 from tests.support.jwks_server import ISTIO_JWKS, ISTIO_KID, JwksServer, ec_jwks
 
-from meshgate.jwks.store import KeyStore, backoff_delay, refresh_delay
+from meshgate.keystore.store import KeyStore, backoff_delay, refresh_delay
 
 
 @dataclass(frozen=True)

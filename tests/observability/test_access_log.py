@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from meshgate.observability.access_log import (
+from meshgate.server.access_log import (
     AccessLog,
     AccessLogEntry,
     format_envoy,

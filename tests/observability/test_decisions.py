@@ -6,7 +6,7 @@ import pytest
 from tests.support.samples import SAMPLES
 
 from meshgate.engine.decision import AuthnTrace, AuthzTrace, Decision, Trace, UpstreamEdits
-from meshgate.observability.decisions import DecisionRing, policy_words, reason_words, redact
+from meshgate.server.decisions import DecisionRing, policy_words, reason_words, redact
 
 DEMO_JWT = (SAMPLES / "demo.jwt").read_text().strip()
 PID = "ns[default]-policy[require-jwt]-rule[0]"

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from meshgate.engine.decision import AuthnTrace, AuthzTrace, Decision, Trace
-from meshgate.observability.metrics import Metrics
+from meshgate.server.metrics import Metrics
 
 
 def decision(

@@ -21,9 +21,9 @@ from tests.support.jwks_server import JwksServer
 from tests.support.parity import ParityRig
 from tests.support.recording_upstream import RecordingUpstream
 
-from meshgate.resources.load import load_text
-from meshgate.resources.model import JwtRule
-from meshgate.tokens import generate_key, sign_token
+from meshgate.config.load import load_text
+from meshgate.config.model import JwtRule
+from meshgate.jose.mint import generate_key, sign_token
 
 ED_PEM, ED_JWK = generate_key("EdDSA")
 RS_PEM, RS_JWK = generate_key("RS256")

@@ -27,7 +27,7 @@ from tests.parity.common import (
 from tests.parity.configs import DENY_ANONYMOUS, EXPLICIT, SEED, request_authentication
 from tests.support.parity import ParityRig
 
-from meshgate.engine.extract import INLINE_HEADERS
+from meshgate.authn.extractor import INLINE_HEADERS
 
 # header_map_impl: which request headers Envoy keeps inline (repeated lines joined into one token entry)
 JOINED = ["authorization", "user-agent", "referer", "via", "accept", "accept-encoding", "cache-control",

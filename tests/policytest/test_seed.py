@@ -10,7 +10,7 @@ import pytest
 from tests.policytest.helpers import meshgate_test
 from tests.support.seed import seed_tree
 
-from meshgate.resources.load import load_paths
+from meshgate.config.load import load_paths
 
 CASES = (
     "no token is denied by require-jwt",

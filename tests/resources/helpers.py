@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import textwrap
 
-from meshgate.resources.load import load_text
+from meshgate.config.load import load_text
 
 SPEC_FIRST_LINE = 7
 

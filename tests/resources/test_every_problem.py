@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from tests.resources.helpers import problems
 
-from meshgate.resources.load import load_text
+from meshgate.config.load import load_text
 
 DATA = Path(__file__).parent / "data"
 MANY = DATA / "many-problems.yaml"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from meshgate.resources.govalues import (
+from meshgate.config.govalues import (
     go_quote,
     parse_addr,
     parse_bool,

@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from meshgate.config.load import load_paths, load_resources, load_text
+from meshgate.config.model import Action, Source
 from meshgate.errors import ConfigError
-from meshgate.resources.load import load_paths, load_resources, load_text
-from meshgate.resources.model import Action, Source
 
 DATA = Path(__file__).parent / "data"
 SEED = Path(__file__).resolve().parents[2] / "examples" / "seed"

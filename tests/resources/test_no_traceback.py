@@ -7,7 +7,7 @@ from pathlib import Path
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from meshgate.resources.load import load_text
+from meshgate.config.load import load_text
 
 SOURCES = [p.read_text() for p in sorted((Path(__file__).parent / "data").glob("*.*"))]
 SOURCES += [

@@ -8,14 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from meshgate.resources.model import (
-    AuthorizationPolicy,
-    RequestAuthentication,
-    ResourceSet,
-    TargetRef,
-    Workload,
-)
-from meshgate.resources.select import select_for_workload
+from meshgate.config.model import AuthorizationPolicy, RequestAuthentication, ResourceSet, TargetRef, Workload
+from meshgate.config.select import select_for_workload
 
 GATEWAY = TargetRef(kind="Gateway", name="gw", group="gateway.networking.k8s.io")
 

@@ -13,7 +13,7 @@ import base64
 import pytest
 from tests.routing.helpers import cert_and_key, secret
 
-from meshgate.resources.load import load_text
+from meshgate.config.load import load_text
 
 GW = """apiVersion: networking.istio.io/v1
 kind: Gateway

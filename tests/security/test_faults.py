@@ -28,7 +28,7 @@ from tests.security.conftest import RESET_HEAD, RESET_MID_BODY, LoopThread, RawU
 from tests.support.jwks_server import ISTIO_JWKS, ISTIO_KID, JwksServer, free_port, make_test_ca
 from tests.support.samples import SAMPLES
 
-from meshgate.tokens import b64url_encode, build_claims, load_private_key
+from meshgate.jose.mint import b64url_encode, build_claims, load_private_key
 
 D = b"date: <DATE>\r\n"
 SERVER = b"server: istio-envoy\r\n"

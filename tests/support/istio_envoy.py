@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from meshgate.resources.model import ResourceSet, Workload
-from meshgate.resources.select import selector_matches
-from meshgate.routing import hosts
-from meshgate.routing.model import Headers, HttpMatch, HttpRoute, StringMatch, VirtualService
+from meshgate.config.model import ResourceSet, Workload
+from meshgate.config.networking import hosts
+from meshgate.config.networking.model import Headers, HttpMatch, HttpRoute, StringMatch, VirtualService
+from meshgate.config.select import selector_matches
 
 Config = dict[str, Any]
 _TYPE = "type.googleapis.com/envoy.extensions."

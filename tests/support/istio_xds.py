@@ -21,7 +21,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from meshgate.resources.model import Action, AuthorizationPolicy, JwtRule, Operation, Rule, Source
+from meshgate.config.model import Action, AuthorizationPolicy, JwtRule, Operation, Rule, Source
 
 Config = dict[str, Any]
 JWT_FILTER = "envoy.filters.http.jwt_authn"  # istio/istio:pilot/pkg/xds/filters/filters.go

@@ -21,7 +21,7 @@ from tests.support.envoy_jwt import EnvoyProcess, exchange, request_bytes
 from tests.support.recording_upstream import RecordingUpstream
 from tests.support.servers import GatewayThread
 
-from meshgate.fronts.serve import ServeOptions
+from meshgate.gateway.serve import ServeOptions
 
 HOST = "parity.example.com"
 

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from meshgate.fronts.serve import Gateway, ServeOptions
+from meshgate.gateway.serve import Gateway, ServeOptions
 
 
 # --- the upstream ------------------------------------------------------------------------------

@@ -10,21 +10,21 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from meshgate.authn.authenticator import Authenticator, AuthnResult
+from meshgate.authn.header_edits import edited
+from meshgate.authn.query import without_params
+from meshgate.authn.verified_tokens import VerifiedTokens
+from meshgate.authz.authorizer import Authorizer, AuthzRequest
+from meshgate.config.model import AuthorizationPolicy, RequestAuthentication, ResourceSet, Workload
+from meshgate.config.select import select_for_workload
 from meshgate.engine.attributes import RequestAttributes
-from meshgate.engine.authn import Authenticator, AuthnResult
-from meshgate.engine.authz import Authorizer, AuthzRequest
 from meshgate.engine.decision import AuthzTrace, Decision, Trace, UpstreamEdits
-from meshgate.engine.header_view import edited
 from meshgate.engine.immutable import immutable
-from meshgate.engine.keyset import KeySnapshot
 from meshgate.engine.options import EngineOptions
 from meshgate.engine.pathnorm import normalize_path, path_rejection, strip_query
-from meshgate.engine.query import without_params
 from meshgate.engine.remote_ip import remote_ip
 from meshgate.engine.status import RBAC_ACCESS_DENIED, www_authenticate
-from meshgate.engine.verified_tokens import VerifiedTokens
-from meshgate.resources.model import AuthorizationPolicy, RequestAuthentication, ResourceSet, Workload
-from meshgate.resources.select import select_for_workload
+from meshgate.jose.keys import KeySnapshot
 
 REALM_MAX_PATH = 256  # jwt_authn filter.cc: realm uses the first 256 characters of :path
 

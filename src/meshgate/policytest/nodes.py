@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from meshgate.config.yamlnodes import YMap, YNode, YScalar, YSeq, type_name
 from meshgate.errors import Problem
-from meshgate.resources.yamlnodes import YMap, YNode, YScalar, YSeq, type_name
 
 
 class Reader:

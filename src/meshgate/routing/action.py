@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from meshgate.resources.model import Workload
+from meshgate.config.model import Workload
 
 Outcome = Literal["forward", "redirect", "direct_response", "no_route", "cluster_not_found", "no_listener"]
 NO_HEALTHY_UPSTREAM = b"no healthy upstream"  # Envoy's local reply when a cluster has no endpoint
