@@ -42,8 +42,8 @@ async def grpc_load(
     import grpc
     from envoy.service.auth.v3 import external_auth_pb2_grpc
 
+    from meshgate.custom.grpc_client import check_request
     from meshgate.engine.attributes import RequestAttributes, build_headers
-    from meshgate.extauthz.grpc_server import check_request
 
     headers = build_headers([("host", "bench.example"), ("authorization", f"Bearer {token}")])
     request = check_request(RequestAttributes("GET", "/", "bench.example", headers=headers))

@@ -7,12 +7,12 @@ import json
 import pytest
 from tests.support.samples import SAMPLES
 
-from meshgate.engine.status import JwtStatus
 from meshgate.jose.b64 import b64url_decode
 from meshgate.jose.jwks import parse_jwks
 from meshgate.jose.jws import ParsedJwt, parse_jwt
 from meshgate.jose.mint import build_claims, generate_key, jwk_thumbprint, load_private_key, sign_token
 from meshgate.jose.signature import verify
+from meshgate.jose.status import JwtStatus
 
 
 def _decode(segment: str) -> dict[str, object]:

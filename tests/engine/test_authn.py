@@ -13,13 +13,14 @@ from typing import Any
 import pytest
 from tests.support.samples import SAMPLES
 
-from meshgate.authn.authenticator import Authenticator, AuthnResult
+from meshgate.authn.authenticator import Authenticator
+from meshgate.authn.result import AuthnResult
 from meshgate.config.model import ClaimToHeader, JwtHeader, JwtRule
 from meshgate.engine.attributes import RequestAttributes
-from meshgate.engine.status import JwtStatus as S
 from meshgate.jose.jwks import parse_jwks
 from meshgate.jose.keys import KeySnapshot
 from meshgate.jose.mint import generate_key, sign_token
+from meshgate.jose.status import JwtStatus as S
 
 NOW = 1_700_000_000
 ISS1, ISS2 = "https://issuer-1", "https://issuer-2"
@@ -378,7 +379,7 @@ def test_repeated_token_hits_cache_and_honours_exp() -> None:
     auth = Authenticator([JwtRule(issuer=ISS1, jwks_uri=URI1)])
     tok = token(exp=NOW + 100)
     first = run(auth, req(tok))
-    assert run(auth, req(tok)) is first and auth.result_cache.hits == 1
+    assert run(auth, req(tok)) is first and auth.result_memo.hits == 1
     assert run(auth, req(tok), now=NOW + 160).ok  # exp + skew still valid
     assert run(auth, req(tok), now=NOW + 161).status is S.JWT_EXPIRED
 
@@ -396,7 +397,7 @@ def test_cache_is_bounded() -> None:
     auth = Authenticator([JwtRule(issuer=ISS1, jwks_uri=URI1)], cache_size=2)
     for i in range(5):
         assert run(auth, req(token(n=i))).ok
-    assert len(auth.result_cache) == 2 and len(auth.token_cache) == 2
+    assert len(auth.result_memo) == 2 and len(auth.verified_tokens) == 2
 
 
 # Golden strings captured from a real Envoy 1.40 (claim_to_headers of an object / list claim, decoded):

@@ -15,7 +15,7 @@ from tests.support.jws_craft import forge, json_text, seg, sign_segments
 
 from meshgate.authn.authenticator import Authenticator
 from meshgate.config.model import JwtRule
-from meshgate.engine.status import JwtStatus as S
+from meshgate.jose.status import JwtStatus as S
 
 AUTH = Authenticator([JwtRule(issuer=ISS1, jwks_uri=URI1, audiences=("svc",))])
 HEADER = {"alg": "RS256", "kid": JWK1["kid"]}
@@ -69,8 +69,8 @@ H, P, SIG = VALID.split(".")
     ],
 )  # fmt: skip
 def test_refusal_after_envoys_checks(token: str, meshgate: S, envoy: S) -> None:
-    AUTH.result_cache.clear()
-    AUTH.token_cache.clear()
+    AUTH.result_memo.clear()
+    AUTH.verified_tokens.clear()
     result = run(AUTH, req(token))
     assert result.status is meshgate
     if envoy is not S.OK:
@@ -78,8 +78,8 @@ def test_refusal_after_envoys_checks(token: str, meshgate: S, envoy: S) -> None:
 
 
 def test_a_refused_token_is_not_cached_as_verified() -> None:
-    AUTH.result_cache.clear()
-    AUTH.token_cache.clear()
+    AUTH.result_memo.clear()
+    AUTH.verified_tokens.clear()
     for _ in range(2):
         assert run(AUTH, req(PADDED)).status is S.JWT_HEADER_PARSE_ERROR_BAD_BASE64
-    assert len(AUTH.token_cache) == 0
+    assert len(AUTH.verified_tokens) == 0

@@ -16,7 +16,8 @@ from typing import Any
 import pytest
 from tests.engine.test_authn import ISS1, ISS2, JWK1, KEYS, NOW, PEM1, PEM2, URI1, URI3
 
-from meshgate.authn.authenticator import Authenticator, AuthnResult
+from meshgate.authn.authenticator import Authenticator
+from meshgate.authn.result import AuthnResult
 from meshgate.config.model import ClaimToHeader, JwtHeader, JwtRule
 from meshgate.engine.attributes import RequestAttributes
 from meshgate.jose.jwks import parse_jwks
@@ -80,7 +81,7 @@ def _authenticate(
     auth = Authenticator([rule])
     auth._one_provider = lane
     result = auth.authenticate(attrs, attrs.path, KEYS, NOW)
-    windows = [(entry[1], entry[2]) for entry in auth.result_cache._entries.values()]
+    windows = [(entry[1], entry[2]) for entry in auth.result_memo._entries.values()]
     return result, windows[0] if windows else (math.nan, math.nan)
 
 
@@ -132,5 +133,5 @@ def test_lane_token_is_cached_like_the_walk() -> None:
     again = RequestAttributes(method="GET", path=f"/?access_token={TOKENS['valid']}", headers={})
     moved = auth.authenticate(again, again.path, KEYS, NOW)
     assert moved.ok and moved.identity == first.identity and moved.remove_params == ("access_token",)
-    assert auth.token_cache.hits == 1  # the verified token came from the token cache
+    assert auth.verified_tokens.hits == 1  # the verified token came from the token cache
     assert auth.authenticate(attrs, "/", {URI1: parse_jwks(json.dumps({"keys": [JWK1]}))}, NOW).ok

@@ -18,10 +18,10 @@ import pytest
 from meshgate.authn.authenticator import Authenticator
 from meshgate.config.model import JwtHeader, JwtRule
 from meshgate.engine.attributes import RequestAttributes
-from meshgate.engine.status import JwtStatus as S
 from meshgate.jose.jwks import parse_jwks
 from meshgate.jose.keys import KeySnapshot
 from meshgate.jose.mint import generate_key, sign_token
+from meshgate.jose.status import JwtStatus as S
 
 NOW = 1_700_000_000
 ISS1, ISS2 = "https://issuer-1", "https://issuer-2"
@@ -115,8 +115,8 @@ def bearer(*tokens: str) -> tuple[str, ...]:
     ],
 )  # fmt: skip
 def test_every_token_must_verify(auth: Authenticator, request_: RequestAttributes, status: S) -> None:
-    auth.result_cache.clear()
-    auth.token_cache.clear()
+    auth.result_memo.clear()
+    auth.verified_tokens.clear()
     assert auth.authenticate(request_, request_.path, KEYS, NOW).status is status
 
 

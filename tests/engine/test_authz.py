@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 
 from meshgate.authn.identity import Identity
-from meshgate.authz.authorizer import Authorizer, AuthzRequest, AuthzResult
+from meshgate.authz.authorizer import Authorizer
+from meshgate.authz.request import AuthzRequest
+from meshgate.authz.result import AuthzResult
 from meshgate.config.model import Action, AuthorizationPolicy, Condition, Operation, Rule, Source
 
 ALL = Rule()  # `rules: [{}]`

@@ -14,7 +14,8 @@ from typing import Any
 import pytest
 
 from meshgate.authn.identity import Identity
-from meshgate.authz.authorizer import Authorizer, AuthzRequest
+from meshgate.authz.authorizer import Authorizer
+from meshgate.authz.request import AuthzRequest
 from meshgate.config.model import Action, AuthorizationPolicy, Condition, Operation, Rule, Source
 
 TOKEN = Identity(

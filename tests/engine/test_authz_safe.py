@@ -14,8 +14,9 @@ from typing import Any
 
 import pytest
 
-from meshgate.authz.authorizer import Authorizer, AuthzRequest
+from meshgate.authz.authorizer import Authorizer
 from meshgate.authz.match import host_variants
+from meshgate.authz.request import AuthzRequest
 from meshgate.config.model import Action, AuthorizationPolicy, Condition, Operation, Rule
 
 BASE = AuthzRequest(

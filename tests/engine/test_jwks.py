@@ -13,10 +13,10 @@ from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import NameOID
 from tests.support.samples import SAMPLES
 
-from meshgate.engine.status import JwtStatus as S
 from meshgate.jose.b64 import b64url_decode, b64url_encode
 from meshgate.jose.jwks import parse_jwks, parse_jwks_detailed
 from meshgate.jose.mint import generate_key
+from meshgate.jose.status import JwtStatus as S
 
 RSA_JWK = generate_key("RS256")[1]
 EC_JWK = generate_key("ES256")[1]

@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 
-from meshgate.engine.status import JwtStatus as S
 from meshgate.jose.b64 import (
     MAX_JSON_DEPTH,
     MAX_TOKEN_JSON_DEPTH,
@@ -18,6 +17,7 @@ from meshgate.jose.b64 import (
     load_json_object,
 )
 from meshgate.jose.jws import MAX_TOKEN_CHARS, ParsedJwt, parse_jwt, verify_time
+from meshgate.jose.status import JwtStatus as S
 
 SIG = b64url_encode(b"signature")
 GOOD_HEADER = {"alg": "RS256", "kid": "k1"}

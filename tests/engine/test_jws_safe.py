@@ -11,9 +11,9 @@ from __future__ import annotations
 import pytest
 from tests.engine.test_jws import tok
 
-from meshgate.engine.status import JwtStatus as S
 from meshgate.jose.b64 import MAX_NUMBER_CHARS, MAX_TOKEN_JSON_DEPTH
 from meshgate.jose.jws import ParsedJwt, parse_jwt
+from meshgate.jose.status import JwtStatus as S
 
 H, P, SG = tok(payload={"iss": "i"}).split(".")
 NESTED = {"alg": "RS256", "cty": "JWT"}

@@ -31,7 +31,7 @@ def test_a_memoized_allow_expires_with_its_token() -> None:
     token = sign_token(KEY, {"iss": ISSUER, "sub": "a", "exp": NOW + 10})
     first = engine.decide(attrs(token), {}, NOW)
     assert first.allowed
-    memo = engine.authenticator.result_cache
+    memo = engine.authenticator.result_memo
     assert engine.decide(attrs(token), {}, NOW) == first and memo.hits == 1  # the lookup
     later = engine.decide(attrs(token), {}, NOW + 10 + 61)  # beyond exp + 60 s skew
     assert (later.status, later.body) == (401, "Jwt is expired")

@@ -11,13 +11,13 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from tests.support.samples import SAMPLES
 
-from meshgate.engine.status import JwtStatus as S
 from meshgate.jose.b64 import b64url_decode, b64url_encode
 from meshgate.jose.jwks import parse_jwks
 from meshgate.jose.jws import ParsedJwt, parse_jwt
 from meshgate.jose.keys import KeySet
 from meshgate.jose.mint import generate_key, load_private_key, sign_token
 from meshgate.jose.signature import verify
+from meshgate.jose.status import JwtStatus as S
 
 CLAIMS = {"iss": "i", "sub": "s"}
 ALGS = ["RS256", "RS384", "RS512", "PS256", "PS384", "PS512", "ES256", "ES384", "ES512", "EdDSA", "HS256"]

@@ -6,7 +6,7 @@ import math
 
 import pytest
 
-from meshgate.authn.memo import TokenCache
+from meshgate.authn.memo import WindowedLru
 
 
 @pytest.mark.parametrize(
@@ -20,19 +20,19 @@ from meshgate.authn.memo import TokenCache
     ],
 )
 def test_window(valid_from: float, valid_until: float, now: float, hit: bool) -> None:
-    cache: TokenCache[str] = TokenCache(4)
+    cache: WindowedLru[str] = WindowedLru(4)
     cache.put("k", "v", valid_from, valid_until)
     assert (cache.get("k", now) == "v") is hit
 
 
 def test_expired_entry_is_dropped() -> None:
-    cache: TokenCache[str] = TokenCache(4)
+    cache: WindowedLru[str] = WindowedLru(4)
     cache.put("k", "v", 0, 10)
     assert cache.get("k", 20) is None and len(cache) == 0
 
 
 def test_lru_eviction_keeps_recent() -> None:
-    cache: TokenCache[int] = TokenCache(2)
+    cache: WindowedLru[int] = WindowedLru(2)
     cache.put("a", 1, 0, 10)
     cache.put("b", 2, 0, 10)
     assert cache.get("a", 1) == 1  # a is now the most recent
@@ -41,9 +41,9 @@ def test_lru_eviction_keeps_recent() -> None:
 
 
 def test_zero_size_and_empty_window_store_nothing() -> None:
-    off: TokenCache[int] = TokenCache(0)
+    off: WindowedLru[int] = WindowedLru(0)
     off.put("a", 1, 0, 10)
     assert off.get("a", 1) is None
-    cache: TokenCache[int] = TokenCache(4)
+    cache: WindowedLru[int] = WindowedLru(4)
     cache.put("a", 1, 10, 10)
     assert len(cache) == 0

@@ -19,12 +19,12 @@ from typing import Any
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
-from meshgate.engine.status import JwtStatus
 from meshgate.jose.b64 import b64url_encode
 from meshgate.jose.jwks import parse_jwks
 from meshgate.jose.jws import ParsedJwt
 from meshgate.jose.keys import KeySet
 from meshgate.jose.signature import verify
+from meshgate.jose.status import JwtStatus
 
 DATA = Path(__file__).resolve().parents[1] / "data" / "wycheproof"
 

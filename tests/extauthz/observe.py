@@ -46,7 +46,7 @@ def observe_grpc(server: AuthzServer, case: GoldenCase) -> Observed:
     import grpc
     from envoy.service.auth.v3 import external_auth_pb2_grpc
 
-    from meshgate.extauthz.grpc_server import check_request
+    from meshgate.custom.grpc_client import check_request
 
     attrs: RequestAttributes = attributes_for(case)
     with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:

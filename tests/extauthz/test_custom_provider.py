@@ -13,10 +13,13 @@ from aiohttp import web
 from tests.extauthz.conftest import LoopThread, free_port, needs_grpc, start_authz
 from tests.golden.cases import OTHER_ISSUER_JWT, SEED_YAML
 
+from meshgate.authn.result import AuthnTrace
+from meshgate.authz.result import AuthzTrace
+from meshgate.custom.apply import apply_custom
 from meshgate.custom.mesh_config import ExtAuthzProvider
-from meshgate.custom.providers import CustomProviders, apply_custom
+from meshgate.custom.providers import CustomProviders
 from meshgate.engine.attributes import RequestAttributes, build_headers
-from meshgate.engine.decision import AuthnTrace, AuthzTrace, Decision, Trace, UpstreamEdits
+from meshgate.engine.decision import Decision, Trace, UpstreamEdits
 
 TRACE = Trace(AuthnTrace("verified"), AuthzTrace("allowed", action="CUSTOM"), path="/a/b")
 ENGINE_ALLOWS = Decision(
@@ -27,9 +30,17 @@ ENGINE_ALLOWS = Decision(
     UpstreamEdits("/a/b", ("authorization",), (("x-jwt-payload", "p"),)),
     TRACE,
     custom_provider="ext",
+    path="/a/b",
 )
 ENGINE_401 = Decision(
-    False, 401, "Jwt is expired", (("www-authenticate", "Bearer"),), None, TRACE, custom_provider="ext"
+    False,
+    401,
+    "Jwt is expired",
+    (("www-authenticate", "Bearer"),),
+    None,
+    TRACE,
+    custom_provider="ext",
+    path="/a/b",
 )
 ATTRS = RequestAttributes(
     "POST",

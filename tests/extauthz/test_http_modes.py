@@ -243,8 +243,9 @@ def test_a_refused_request_keeps_the_connection_usable(servers: dict[str, int]) 
 
 def test_cli_passes_the_mode(tmp_path: Path) -> None:
     """`--http-mode` reaches the options the server is built from (it was parsed and dropped)."""
-    from meshgate.cli.main import _build_parser, authz_options_from_args
+    from meshgate.cli.authz_server import options_from_args
+    from meshgate.cli.main import build_parser
 
     for mode in HTTP_MODES:
-        args = _build_parser().parse_args(["authz-server", "-c", str(tmp_path), "--http-mode", mode])
-        assert authz_options_from_args(args).http_mode == mode
+        args = build_parser().parse_args(["authz-server", "-c", str(tmp_path), "--http-mode", mode])
+        assert options_from_args(args).http_mode == mode

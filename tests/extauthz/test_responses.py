@@ -7,9 +7,12 @@ import re
 import pytest
 from tests.extauthz.conftest import needs_grpc
 
+from meshgate.authn.result import AuthnTrace
+from meshgate.authz.result import AuthzTrace
+from meshgate.custom.http_client import http_verdict
 from meshgate.custom.mesh_config import ExtAuthzProvider
-from meshgate.custom.providers import ProviderVerdict, http_verdict
-from meshgate.engine.decision import AuthnTrace, AuthzTrace, Decision, Trace, UpstreamEdits
+from meshgate.custom.verdict import ProviderVerdict
+from meshgate.engine.decision import Decision, Trace, UpstreamEdits
 from meshgate.extauthz.http_server import encode_answer
 
 TRACE = Trace(AuthnTrace("verified"), AuthzTrace("allowed"))
@@ -105,7 +108,8 @@ def test_grpc_denied_response(
 def test_grpc_ok_response_sets_and_removes() -> None:
     from envoy.config.core.v3 import base_pb2
 
-    from meshgate.extauthz.grpc_server import check_response, verdict_from_check_response
+    from meshgate.custom.grpc_client import verdict_from_check_response
+    from meshgate.extauthz.grpc_server import check_response
 
     resp = check_response(ALLOWED)
     assert resp.status.code == 0

@@ -48,7 +48,7 @@ def test_grpc_context_extensions(
     import grpc
     from envoy.service.auth.v3 import external_auth_pb2_grpc
 
-    from meshgate.extauthz.grpc_server import check_request
+    from meshgate.custom.grpc_client import check_request
 
     ext = {k: v for k, v in (("namespace", namespace), ("labels", labels)) if v is not None}
     headers = build_headers([("host", "h"), ("authorization", f"Bearer {OTHER_ISSUER_JWT}")])

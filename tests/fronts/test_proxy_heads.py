@@ -10,10 +10,11 @@ from typing import Any
 
 import pytest
 
+from meshgate.engine.status import reason_phrase
 from meshgate.errors import UsageError
 from meshgate.gateway.builtin_app import hello_body
 from meshgate.gateway.heads import RequestHead, downstream_response_head, upstream_request_head
-from meshgate.gateway.local_reply import local_reply, reason_phrase
+from meshgate.gateway.local_reply import local_reply
 from meshgate.gateway.serve import split_host_port
 from meshgate.gateway.upstream import UpstreamTarget
 

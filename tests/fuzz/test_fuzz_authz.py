@@ -11,8 +11,10 @@ from tests.fuzz.budget import fuzz_settings, run
 from tests.golden.cases import CASES, DEMO_JWT, GROUPS_JWT, OTHER_ISSUER_JWT
 
 from meshgate.authn.query import without_params
-from meshgate.authz.authorizer import Authorizer, AuthzRequest, AuthzResult
+from meshgate.authz.authorizer import Authorizer
 from meshgate.authz.match import host_variants
+from meshgate.authz.request import AuthzRequest
+from meshgate.authz.result import AuthzResult
 from meshgate.config.load import load_text
 from meshgate.config.model import Action, AuthorizationPolicy, Condition, Operation, Rule, Source
 from meshgate.engine.attributes import RequestAttributes

@@ -5,7 +5,9 @@ from __future__ import annotations
 import pytest
 from tests.support.samples import SAMPLES
 
-from meshgate.engine.decision import AuthnTrace, AuthzTrace, Decision, Trace, UpstreamEdits
+from meshgate.authn.result import AuthnTrace
+from meshgate.authz.result import AuthzTrace
+from meshgate.engine.decision import Decision, Trace, UpstreamEdits
 from meshgate.server.decisions import DecisionRing, policy_words, reason_words, redact
 
 DEMO_JWT = (SAMPLES / "demo.jwt").read_text().strip()

@@ -7,7 +7,9 @@ from typing import Any
 
 import pytest
 
-from meshgate.engine.decision import AuthnTrace, AuthzTrace, Decision, Trace
+from meshgate.authn.result import AuthnTrace
+from meshgate.authz.result import AuthzTrace
+from meshgate.engine.decision import Decision, Trace
 from meshgate.server.metrics import Metrics
 
 

@@ -17,25 +17,32 @@ did not read).
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Protocol
 
 from meshgate.authn.extractor import Extractor, envoy_view, order_locations
 from meshgate.authn.header_edits import header_edits
-from meshgate.authn.memo import TokenCache
+from meshgate.authn.memo import WindowedLru
 from meshgate.authn.providers import compile_providers
-from meshgate.authn.requirement import AuthnResult, istio_requirement
+from meshgate.authn.requirement import istio_requirement
+from meshgate.authn.result import AuthnResult, AuthnTrace
 from meshgate.authn.run import Run
 from meshgate.authn.verified_tokens import VerifiedTokens
 from meshgate.config.model import JwtRule
-from meshgate.engine.attributes import RequestAttributes
-from meshgate.engine.decision import AuthnTrace
-from meshgate.engine.status import JwtStatus
 from meshgate.jose.keys import KeySet, KeySnapshot
-
-__all__ = ["Authenticator", "AuthnResult", "istio_requirement"]
+from meshgate.jose.status import JwtStatus
 
 _S = JwtStatus
 _OK_TEXT = _S.OK.value
+
+
+class HttpRequest(Protocol):
+    """What jwt_authn reads of a request besides its path (engine/attributes.py RequestAttributes)."""
+
+    @property
+    def method(self) -> str: ...
+    @property
+    def headers(self) -> Mapping[str, tuple[str, ...]]: ...
 
 
 class Authenticator:
@@ -64,22 +71,19 @@ class Authenticator:
         self.always_remove = tuple(dict.fromkeys(h for p in self.providers for h in p.sanitize))
         inline = [p.inline for p in self.providers]
         self._static_keysets = tuple(inline) if all(k is not None for k in inline) else None
-        self.token_cache = verified_tokens if verified_tokens is not None else VerifiedTokens(cache_size)
-        self.result_cache: TokenCache[AuthnResult] = TokenCache(cache_size)
-        self._no_rules = AuthnResult(_S.OK, None, (), (), (), AuthnTrace("no rules", _S.OK.value))
-        strip = header_edits(self.always_remove, ())
-        self._no_token = AuthnResult(
-            _S.OK, None, self.always_remove, (), (), AuthnTrace("no token", _S.OK.value), strip
-        )
-        self._cors = AuthnResult(
-            _S.OK,
-            None,
-            self.always_remove,
-            (),
-            (),
-            AuthnTrace("bypassed (CORS preflight)", _S.OK.value),
-            strip,
-        )
+        self.verified_tokens = verified_tokens if verified_tokens is not None else VerifiedTokens(cache_size)
+        # The authentication result per set of tokens found (and key sets): a returning client is a lookup.
+        self.result_memo: WindowedLru[AuthnResult] = WindowedLru(cache_size)
+        self._no_rules = self._unverified("no rules", ())
+        self._no_token = self._unverified("no token", self.always_remove)
+        self._cors = self._unverified("bypassed (CORS preflight)", self.always_remove)
+
+    def _unverified(self, outcome: str, remove: tuple[str, ...]) -> AuthnResult:
+        """A success without a verified token: only the rules' output headers are taken off."""
+        return AuthnResult(
+            status=_S.OK, identity=None, remove_headers=remove, set_headers=(), refresh=(),
+            trace=AuthnTrace(outcome, _OK_TEXT), header_edits=header_edits(remove, ()),
+        )  # fmt: skip
 
     def jwks_uris(self) -> tuple[tuple[str, float], ...]:
         """Distinct (jwksUri, timeout_s) of the remote key sets, for the key store."""
@@ -89,11 +93,11 @@ class Authenticator:
                 seen[p.jwks_uri] = p.timeout_s
         return tuple(seen.items())
 
-    def authenticate(self, attrs: RequestAttributes, path: str, keys: KeySnapshot, now: float) -> AuthnResult:
+    def authenticate(self, request: HttpRequest, path: str, keys: KeySnapshot, now: float) -> AuthnResult:
         if self.requirement is None:
             return self._no_rules
-        headers = attrs.headers
-        if attrs.method == "OPTIONS" and _is_cors_preflight(attrs):
+        headers = request.headers
+        if request.method == "OPTIONS" and _is_cors_preflight(headers):
             return self._cors
         keysets = self._static_keysets
         if keysets is None:
@@ -104,7 +108,7 @@ class Authenticator:
         # The outcome is a function of the tokens found (and where), the key sets and the time window:
         # keyed by those, a client reusing its token is a lookup whatever else its requests carry.
         memo_key = every if keysets is self._static_keysets else (every, tuple(map(id, keysets)))
-        hit = self.result_cache.get(memo_key, now)
+        hit = self.result_memo.get(memo_key, now)
         if hit is not None:
             return hit
         single = self._single_token(every) if self._one_provider else None
@@ -113,7 +117,7 @@ class Authenticator:
         else:
             tokens = envoy_view(self.locations, every)
             if not any(tokens):
-                self.result_cache.put(memo_key, self._no_token, -math.inf, math.inf, keysets)
+                self.result_memo.put(memo_key, self._no_token, -math.inf, math.inf, keysets)
                 return self._no_token
             run = Run(self, tokens, keysets, now)
             status = run.evaluate(self.requirement)
@@ -121,7 +125,7 @@ class Authenticator:
                 status = run.verify_rest(every)
         result = self._result(run, status)
         if run.memo_ok:
-            self.result_cache.put(memo_key, result, run.valid_from, run.valid_until, keysets)
+            self.result_memo.put(memo_key, result, run.valid_from, run.valid_until, keysets)
         return result
 
     @staticmethod
@@ -166,13 +170,18 @@ class Authenticator:
                 self._provider_text[provider.index] if provider else "",
                 self._location_text[loc] if loc else "",
             )
-            edits = header_edits(remove, ())
-            return AuthnResult(status, None, remove, (), tuple(run.refresh), trace, edits)
+            return AuthnResult(
+                status=status, identity=None, remove_headers=remove, set_headers=(),
+                refresh=tuple(run.refresh), trace=trace, header_edits=header_edits(remove, ()),
+            )  # fmt: skip
         added = tuple(run.added)
         edits = header_edits(remove, added)
         params = tuple(run.removed_params)
         if run.identity is None or run.verified is None:
-            return AuthnResult(_S.OK, None, remove, added, (), self._no_token.trace, edits, params)
+            return AuthnResult(
+                status=_S.OK, identity=None, remove_headers=remove, set_headers=added, refresh=(),
+                trace=self._no_token.trace, header_edits=edits, remove_params=params,
+            )  # fmt: skip
         provider, loc = run.verified
         trace = AuthnTrace(
             "verified",
@@ -181,9 +190,14 @@ class Authenticator:
             self._location_text[loc],
             run.identity.principal,
         )
-        return AuthnResult(_S.OK, run.identity, remove, added, (), trace, edits, params)
+        return AuthnResult(
+            status=_S.OK, identity=run.identity, remove_headers=remove, set_headers=added, refresh=(),
+            trace=trace, header_edits=edits, remove_params=params,
+        )  # fmt: skip
 
 
-def _is_cors_preflight(attrs: RequestAttributes) -> bool:
+def _is_cors_preflight(headers: Mapping[str, tuple[str, ...]]) -> bool:
     """jwt_authn filter.cc: OPTIONS with non-empty Origin and Access-Control-Request-Method."""
-    return bool(attrs.header("origin")) and bool(attrs.header("access-control-request-method"))
+    return bool(",".join(headers.get("origin", ()))) and bool(
+        ",".join(headers.get("access-control-request-method", ()))
+    )

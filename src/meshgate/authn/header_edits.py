@@ -10,14 +10,13 @@ reads the edited map. `HeaderEdits` is that edit, computed once per (memoized) a
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from types import MappingProxyType
-
-from meshgate.engine.immutable import immutable
 
 Headers = Mapping[str, tuple[str, ...]]
 
 
-@immutable
+@dataclass(slots=True)
 class HeaderEdits:
     """Names hidden from the raw request, and the values jwt_authn added (lower-case names)."""
 

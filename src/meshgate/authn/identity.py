@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
-from meshgate.engine.immutable import immutable
 
-
-@immutable
+@dataclass(slots=True)
 class Identity:
     """The last verified token's view (Envoy: the last payload written to metadata wins).
 

@@ -16,7 +16,7 @@ from typing import Generic, TypeVar
 V = TypeVar("V")
 
 
-class TokenCache(Generic[V]):
+class WindowedLru(Generic[V]):
     """LRU map: key → (value, valid_from, valid_until, pin); valid for valid_from ≤ now < valid_until."""
 
     __slots__ = ("_entries", "_max", "hits", "misses")

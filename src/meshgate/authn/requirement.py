@@ -1,34 +1,14 @@
-"""Istio's jwt_authn requirement tree and the authentication result (istio-semantics.md §1.3).
+"""Istio's jwt_authn requirement tree (istio-semantics.md §1.3).
 
 Source: istio/istio:pilot/pkg/security/authn/policy_applier.go (the requirement istiod builds).
 """
 
 from __future__ import annotations
 
-from meshgate.authn.header_edits import HeaderEdits
-from meshgate.authn.identity import Identity
-from meshgate.engine.decision import AuthnTrace
-from meshgate.engine.immutable import immutable
-from meshgate.engine.status import JwtStatus
+from dataclasses import dataclass
 
 
-@immutable
-class AuthnResult:
-    status: JwtStatus
-    identity: Identity | None
-    remove_headers: tuple[str, ...]
-    set_headers: tuple[tuple[str, str], ...]
-    refresh: tuple[str, ...]
-    trace: AuthnTrace
-    header_edits: HeaderEdits | None = None  # the same edits, as authorization must see them
-    remove_params: tuple[str, ...] = ()  # query parameters of verified, not forwarded tokens (decoded names)
-
-    @property
-    def ok(self) -> bool:
-        return self.status is JwtStatus.OK
-
-
-@immutable
+@dataclass(frozen=True, slots=True)
 class Req:
     """A requirement node: kind "provider" (index), "any" (children, allow_missing) or "all"."""
 

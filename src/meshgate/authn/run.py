@@ -19,10 +19,10 @@ from meshgate.authn.identity import Identity
 from meshgate.authn.providers import DEFAULT_CLOCK_SKEW_S, Provider
 from meshgate.authn.requirement import Req
 from meshgate.authn.verified_tokens import VerifiedTokens
-from meshgate.engine.status import JwtStatus
 from meshgate.jose.jws import ParsedJwt, parse_jwt, verify_time
 from meshgate.jose.keys import KeySet
 from meshgate.jose.signature import verify
+from meshgate.jose.status import JwtStatus
 
 _S = JwtStatus
 _SKEW = DEFAULT_CLOCK_SKEW_S
@@ -40,7 +40,7 @@ class Compiled(Protocol):
     @property
     def location_providers(self) -> Mapping[Location, tuple[Provider, ...]]: ...
     @property
-    def token_cache(self) -> VerifiedTokens: ...
+    def verified_tokens(self) -> VerifiedTokens: ...
 
 
 class Run:
@@ -163,7 +163,7 @@ class Run:
 
     def verify_token(self, provider: Provider, loc: Location, token: str) -> JwtStatus:
         keyset = self.keysets[provider.index]
-        parsed = self.auth.token_cache.get(token, provider, keyset, self.now)
+        parsed = self.auth.verified_tokens.get(token, provider, keyset, self.now)
         cached = parsed is not None
         if parsed is None:
             result = parse_jwt(token)
@@ -188,7 +188,7 @@ class Run:
             if parsed.refusal is not None:  # Envoy would accept it; meshgate does not (jws.py)
                 return parsed.refusal
             until = parsed.exp + _SKEW + 1 if parsed.exp else math.inf
-            self.auth.token_cache.put(provider, keyset, parsed, until)
+            self.auth.verified_tokens.put(provider, keyset, parsed, until)
         self._good_token(provider, loc, parsed)
         return _S.OK
 

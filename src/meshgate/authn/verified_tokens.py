@@ -16,7 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Collection
 
-from meshgate.authn.memo import TokenCache
+from meshgate.authn.memo import WindowedLru
 from meshgate.authn.providers import Provider
 from meshgate.jose.jws import ParsedJwt
 from meshgate.jose.keys import KeySet
@@ -30,7 +30,7 @@ class VerifiedTokens:
     __slots__ = ("_cache",)
 
     def __init__(self, max_entries: int = DEFAULT_MAX_ENTRIES) -> None:
-        self._cache: TokenCache[ParsedJwt] = TokenCache(max_entries)
+        self._cache: WindowedLru[ParsedJwt] = WindowedLru(max_entries)
 
     def get(self, token: str, provider: Provider, keyset: KeySet | None, now: float) -> ParsedJwt | None:
         return self._cache.get(_key(token, provider, keyset), now)

@@ -5,15 +5,14 @@ shadow RBAC filter runs before jwt_authn, so it never sees `request.auth.*`) →
 DENY → ALLOW (no enforced ALLOW policy → allow). Dry-run policies are shadow rules: evaluated and
 reported, never enforced; an engine whose every policy is dry-run does not exist. A CUSTOM match only
 asks the front to consult the provider (`custom_provider`): the engine does no I/O.
-Everything is compiled in the constructor (policy_compile.py); `authorize` only calls predicates.
+Everything is compiled in the constructor (compile.py); `authorize` only calls predicates.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 
-from meshgate.authn.identity import Identity
 from meshgate.authz.compile import (
     EXT_AUTHZ_PREFIX,
     RbacEngine,
@@ -22,35 +21,12 @@ from meshgate.authz.compile import (
     custom_provider_problem,
 )
 from meshgate.authz.conditions import REQUEST_HEADERS
+from meshgate.authz.request import AuthzRequest
+from meshgate.authz.result import AuthzResult, AuthzTrace
 from meshgate.config.model import Action, AuthorizationPolicy
-from meshgate.engine.decision import AuthzTrace
-from meshgate.engine.immutable import immutable
 
 ALLOWED = "allowed"
 DENIED = "denied"
-
-
-@immutable
-class AuthzRequest:
-    """What RBAC sees of a request. `path` is normalized, without query/fragment; header names lower-case."""
-
-    method: str
-    host: str
-    path: str
-    port: int
-    headers: Mapping[str, tuple[str, ...]]
-    source_ip: str
-    remote_ip: str
-    destination_ip: str
-    sni: str
-    identity: Identity | None
-
-
-@immutable
-class AuthzResult:
-    allowed: bool
-    custom_provider: str | None
-    trace: AuthzTrace
 
 
 class Authorizer:
@@ -88,7 +64,8 @@ class Authorizer:
             hit = self._bad_custom.first_match(before_jwt)
             if hit is not None:
                 reason = f"denied by a CUSTOM rule whose provider cannot be used ({self.custom_problem})"
-                return AuthzResult(False, None, AuthzTrace(DENIED, reason, hit, "CUSTOM"))
+                trace = AuthzTrace(DENIED, reason, hit, "CUSTOM")
+                return AuthzResult(allowed=False, custom_provider=None, trace=trace, custom_denied=True)
             if self._custom.first_match(before_jwt) is not None:
                 provider = self._custom_provider
         audit = self._audit.all_matches(req) if self._audit.rules else ()
@@ -101,18 +78,18 @@ class Authorizer:
         hit = self._deny.first_match(req)
         if hit is not None:
             trace = AuthzTrace(DENIED, f"denied by DENY policy {hit}", hit, "DENY", audit, shadow, provider)
-            return AuthzResult(False, provider, trace)
+            return AuthzResult(allowed=False, custom_provider=provider, trace=trace)
         if dry_run:
             shadow += self._shadow(self._shadow_allow, "ALLOW", req)
         if not self._allow.present:
             trace = AuthzTrace(ALLOWED, "no ALLOW policy applies: allowed", None, "", audit, shadow, provider)
-            return AuthzResult(True, provider, trace)
+            return AuthzResult(allowed=True, custom_provider=provider, trace=trace)
         hit = self._allow.first_match(req)
         if hit is None:
             trace = AuthzTrace(DENIED, "no ALLOW policy matched", None, "ALLOW", audit, shadow, provider)
-            return AuthzResult(False, provider, trace)
+            return AuthzResult(allowed=False, custom_provider=provider, trace=trace)
         trace = AuthzTrace(ALLOWED, f"allowed by ALLOW policy {hit}", hit, "ALLOW", audit, shadow, provider)
-        return AuthzResult(True, provider, trace)
+        return AuthzResult(allowed=True, custom_provider=provider, trace=trace)
 
     @staticmethod
     def _shadow(engine: RbacEngine, action: str, req: AuthzRequest) -> tuple[str, ...]:

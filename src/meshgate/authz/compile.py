@@ -17,14 +17,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from meshgate.authz.conditions import Predicate, UnknownKey, always, field_predicate, never, when_side
 from meshgate.authz.match import Unparsable
+from meshgate.authz.request import AuthzRequest
 from meshgate.config.model import Action, AuthorizationPolicy, Operation, Rule, Source
-
-if TYPE_CHECKING:
-    from meshgate.authz.authorizer import AuthzRequest
 
 EXT_AUTHZ_PREFIX = "istio-ext-authz-"  # builder/extauthz.go extAuthzMatchPrefix + "-"
 BAD_CUSTOM_SUFFIX = "-deny-due-to-bad-CUSTOM-action"

@@ -22,7 +22,6 @@ from __future__ import annotations
 import ipaddress
 from collections.abc import Callable, Sequence
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 from meshgate.authz.match import (
     StrMatch,
@@ -41,11 +40,9 @@ from meshgate.authz.principal import (
     presenter_matcher,
     request_principal_matcher,
 )
+from meshgate.authz.request import AuthzRequest
 
-if TYPE_CHECKING:
-    from meshgate.authz.authorizer import AuthzRequest
-
-Predicate = Callable[["AuthzRequest"], bool]
+Predicate = Callable[[AuthzRequest], bool]
 IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 

@@ -9,6 +9,7 @@ the document it names (Istio's sample jwks.json) on loopback, so nothing leaves 
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import shlex
@@ -17,13 +18,16 @@ import tempfile
 import time
 from importlib import resources
 from pathlib import Path
-
-from aiohttp import web
+from typing import TYPE_CHECKING
 
 from meshgate.engine.options import PathNormalization
-from meshgate.gateway.serve import ServeOptions, run_serve
+from meshgate.errors import EXIT_OK
 from meshgate.jose.mint import generate_key, sign_token
 
+if TYPE_CHECKING:
+    from aiohttp import web
+
+HELP = "the Istio seed scenario, self-contained and offline"
 ISSUER = "testing@secure.istio.io"
 WORKLOAD_NAMESPACE = "default"
 WORKLOAD_LABELS = {"app": "frontend"}
@@ -80,6 +84,8 @@ def curl_commands(listen: str, valid: str, invalid: str) -> str:
 
 
 async def _serve_jwks(document: str) -> tuple[web.AppRunner, str]:
+    from aiohttp import web  # the serving stack loads only when the demo runs
+
     async def handler(_: web.Request) -> web.Response:
         return web.Response(text=document, content_type="application/json")
 
@@ -95,6 +101,8 @@ async def _serve_jwks(document: str) -> tuple[web.AppRunner, str]:
 
 
 async def _demo(listen: str, admin: str, exit_after: float | None) -> int:
+    from meshgate.gateway.serve import ServeOptions, run_serve
+
     jwks_runner, jwks_uri = await _serve_jwks(sample("jwks.json"))
     with tempfile.TemporaryDirectory(prefix="meshgate-demo-") as tmp:
         config = Path(tmp) / "seed.yaml"
@@ -128,9 +136,19 @@ async def _demo(listen: str, admin: str, exit_after: float | None) -> int:
             serving.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await serving
-            return 0
+            return EXIT_OK
         finally:
             await jwks_runner.cleanup()
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--listen", default="127.0.0.1:8080")
+    p.add_argument("--admin", default="127.0.0.1:15000")
+    p.add_argument("--exit-after", type=float, default=None, help=argparse.SUPPRESS)
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_demo(args.listen, args.admin, args.exit_after)
 
 
 def run_demo(listen: str, admin: str, exit_after: float | None = None) -> int:
@@ -142,7 +160,4 @@ def run_demo(listen: str, admin: str, exit_after: float | None = None) -> int:
         return asyncio.run(_demo(listen, admin, exit_after))
     except KeyboardInterrupt:
         print("\nmeshgate demo: stopped", file=sys.stderr)
-        return 0
-
-
-__all__ = ["curl_commands", "run_demo", "seed_text", "seed_yaml"]
+        return EXIT_OK

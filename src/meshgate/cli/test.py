@@ -8,17 +8,18 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 import time
 from typing import TextIO
 
-from meshgate.errors import UsageError
+from meshgate.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, UsageError
 from meshgate.policytest.junit import junit_xml
 from meshgate.policytest.load import load_test_file
 from meshgate.policytest.model import PolicyTestFile
 from meshgate.policytest.report import format_results
 from meshgate.policytest.run import RunOptions, decide, prepare_all, select
 
-EXIT_PASSED, EXIT_FAILED, EXIT_ERROR = 0, 1, 2
+HELP = "run policy unit tests (cases decided offline); exit 0 when all pass"
 
 
 def add_arguments(p: argparse.ArgumentParser) -> None:
@@ -45,6 +46,10 @@ def parse_jwks_flags(items: list[str]) -> dict[str, str]:
     return mapping
 
 
+def run(args: argparse.Namespace) -> int:
+    return run_test(args, sys.stdout, sys.stderr)
+
+
 def run_test(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     started = time.time()
     opts = RunOptions(tuple(args.config), parse_jwks_flags(args.jwks), args.offline, args.keyword)
@@ -60,14 +65,14 @@ def run_test(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     if problems:
         err.write("".join(f"{p}\n" for p in problems))
         err.write(f"meshgate test: {len(problems)} problem{'s' if len(problems) != 1 else ''}, no case run\n")
-        return EXIT_ERROR
+        return EXIT_USAGE
     total = sum(len(f.cases) for f in files)
     if not prepared:
         err.write(f"meshgate test: -k {args.keyword!r} selected none of {total} cases\n")
-        return EXIT_ERROR
+        return EXIT_USAGE
     results = [decide(p, started) for p in prepared]
     out.write(format_results(results, total - len(select(files, opts.keyword)), args.verbose))
     if args.junit_xml:
         with open(args.junit_xml, "wb") as fh:
             fh.write(junit_xml(results, started))
-    return EXIT_PASSED if all(r.passed for r in results) else EXIT_FAILED
+    return EXIT_OK if all(r.passed for r in results) else EXIT_FAILED

@@ -1,29 +1,33 @@
-"""`meshgate keygen` and `meshgate token`: Istio's gen-jwt.py, built in (istio-semantics.md §5)."""
+"""`meshgate token --key key.pem ...`: a signed JWT, as Istio's gen-jwt.py mints them (jose/mint.py)."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from typing import Any
 
-from meshgate.errors import UsageError
-from meshgate.jose.mint import build_claims, generate_key, sign_token
+from meshgate.errors import EXIT_OK, UsageError
+from meshgate.jose.mint import build_claims, sign_token
+
+HELP = "sign a JWT (Istio's gen-jwt.py, built in)"
 
 
-def run_keygen(args: argparse.Namespace) -> int:
-    pem, jwk = generate_key(args.alg)
-    fd = os.open(args.out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as fh:
-        fh.write(pem)
-    if args.jwks:
-        with open(args.jwks, "w", encoding="utf-8") as fh:
-            json.dump({"keys": [jwk]}, fh, indent=2)
-            fh.write("\n")
-    print(f"wrote {args.out} ({args.alg}, kid {jwk['kid']})" + (f" and {args.jwks}" if args.jwks else ""))
-    return 0
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--key", required=True, help="private key PEM")
+    p.add_argument("--iss", default="testing@secure.istio.io")
+    p.add_argument("--sub", help="default: the issuer")
+    p.add_argument("--aud", action="append", default=[])
+    p.add_argument("--claim", action="append", default=[], metavar="K=V")
+    p.add_argument("--claims-json", help="JSON object merged into the payload")
+    p.add_argument("--expires-in", type=int, default=3600, metavar="S")
+    p.add_argument("--nbf", type=int, metavar="S", help="not-before, seconds from now (may be negative)")
+    p.add_argument("--kid")
+    p.add_argument(
+        "--alg",
+        help="default from the key: RSA→RS256 (pass PS256 for PSS keys), EC→ES256/ES384, Ed25519→EdDSA",
+    )
 
 
 def _parse_claim_flags(items: list[str]) -> dict[str, Any]:
@@ -36,7 +40,7 @@ def _parse_claim_flags(items: list[str]) -> dict[str, Any]:
     return claims
 
 
-def run_token(args: argparse.Namespace) -> int:
+def run(args: argparse.Namespace) -> int:
     try:
         with open(args.key, "rb") as fh:
             pem = fh.read()
@@ -65,4 +69,4 @@ def run_token(args: argparse.Namespace) -> int:
     except ValueError as exc:
         raise UsageError(str(exc)) from exc
     sys.stdout.write(token + "\n")
-    return 0
+    return EXIT_OK

@@ -5,10 +5,23 @@ Exit status: 0 when there is no error (warnings allowed), 1 otherwise.
 
 from __future__ import annotations
 
+import argparse
+import sys
 from collections.abc import Sequence
 from typing import TextIO
 
 from meshgate.config.load import load_paths
+from meshgate.errors import EXIT_FAILED, EXIT_OK
+
+HELP = "validate Istio resources like istiod; exit 0 when valid"
+
+
+def add_arguments(p: argparse.ArgumentParser) -> None:
+    p.add_argument("-c", "--config", action="append", required=True, metavar="PATH")
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_validate(args.config, sys.stdout)
 
 
 def _plural(n: int, word: str) -> str:
@@ -25,7 +38,7 @@ def run_validate(paths: Sequence[str], out: TextIO) -> int:
     warnings = len(result.problems) - errors
     if errors:
         out.write(_plural(errors, "problem") + "\n")
-        return 1
+        return EXIT_FAILED
     res = result.resources
     counts = [
         (len(res.request_authentications), "RequestAuthentication"),
@@ -33,7 +46,7 @@ def run_validate(paths: Sequence[str], out: TextIO) -> int:
     ]
     networking = [(len(res.gateways), "Gateway"), (len(res.virtual_services), "VirtualService"),
                   (len(res.service_entries), "ServiceEntry"), (len(res.secrets), "Secret")]  # fmt: skip
-    counts += [(n, kind) for n, kind in networking if n]  # listed when present (routing/, docs/routing.md)
+    counts += [(n, kind) for n, kind in networking if n]  # listed when present (docs/routing.md)
     kinds = ", ".join(f"{n} {kind}" for n, kind in counts)
     summary = f"{_plural(sum(n for n, _ in counts), 'resource')} valid ({kinds})"
     if result.resources.skipped:
@@ -41,4 +54,4 @@ def run_validate(paths: Sequence[str], out: TextIO) -> int:
     if warnings:
         summary += ", " + _plural(warnings, "warning")
     out.write(summary + "\n")
-    return 0
+    return EXIT_OK

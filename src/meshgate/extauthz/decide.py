@@ -13,10 +13,12 @@ import time
 from collections import OrderedDict
 from typing import TYPE_CHECKING
 
+from meshgate.authn.result import AuthnTrace
+from meshgate.authz.result import AuthzTrace
 from meshgate.config.model import Workload
-from meshgate.custom.providers import CustomProviders, apply_custom
-from meshgate.engine.decision import AuthnTrace, AuthzTrace, Decision, Trace
-from meshgate.engine.status import RBAC_ACCESS_DENIED
+from meshgate.custom.apply import apply_custom
+from meshgate.custom.providers import CustomProviders
+from meshgate.engine.decision import Decision, Trace, rbac_denied
 from meshgate.extauthz.attributes import ExtAuthzRequest, WorkloadOverride
 from meshgate.server.access_log import AccessLogEntry
 from meshgate.server.state import ServingState
@@ -34,7 +36,7 @@ def bad_request_denial(problem: str) -> Decision:
         authn=AuthnTrace(outcome="not evaluated"),
         authz=AuthzTrace(outcome="denied", reason=f"bad ext_authz request: {problem}"),
     )
-    return Decision(False, 403, RBAC_ACCESS_DENIED, (), None, trace)
+    return rbac_denied(trace)
 
 
 class ExtAuthzDecider:

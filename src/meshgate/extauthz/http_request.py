@@ -25,8 +25,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Literal, get_args
 
+from meshgate.authn.result import AuthnTrace
+from meshgate.authz.result import AuthzTrace
 from meshgate.engine.attributes import RequestAttributes, build_headers
-from meshgate.engine.decision import AuthnTrace, AuthzTrace, Decision, Trace
+from meshgate.engine.decision import Decision, Trace
 from meshgate.extauthz.attributes import (
     CONTROL_HEADERS,
     FORWARDED_PORT,
@@ -128,7 +130,10 @@ def _refuse(
     message = f"--http-mode {mode}: the authorization request lacks {names}"
     trace = Trace(AuthnTrace(outcome="not evaluated"), AuthzTrace(outcome="not evaluated", reason=message))
     attrs = RequestAttributes(method, target or "/", host, peer_ip=peer_ip)
-    return RefusedRequest(ExtAuthzRequest(attrs), Decision(False, MISSING_STATUS, message, (), None, trace))
+    refusal = Decision(
+        allowed=False, status=MISSING_STATUS, body=message, headers=(), upstream=None, trace=trace
+    )
+    return RefusedRequest(ExtAuthzRequest(attrs), refusal)
 
 
 def _pick(first: Mapping[str, str], names: Iterable[str]) -> str | None:

@@ -20,10 +20,10 @@ from typing import Any, cast
 import httptools
 
 from meshgate.engine.decision import Decision
+from meshgate.engine.status import reason_phrase
 from meshgate.extauthz.attributes import ExtAuthzRequest
 from meshgate.extauthz.decide import ExtAuthzDecider
 from meshgate.extauthz.http_request import HttpMode, RefusedRequest, read_http_request
-from meshgate.gateway.local_reply import reason_phrase
 
 log = logging.getLogger("meshgate.extauthz")
 

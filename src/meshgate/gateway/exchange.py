@@ -17,7 +17,7 @@ import logging
 import time
 from typing import TYPE_CHECKING
 
-from meshgate.custom.providers import apply_custom
+from meshgate.custom.apply import apply_custom
 from meshgate.engine.decision import Decision
 from meshgate.engine.status import LOCAL_REPLY_CONTENT_TYPE
 from meshgate.gateway.builtin_app import hello_response

@@ -38,8 +38,8 @@ def record(exchange: Exchange) -> None:
             return
         xff, request_id = exchange.xff, exchange.request_id
         path = req.target_str  # Envoy logs :path as the filters saw it: normalized
-        if decision is not None and decision.trace.path.startswith("/"):
-            path = decision.trace.path
+        if decision is not None and decision.path is not None:
+            path = decision.path
         ctx.state.access_log.log(
             AccessLogEntry(
                 start_time=exchange.start,

@@ -16,34 +16,11 @@ from __future__ import annotations
 import time
 from email.utils import formatdate
 
-from meshgate.engine.status import LOCAL_REPLY_CONTENT_TYPE, SERVER_NAME
-
-# envoyproxy/envoy:source/common/http/codes.cc CodeUtility::toString (the phrase Envoy writes for any
-# status, proxied responses included — the upstream's own reason phrase is not kept).
-ENVOY_REASON_PHRASES: dict[int, str] = {
-    100: "Continue", 101: "Switching Protocols",
-    200: "OK", 201: "Created", 202: "Accepted", 203: "Non-Authoritative Information", 204: "No Content",
-    205: "Reset Content", 206: "Partial Content", 207: "Multi-Status", 208: "Already Reported",
-    226: "IM Used",
-    300: "Multiple Choices", 301: "Moved Permanently", 302: "Found", 303: "See Other", 304: "Not Modified",
-    305: "Use Proxy", 307: "Temporary Redirect", 308: "Permanent Redirect",
-    400: "Bad Request", 401: "Unauthorized", 402: "Payment Required", 403: "Forbidden", 404: "Not Found",
-    405: "Method Not Allowed", 406: "Not Acceptable", 407: "Proxy Authentication Required",
-    408: "Request Timeout", 409: "Conflict", 410: "Gone", 411: "Length Required", 412: "Precondition Failed",
-    413: "Payload Too Large", 414: "URI Too Long", 415: "Unsupported Media Type",
-    416: "Range Not Satisfiable", 417: "Expectation Failed", 421: "Misdirected Request",
-    422: "Unprocessable Entity", 423: "Locked", 424: "Failed Dependency", 426: "Upgrade Required",
-    428: "Precondition Required", 429: "Too Many Requests", 431: "Request Header Fields Too Large",
-    500: "Internal Server Error", 501: "Not Implemented", 502: "Bad Gateway", 503: "Service Unavailable",
-    504: "Gateway Timeout", 505: "HTTP Version Not Supported", 506: "Variant Also Negotiates",
-    507: "Insufficient Storage", 508: "Loop Detected", 510: "Not Extended",
-    511: "Network Authentication Required",
-}  # fmt: skip
-UNKNOWN_REASON = "Unknown"  # codes.cc: any other code
+from meshgate.engine.status import ENVOY_REASON_PHRASES, LOCAL_REPLY_CONTENT_TYPE, SERVER_NAME, reason_phrase
 
 # Router local replies (envoyproxy/envoy:source/common/router/router.cc + Http::Utility::resetReasonToString).
 # Envoy 1.40 splits "connection failure" into local/remote; a refused connect reads "remote connection
-# failure" (observed), which supersedes meshgate.engine.status.UPSTREAM_CONNECT_FAILURE's older wording.
+# failure" (observed).
 UPSTREAM_RESET_PREFIX = "upstream connect error or disconnect/reset before headers. reset reason: "
 UPSTREAM_CONNECT_FAILURE = UPSTREAM_RESET_PREFIX + "remote connection failure"
 UPSTREAM_CONNECTION_TERMINATION = UPSTREAM_RESET_PREFIX + "connection termination"  # observed, Envoy 1.40
@@ -61,19 +38,17 @@ SERVER_HEADER = b"server: " + SERVER_NAME.encode() + b"\r\n"
 CONNECTION_CLOSE = b"connection: close\r\n"
 
 
-def reason_phrase(status: int) -> str:
-    return ENVOY_REASON_PHRASES.get(status, UNKNOWN_REASON)
+def _status_line(status: int) -> bytes:
+    return f"HTTP/1.1 {status} {reason_phrase(status)}\r\n".encode()
 
 
-_STATUS_LINES: dict[int, bytes] = {}
+_STATUS_LINES = {status: _status_line(status) for status in ENVOY_REASON_PHRASES}
 
 
 def status_line(status: int) -> bytes:
-    """`HTTP/1.1 <code> <Envoy phrase>\\r\\n`, cached per code."""
+    """`HTTP/1.1 <code> <Envoy phrase>\\r\\n`: made once for every code Envoy names, on the fly for another."""
     line = _STATUS_LINES.get(status)
-    if line is None:
-        line = _STATUS_LINES[status] = f"HTTP/1.1 {status} {reason_phrase(status)}\r\n".encode()
-    return line
+    return line if line is not None else _status_line(status)
 
 
 class DateCache:

@@ -20,9 +20,9 @@ from typing import Any
 from cryptography import x509
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
-from meshgate.engine.status import JwtStatus
 from meshgate.jose.b64 import b64url_decode, load_json_object
 from meshgate.jose.keys import Jwk, KeySet
+from meshgate.jose.status import JwtStatus
 
 # jwks.cc kX509CertPrefix / kX509CertSuffix
 X509_CERT_PREFIX = "-----BEGIN CERTIFICATE-----\n"

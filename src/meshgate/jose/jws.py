@@ -26,8 +26,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from meshgate.engine.status import JwtStatus
 from meshgate.jose.b64 import b64url_decode, b64url_decode_strict, load_token_json
+from meshgate.jose.status import JwtStatus
 
 MAX_TOKEN_CHARS = 16 * 1024  # meshgate's bound (docs/security.md "Size and depth limits")
 # jwt.cc isImplemented

@@ -10,7 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from meshgate.engine.status import JwtStatus
+from meshgate.jose.status import JwtStatus
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,9 +30,9 @@ from cryptography.hazmat.primitives import hmac as crypto_hmac
 from cryptography.hazmat.primitives.asymmetric import ec, padding
 from cryptography.hazmat.primitives.asymmetric.utils import encode_dss_signature
 
-from meshgate.engine.status import JwtStatus
 from meshgate.jose.jws import ParsedJwt
 from meshgate.jose.keys import Jwk, KeySet
+from meshgate.jose.status import JwtStatus
 
 ED25519_SIGNATURE_LEN = 64  # BoringSSL ED25519_SIGNATURE_LEN
 _HMAC_ALGS = frozenset({"HS256", "HS384", "HS512"})

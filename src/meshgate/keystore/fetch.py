@@ -18,8 +18,8 @@ from dataclasses import dataclass
 import aiohttp
 from yarl import URL
 
-from meshgate.engine.status import JwtStatus
 from meshgate.jose.keys import KeySet
+from meshgate.jose.status import JwtStatus
 from meshgate.keystore.sources import SourceKind, SourceSpec, same_origin
 
 Parser = Callable[[str], KeySet]

@@ -12,9 +12,9 @@ import urllib.request
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from meshgate.engine.status import JwtStatus
 from meshgate.jose.jwks import parse_jwks
 from meshgate.jose.keys import KeySet
+from meshgate.jose.status import JwtStatus
 
 MAX_JWKS_BYTES = 1 << 20
 

@@ -41,7 +41,7 @@ class KeyStateSource(Protocol):
     def state(self) -> list[dict[str, Any]]: ...
 
 
-class TokenCacheSource(Protocol):
+class VerifiedTokensSource(Protocol):
     """What metrics read of the verified-token cache at scrape time (engine/verified_tokens.py)."""
 
     @property
@@ -63,16 +63,16 @@ class Metrics:
         self.jwt_denied: dict[str, int] = {}  # jwt_verify_lib message → count
         self.reloads: dict[str, int] = {"success": 0, "rejected": 0}
         self.keystore: KeyStateSource | None = None
-        self.token_cache: TokenCacheSource | None = None
+        self.verified_tokens: VerifiedTokensSource | None = None
         self.registry.register(_Collector(self))
 
     def bind_keystore(self, keystore: KeyStateSource) -> None:
         """JWKS fetch counts and ages are read from the key store when scraped."""
         self.keystore = keystore
 
-    def bind_token_cache(self, cache: TokenCacheSource) -> None:
+    def bind_verified_tokens(self, cache: VerifiedTokensSource) -> None:
         """Verified-token cache hits, misses and size are read from the cache when scraped."""
-        self.token_cache = cache
+        self.verified_tokens = cache
 
     def observe_request(
         self, decision: Decision | None, response_code: int, duration_s: float, response_flags: str = "-"
@@ -158,8 +158,8 @@ class _Collector:
             reloads.add_metric([result], n)
         yield reloads
         yield from _jwks_families(m.keystore.state() if m.keystore else [])
-        if m.token_cache is not None:
-            yield from _token_cache_families(m.token_cache)
+        if m.verified_tokens is not None:
+            yield from _verified_tokens_families(m.verified_tokens)
 
 
 def _durations(durations: dict[int, list[float]]) -> HistogramMetricFamily:
@@ -182,7 +182,7 @@ def _le(bound: float) -> str:
     return str(int(bound)) if bound == int(bound) else str(bound)
 
 
-def _token_cache_families(cache: TokenCacheSource) -> Iterator[Metric]:
+def _verified_tokens_families(cache: VerifiedTokensSource) -> Iterator[Metric]:
     lookups = CounterMetricFamily(
         "meshgate_jwt_cache_lookups", "Verified-token cache lookups (a miss parses and verifies).",
         labels=["result"],

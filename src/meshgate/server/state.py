@@ -42,7 +42,7 @@ class ServingState:
     ) -> None:
         self.engine = engine
         # The process's verified-token cache: the first engine's, handed to every engine built after it.
-        self.verified_tokens = engine.authenticator.token_cache
+        self.verified_tokens = engine.authenticator.verified_tokens
         self.keystore = keystore
         self.metrics = metrics
         self.access_log = access_log
@@ -56,7 +56,7 @@ class ServingState:
         self.loaded_at = clock()
         self.last_reload: dict[str, Any] | None = None  # set by the reloader: time, result, problems
         metrics.bind_keystore(keystore)
-        metrics.bind_token_cache(self.verified_tokens)
+        metrics.bind_verified_tokens(self.verified_tokens)
 
     @property
     def ready(self) -> bool:

@@ -17,6 +17,8 @@ from meshgate.config.govalues import parse_duration_ns
 from meshgate.config.report import Reporter
 from meshgate.config.schema import Path
 from meshgate.config.validation.common import min_length_each, too_long, too_many, validate_selector_and_refs
+from meshgate.jose.jwks import parse_jwks
+from meshgate.jose.status import JwtStatus
 
 MAX_JWT_RULES = 4096  # CRD maxItems
 MAX_JWKS_URI = 2048  # CRD maxLength
@@ -122,15 +124,6 @@ def _validate_inline_jwks(rep: Reporter, path: Path, text: str) -> None:
 
 
 def _jwks_error(text: str) -> str | None:
-    try:
-        from meshgate.engine.status import JwtStatus
-        from meshgate.jose.jwks import parse_jwks
-    except ImportError:  # pragma: no cover - only while the engine's parser is missing
-        try:
-            json.loads(text)
-        except ValueError as exc:
-            return str(exc)
-        return None
     keyset = parse_jwks(text)
     return None if keyset.status is JwtStatus.OK else keyset.status.value
 

@@ -16,11 +16,11 @@ from typing import Any
 from meshgate.config.govalues import go_quote, parse_duration_ns
 from meshgate.config.networking import hosts
 from meshgate.config.networking.re2 import compile_re2
+from meshgate.config.networking.rewrite import rewrite_error
 from meshgate.config.report import Reporter
 from meshgate.config.schema import Path
 from meshgate.config.validation.gateway import port_error
 from meshgate.config.validation.virtual_service import regex_error, validate_match, warn_backtracking
-from meshgate.routing.action import rewrite_error
 
 IGNORED = {  # fields istiod translates that meshgate does not apply: warned, never silently
     "retries": "retries", "fault": "fault injection", "corsPolicy": "CORS", "mirror": "mirroring",

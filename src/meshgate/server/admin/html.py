@@ -11,10 +11,10 @@ from collections.abc import Sequence
 from html import escape
 from typing import Any
 
-from meshgate.cli.check import decision_to_json
 from meshgate.config.model import AuthorizationPolicy, RequestAuthentication, ResourceSet, Workload
 from meshgate.config.select import select_for_workload
 from meshgate.engine.decision import Decision
+from meshgate.engine.explain import decision_to_json
 from meshgate.server.admin.assets import SCRIPT, STYLE
 from meshgate.server.admin.live import config_stamp, render_live
 from meshgate.server.admin.trial import TryOutcome

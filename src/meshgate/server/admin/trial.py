@@ -11,8 +11,7 @@ import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from meshgate.cli.check import parse_header_flag
-from meshgate.engine.attributes import RequestAttributes, build_headers
+from meshgate.engine.attributes import RequestAttributes, build_headers, parse_header_line
 from meshgate.engine.decision import Decision
 from meshgate.errors import UsageError
 from meshgate.server.decisions import JWT_SHAPED, TOKEN_MARK, redact
@@ -49,7 +48,7 @@ class TryForm:
         if not METHOD.match(self.method):
             raise UsageError(f"method: letters only, got {self.method!r}")
         pairs = [("host", self.host)]
-        pairs += [parse_header_flag(line) for line in self.headers.splitlines() if line.strip()]
+        pairs += [parse_header_line(line) for line in self.headers.splitlines() if line.strip()]
         if self.token:
             pairs.append(("authorization", f"Bearer {self.token}"))
         return RequestAttributes(self.method, self.path, authority=self.host, headers=build_headers(pairs))
