@@ -30,7 +30,8 @@ if str(ROOT) not in sys.path:
 sys.path.insert(0, str(ROOT / "src"))
 
 from bench import seed  # noqa: E402
-from meshgate.gateway.protocol import GatewayContext, GatewayProtocol  # noqa: E402
+from meshgate.gateway.context import GatewayContext  # noqa: E402
+from meshgate.gateway.protocol import GatewayProtocol  # noqa: E402
 from meshgate.gateway.serve import ServeOptions, load_config  # noqa: E402
 from meshgate.gateway.upstream import UpstreamConnection, UpstreamPool, UpstreamTarget  # noqa: E402
 from meshgate.keystore.store import KeyStore  # noqa: E402

@@ -16,11 +16,11 @@ from typing import TYPE_CHECKING
 from meshgate.authn.result import AuthnTrace
 from meshgate.authz.result import AuthzTrace
 from meshgate.config.model import Workload
-from meshgate.custom.apply import apply_custom
 from meshgate.custom.providers import CustomProviders
 from meshgate.engine.decision import Decision, Trace, rbac_denied
 from meshgate.extauthz.attributes import ExtAuthzRequest, WorkloadOverride
 from meshgate.server.access_log import AccessLogEntry
+from meshgate.server.decide import settle, waits
 from meshgate.server.state import ServingState
 
 if TYPE_CHECKING:
@@ -64,21 +64,16 @@ class ExtAuthzDecider:
         if engine is None:
             return None
         decision = engine.decide(req.attrs, self.state.keystore.snapshot, self.state.clock())
-        return None if decision.refresh or decision.custom_provider is not None else decision
+        return None if waits(decision) else decision
 
     async def decide(self, req: ExtAuthzRequest) -> Decision:
         """Decide, refetching key sets named by an unknown kid once and consulting a CUSTOM provider."""
         if req.problem is not None:
             return bad_request_denial(req.problem)
         engine = self.state.engine if req.workload is None else await self.engine_for(req.workload)
-        keystore = self.state.keystore
-        decision = engine.decide(req.attrs, keystore.snapshot, self.state.clock())
-        if decision.refresh:
-            await asyncio.gather(*(keystore.refetch(uri) for uri in decision.refresh))
-            decision = engine.decide(req.attrs, keystore.snapshot, self.state.clock())
-        if decision.custom_provider is not None:
-            decision = await apply_custom(decision, req.attrs, self.providers)
-        return decision
+        state = self.state
+        decision = engine.decide(req.attrs, state.keystore.snapshot, state.clock())
+        return await settle(decision, req.attrs, engine, state.keystore, state.clock, self.providers)
 
     def workload_of(self, override: WorkloadOverride) -> Workload:
         base = self.state.workload

@@ -24,6 +24,7 @@ from meshgate.engine.status import reason_phrase
 from meshgate.extauthz.attributes import ExtAuthzRequest
 from meshgate.extauthz.decide import ExtAuthzDecider
 from meshgate.extauthz.http_request import HttpMode, RefusedRequest, read_http_request
+from meshgate.server.http1 import HeadReader, host_refusal, transfer_coding_refusal
 
 log = logging.getLogger("meshgate.extauthz")
 
@@ -32,7 +33,6 @@ HEADERS_TO_REMOVE = "x-envoy-auth-headers-to-remove"
 BODY_HEADER = "x-meshgate-body"
 PATH_HEADER = "x-meshgate-path"
 NGINX_MARKER = "x-original-uri"  # nginx auth_request convention; Traefik uses x-forwarded-uri
-MAX_HEAD_BYTES = 64 * 1024  # request line + headers; beyond → 431 like Envoy's max_request_headers_kb
 _PRINTABLE = frozenset(range(0x20, 0x7F))
 
 
@@ -87,8 +87,12 @@ class _Pending:
         self.keep_alive, self.head, self.started = keep_alive, head, started
 
 
-class AuthzHttpProtocol(asyncio.Protocol):
-    """One connection: parse requests, answer them in order (pipelining-safe)."""
+class AuthzHttpProtocol(HeadReader, asyncio.Protocol):
+    """One connection: parse requests, answer them in order (pipelining-safe).
+
+    Heads are read as the gateway reads them (server/http1.py): the same size and count limits (431), the
+    same transfer-coding (501) and Host (400) checks; a refused request closes the connection.
+    """
 
     def __init__(self, decider: ExtAuthzDecider, path_prefix: str = "", mode: HttpMode = "auto") -> None:
         self.decider = decider
@@ -100,9 +104,8 @@ class AuthzHttpProtocol(asyncio.Protocol):
         self.local_port = 0
         self.queue: collections.deque[_Pending] = collections.deque()
         self.busy = False
-        self._url = b""
-        self._headers: list[tuple[str, str]] = []
-        self._head_bytes = 0
+        self.refused = False  # a head was refused: nothing more on this connection is answered
+        self.start_head()
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's transports are not subclasses
@@ -118,38 +121,49 @@ class AuthzHttpProtocol(asyncio.Protocol):
         self.queue.clear()
 
     def data_received(self, data: bytes) -> None:
+        if self.refused:
+            return
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade:
-            self._fail(400)
+            self._refuse(400)
         except httptools.HttpParserError:
-            self._fail(400)
+            self._refuse(431 if self.head_bytes_exceeded() else 400)
+        else:
+            if self.head_bytes_exceeded():  # a head still arriving, already past the limit
+                self._refuse(431)
 
-    # httptools callbacks
+    # httptools callbacks (on_url and on_header: HeadReader's)
     def on_message_begin(self) -> None:
-        self._url, self._headers, self._head_bytes = b"", [], 0
+        self.start_head()
 
-    def on_url(self, url: bytes) -> None:
-        self._url += url
-        self._count(len(url))
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self._headers.append((name.decode("latin-1"), value.decode("utf-8", "replace")))
-        self._count(len(name) + len(value))
+    def on_headers_complete(self) -> None:
+        if self.refused:
+            return
+        if self.head_too_large():
+            self._refuse(431)
+            return
+        te = [v.decode("latin-1") for n, v in self.headers if n.lower() == b"transfer-encoding"] or None
+        hosts = [v.decode("latin-1") for n, v in self.headers if n.lower() == b"host"]
+        refusal = transfer_coding_refusal(te) or host_refusal(hosts)
+        if refusal is not None:
+            self._refuse(refusal[0])
 
     def on_message_complete(self) -> None:
-        if self.transport is None or self.transport.is_closing():
+        if self.refused or self.transport is None or self.transport.is_closing():
             return
         method = self.parser.get_method().decode("ascii", "replace")
+        pairs = [(n.decode("latin-1"), v.decode("utf-8", "replace")) for n, v in self.headers]
         req = read_http_request(
             method,
-            self._url.decode("utf-8", "replace"),
-            self._headers,
+            self.url.decode("utf-8", "replace"),
+            pairs,
             self.peer_ip,
             self.local_port,
             self.path_prefix,
             self.mode,
         )
+        self.start_head()  # the next read starts from an empty head (the limits are per message)
         self.queue.append(
             _Pending(req, self.parser.should_keep_alive(), method == "HEAD", time.perf_counter())
         )
@@ -196,11 +210,9 @@ class AuthzHttpProtocol(asyncio.Protocol):
             self.transport.close()
             self.transport = None
 
-    def _count(self, n: int) -> None:
-        self._head_bytes += n
-        if self._head_bytes > MAX_HEAD_BYTES:
-            self._fail(431)
-            raise httptools.HttpParserError("request headers too large")
+    def _refuse(self, status: int) -> None:
+        self.refused = True
+        self._fail(status)
 
     def _fail(self, status: int) -> None:
         if self.transport is not None and not self.transport.is_closing():

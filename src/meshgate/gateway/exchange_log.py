@@ -9,13 +9,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
-from typing import TYPE_CHECKING, TextIO
+from typing import Protocol, TextIO
 
+from meshgate.engine.decision import Decision
+from meshgate.gateway.context import GatewayContext
+from meshgate.gateway.request_head import RequestHead
 from meshgate.server.access_log import AccessLogEntry
-
-if TYPE_CHECKING:
-    from meshgate.gateway.exchange import Exchange
 
 log = logging.getLogger("meshgate.gateway")
 
@@ -23,12 +22,38 @@ PROTOCOL = "HTTP/1.1"
 FLUSH_INTERVAL_S = 1.0  # Envoy's access_log_flush_interval default
 
 
-def record(exchange: Exchange) -> None:
+class Finished(Protocol):
+    """What the log reads of a finished exchange (gateway/transfer.py Transfer)."""
+
+    @property
+    def req(self) -> RequestHead: ...
+    @property
+    def decision(self) -> Decision | None: ...
+    @property
+    def start(self) -> float: ...
+    @property
+    def status(self) -> int: ...
+    @property
+    def flags(self) -> str: ...
+    @property
+    def bytes_in(self) -> int: ...
+    @property
+    def bytes_out(self) -> int: ...
+    @property
+    def service_ms(self) -> int | None: ...
+    @property
+    def up_start(self) -> float: ...
+    @property
+    def xff(self) -> bytes | None: ...
+    @property
+    def request_id(self) -> bytes | None: ...
+
+
+def record(exchange: Finished, ctx: GatewayContext, peer_ip: str) -> None:
     """Count the request in the metrics and write its access-log line; never raises."""
-    req, conn = exchange.req, exchange.conn
-    ctx = conn.ctx
+    req = exchange.req
     decision = exchange.decision
-    duration = time.time() - exchange.start
+    duration = ctx.clock() - exchange.start
     try:
         ctx.state.metrics.observe_request(decision, exchange.status, duration, exchange.flags)
         ctx.state.decisions.append(
@@ -52,7 +77,7 @@ def record(exchange: Exchange) -> None:
                 bytes_sent=exchange.bytes_out,
                 duration_ms=int(duration * 1000),
                 upstream_service_time_ms=exchange.service_ms,
-                xff=xff.decode("latin-1") if xff else req.forwarded_for(conn.peer_ip),
+                xff=xff.decode("latin-1") if xff else req.forwarded_for(peer_ip),
                 user_agent=req.user_agent,
                 request_id=request_id.decode("latin-1") if request_id else req.request_id,
                 authority=req.host,

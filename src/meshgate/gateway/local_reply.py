@@ -25,13 +25,9 @@ UPSTREAM_RESET_PREFIX = "upstream connect error or disconnect/reset before heade
 UPSTREAM_CONNECT_FAILURE = UPSTREAM_RESET_PREFIX + "remote connection failure"
 UPSTREAM_CONNECTION_TERMINATION = UPSTREAM_RESET_PREFIX + "connection termination"  # observed, Envoy 1.40
 UPSTREAM_REQUEST_TIMEOUT = "upstream request timeout"  # router.cc onUpstreamTimeout (observed: 504)
-# HTTP/1 codec errors (source/common/http/http1/codec_impl.cc; observed bodies and statuses).
-BAD_REQUEST_BODY = "Bad Request"  # llhttp parse error → 400, connection closed
-HEADERS_TOO_LARGE_BODY = "Request Header Fields Too Large"  # > max_request_headers_kb (60 KiB) → 431
+# HTTP/1 codec (source/common/http/http1/codec_impl.cc; observed): the gateway's only, the others are
+# server/http1.py's.
 UPGRADE_REQUIRED_BODY = "Upgrade Required"  # HTTP/1.0 without accept_http_10 → 426, connection closed
-MAX_REQUEST_HEADERS_BYTES = 60 * 1024  # HttpConnectionManager max_request_headers_kb default
-MAX_REQUEST_HEADERS_COUNT = 100  # HttpProtocolOptions max_headers_count default (observed: 101 → 431)
-NOT_IMPLEMENTED_BODY = "Not Implemented"  # a transfer coding other than `chunked` → 501, closed (observed)
 
 CONTINUE_100 = b"HTTP/1.1 100 Continue\r\n\r\n"  # Envoy answers Expect: 100-continue itself (observed)
 SERVER_HEADER = b"server: " + SERVER_NAME.encode() + b"\r\n"

@@ -1,13 +1,13 @@
 """The gateway's downstream side: an asyncio Protocol per client connection, parsing with httptools.
 
-Modelled on uvicorn's `protocols/http/httptools_impl.py`. Each parsed request head becomes an
-`Exchange` (fronts/proxy.py) in a per-connection queue; only the head of the queue runs, so pipelined
-responses go out in order, and reading pauses while a pipelined request waits. llhttp's strict parsing
-is the request-smuggling defence: any parse error answers Envoy's 400 and closes; RequestHead adds the
-checks llhttp leaves to us (transfer codings, Host, request-target form, Connection listings) and this
-module the header count; trailer fields are dropped (docs/security.md "HTTP and transport"). After a websocket 101 the
-connection becomes a byte pipe to the upstream connection. Every message is parsed: nothing is remembered
-from one request to the next (docs/performance.md says why).
+Modelled on uvicorn's `protocols/http/httptools_impl.py`. Each parsed request head becomes an `Exchange`
+(gateway/exchange.py) in a per-connection queue; only the head of the queue runs, so pipelined responses
+go out in order, and reading pauses while a pipelined request waits. llhttp's strict parsing is the
+request-smuggling defence: any parse error answers Envoy's 400 and closes; the head's size and count limits
+are server/http1.py's (431), and RequestHead adds the checks llhttp leaves to us (transfer codings, Host,
+request-target form, Connection listings); trailer fields are dropped (docs/security.md "HTTP and
+transport"). After a websocket 101 the connection becomes a byte pipe to the upstream connection. Every
+message is parsed: nothing is remembered from one request to the next (docs/performance.md says why).
 """
 
 from __future__ import annotations
@@ -16,116 +16,29 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable, Coroutine, Mapping
-from typing import Any, TypeVar, cast
+from typing import cast
 
 import httptools
 
-from meshgate.custom.mesh_config import ExtAuthzProvider
-from meshgate.engine.decision import UpstreamEdits
-from meshgate.gateway.deadlines import DeadlineSweep
+from meshgate.gateway.context import PAUSE_PIPELINE, PAUSE_TUNNEL, GatewayContext
 from meshgate.gateway.exchange import Exchange
-from meshgate.gateway.heads import RequestHead, removal_names
-from meshgate.gateway.local_reply import (
-    BAD_REQUEST_BODY,
-    HEADERS_TOO_LARGE_BODY,
-    MAX_REQUEST_HEADERS_BYTES,
-    MAX_REQUEST_HEADERS_COUNT,
-)
-from meshgate.gateway.upstream import UpstreamConnection, UpstreamPool
-from meshgate.server.state import ServingState
+from meshgate.gateway.request_head import RequestHead
+from meshgate.gateway.transfer import DPE, Transfer
+from meshgate.gateway.upstream import UpstreamConnection
+from meshgate.server.http1 import BAD_REQUEST_BODY, HEADERS_TOO_LARGE_BODY, HeadReader
 
 log = logging.getLogger("meshgate.gateway")
-T = TypeVar("T")
 TUNNEL_BUFFER_LIMIT = 256 * 1024
-_OWS = (0x20, 0x09)  # RFC 9110 §5.6.3 optional whitespace: SP, HTAB
-MAX_REMOVAL_LISTS = 64  # distinct UpstreamEdits.remove lists kept encoded (a workload has a few)
 
 
-class _HeadersTooLarge(Exception):
-    """Raised inside an httptools callback to stop parsing an oversized head (bytes or count)."""
-
-
-class GatewayContext:
-    """What every connection of one listener shares: the serving state, the upstream pool, the drain flag."""
-
-    def __init__(
-        self,
-        state: ServingState,
-        pool: UpstreamPool | None,
-        *,
-        scheme: str = "http",
-        upstream_timeout: float = 15.0,
-    ) -> None:
-        self.state = state
-        self.pool = pool
-        self.scheme = scheme
-        self.scheme_bytes = scheme.encode()
-        self.upstream_timeout = upstream_timeout
-        self.deadlines = DeadlineSweep(upstream_timeout)
-        self.upstream_host = pool.target.address if pool is not None else "builtin"
-        self.access_log_enabled = True
-        self.custom_providers: Mapping[str, ExtAuthzProvider] = {}
-        self.connections: set[GatewayProtocol] = set()
-        # UpstreamEdits.remove → its names as bytes: a workload has a handful of distinct removal lists
-        self._removals: dict[tuple[str, ...], frozenset[bytes]] = {}
-        self.tasks: set[asyncio.Task[Any]] = set()
-        self.draining = False
-
-    def removals(self, edits: UpstreamEdits) -> frozenset[bytes]:
-        """The names `edits` takes off the request, encoded once per distinct removal list."""
-        if edits.set:
-            return removal_names(edits.remove, edits.set)
-        names = self._removals.get(edits.remove)
-        if names is None:
-            if len(self._removals) >= MAX_REMOVAL_LISTS:
-                self._removals.clear()
-            names = self._removals[edits.remove] = removal_names(edits.remove, ())
-        return names
-
-    def spawn(self, coro: Coroutine[Any, Any, T], done: Callable[[asyncio.Task[T]], None]) -> None:
-        """Run `coro` as a task (kept referenced) and hand the finished task to `done`."""
-        task = asyncio.get_running_loop().create_task(coro)
-        self.tasks.add(task)
-        task.add_done_callback(self.tasks.discard)
-        task.add_done_callback(done)
-
-    def drain(self) -> None:
-        """Stop keeping connections alive: idle ones close now, busy ones after their response."""
-        self.draining = True
-        for conn in list(self.connections):
-            conn.drain()
-
-    async def wait_closed(self, timeout_s: float) -> bool:
-        """Wait until every connection closed; False when `timeout_s` passed first."""
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout_s
-        while self.connections and loop.time() < deadline:
-            await asyncio.sleep(0.05)
-        return not self.connections
-
-    def abort_all(self) -> None:
-        for conn in list(self.connections):
-            conn.abort()
-        for task in list(self.tasks):
-            task.cancel()
-        self.deadlines.close()
-        if self.pool is not None:
-            self.pool.close()
-
-
-class GatewayProtocol(asyncio.Protocol):
+class GatewayProtocol(HeadReader, asyncio.Protocol):
     """One downstream connection."""
-
-    PAUSE_PIPELINE, PAUSE_UPSTREAM, PAUSE_BUFFER, PAUSE_TUNNEL = 1, 2, 4, 8
 
     def __init__(self, ctx: GatewayContext) -> None:
         self.ctx = ctx
         self.transport: asyncio.Transport | None = None
         self.parser = httptools.HttpRequestParser(self)
-        self.url = b""
-        self.headers: list[tuple[bytes, bytes]] = []
-        self.header_bytes = 0
+        self.start_head()
         self.queue: deque[Exchange] = deque()
         self.parsing: Exchange | None = None  # the exchange whose body is still arriving
         self.in_message = False
@@ -172,21 +85,26 @@ class GatewayProtocol(asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
-            self.upgrade_buffer = []
-            rest = data[exc.args[0] :]
-            if rest:
-                self._tunnel_data(rest)
+            if not self.failed:
+                self.upgrade_buffer = []
+                rest = data[exc.args[0] :]
+                if rest:
+                    self._tunnel_data(rest)
         except httptools.HttpParserCallbackError as exc:
-            if isinstance(exc.__context__, _HeadersTooLarge):
-                self._protocol_error(431, HEADERS_TOO_LARGE_BODY)
-            else:
-                log.error("gateway callback failed", exc_info=exc.__context__ or exc)
-                self.abort()
+            log.error("gateway callback failed", exc_info=exc.__context__ or exc)
+            self.abort()
         except httptools.HttpParserError:
-            self._protocol_error(400, BAD_REQUEST_BODY)
+            if not self.failed:  # a head already past the size limit was refused by Envoy's codec first
+                too_large = self.in_message and self.head_bytes_exceeded()
+                self._protocol_error(
+                    *((431, HEADERS_TOO_LARGE_BODY) if too_large else (400, BAD_REQUEST_BODY))
+                )
         except Exception:  # never let a bug reach the client as anything but a closed connection
             log.exception("gateway failed on a request")
             self.abort()
+        else:
+            if not self.failed and self.in_message and self.head_bytes_exceeded():  # still arriving
+                self._protocol_error(431, HEADERS_TOO_LARGE_BODY)
         finally:
             self.corked -= 1  # uncork()
             if not self.corked and self.wbuf:
@@ -203,28 +121,15 @@ class GatewayProtocol(asyncio.Protocol):
     # httptools callbacks ----------------------------------------------------------------------
     def on_message_begin(self) -> None:
         self.in_message = True
-        self.url = b""
-        self.headers = []
-        self.header_bytes = 0
-
-    def on_url(self, url: bytes) -> None:
-        self.url += url
-        self.header_bytes += len(url)
-        if self.header_bytes > MAX_REQUEST_HEADERS_BYTES:
-            raise _HeadersTooLarge
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        if value and value[-1] in _OWS:  # llhttp keeps trailing whitespace; Envoy's codec drops it
-            value = value.rstrip(b" \t")
-        self.headers.append((name, value))
-        self.header_bytes += len(name) + len(value)
-        if self.header_bytes > MAX_REQUEST_HEADERS_BYTES:
-            raise _HeadersTooLarge
+        self.start_head()
 
     def on_headers_complete(self) -> None:
+        if self.failed:  # a request after a refused one in the same read: never answered
+            return
+        if self.head_too_large():
+            self._protocol_error(431, HEADERS_TOO_LARGE_BODY)
+            return
         headers = self.headers
-        if len(headers) > MAX_REQUEST_HEADERS_COUNT:
-            raise _HeadersTooLarge  # Envoy's max_headers_count: 431
         self.headers = []  # trailer fields arrive through on_header too: they never join the head
         parser = self.parser
         head = RequestHead(
@@ -255,9 +160,9 @@ class GatewayProtocol(asyncio.Protocol):
         if len(self.queue) == 1:
             exchange.begin()
         else:
-            self.pause(self.PAUSE_PIPELINE)
+            self.pause(PAUSE_PIPELINE)
 
-    def exchange_done(self, exchange: Exchange) -> None:
+    def exchange_done(self, exchange: Transfer) -> None:
         """Called by an exchange once logged: start the next pipelined one, or close."""
         if self.queue and self.queue[0] is exchange:
             self.queue.popleft()
@@ -267,12 +172,12 @@ class GatewayProtocol(asyncio.Protocol):
         if self.queue:
             self.queue[0].begin()
         if len(self.queue) <= 1:
-            self.resume(self.PAUSE_PIPELINE)
+            self.resume(PAUSE_PIPELINE)
 
     def _protocol_error(self, status: int, body: str) -> None:
         """A malformed request: Envoy's 400 (or 431) after earlier pipelined responses, then close."""
         self.failed = True
-        self.pause(self.PAUSE_PIPELINE)
+        self.pause(PAUSE_PIPELINE)
         broken, self.parsing = self.parsing, None
         if broken is not None and broken.req.reject is not None:
             status, body = broken.req.reject  # its head was refused first (e.g. 501): that answer stands
@@ -280,7 +185,7 @@ class GatewayProtocol(asyncio.Protocol):
             self.close()  # mid-body after the response began: nothing sane to answer
             return
         if broken is not None and self.queue and self.queue[0] is broken:
-            broken.reply(status, body, close=True, flags="DPE")
+            broken.reply(status, body, close=True, flags=DPE)
             return
         method = self.parser.get_method() if broken is None and self.in_message else b"-"
         head = RequestHead(method, self.url or b"-", [(b"host", b"-")])
@@ -292,7 +197,7 @@ class GatewayProtocol(asyncio.Protocol):
                 self.queue.remove(broken)
         self._enqueue(exchange)
 
-    def fail(self, exchange: Exchange) -> None:
+    def fail(self, exchange: Transfer) -> None:
         """An unexpected error while handling `exchange`: close without a traceback reaching the client."""
         exchange.close_after = True
         self.abort()
@@ -325,7 +230,7 @@ class GatewayProtocol(asyncio.Protocol):
         buffered, self.upgrade_buffer = self.upgrade_buffer or [], []
         if buffered:
             up.writelines(buffered)
-        self.resume(self.PAUSE_TUNNEL)
+        self.resume(PAUSE_TUNNEL)
 
     def _tunnel_data(self, data: bytes) -> None:
         if self.tunnel is not None:
@@ -336,7 +241,7 @@ class GatewayProtocol(asyncio.Protocol):
         assert self.upgrade_buffer is not None
         self.upgrade_buffer.append(data)
         if sum(map(len, self.upgrade_buffer)) > TUNNEL_BUFFER_LIMIT:
-            self.pause(self.PAUSE_TUNNEL)
+            self.pause(PAUSE_TUNNEL)
 
     # writing and closing -----------------------------------------------------------------------
     def cork(self) -> None:

@@ -23,8 +23,9 @@ from meshgate.config.model import DEFAULT_ROOT_NAMESPACE, ResourceSet, Workload
 from meshgate.custom.providers import CustomProviders
 from meshgate.engine.options import EngineOptions, PathNormalization
 from meshgate.errors import ConfigError, UsageError
+from meshgate.gateway.context import GatewayContext
 from meshgate.gateway.exchange_log import DeferredFlushStream
-from meshgate.gateway.protocol import GatewayContext, GatewayProtocol
+from meshgate.gateway.protocol import GatewayProtocol
 from meshgate.gateway.upstream import UpstreamPool, UpstreamTarget
 from meshgate.server.gc_tuning import tune_for_serving
 from meshgate.server.tls import client_context, server_context
@@ -174,10 +175,9 @@ class Gateway:
             await self.admin.start()
         await self.keystore.wait_first_attempts(FIRST_JWKS_WAIT_S)
         self.ctx = ctx = GatewayContext(
-            state, pool, scheme="https" if tls else "http", upstream_timeout=opts.upstream_timeout
-        )
-        ctx.access_log_enabled = opts.access_log_format != "off"
-        ctx.custom_providers = self.custom_providers
+            state, pool, scheme="https" if tls else "http", upstream_timeout=opts.upstream_timeout,
+            access_log=opts.access_log_format != "off", custom_providers=self.custom_providers,
+        )  # fmt: skip
         loop = asyncio.get_running_loop()
         self.server = await loop.create_server(
             lambda: GatewayProtocol(ctx),

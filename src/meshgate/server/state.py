@@ -1,12 +1,11 @@
 """ServingState: the one object every front holds — the engine in force, the key store, metrics, access log.
 
-Reload swaps `engine` in one assignment (design.md "Reload is atomic"); a front reads `state.engine` once
-per request, so a request is decided wholly by the old or wholly by the new configuration.
+Reload swaps `engine` in one assignment; a front reads `state.engine` once per request, so a request is
+decided wholly by the old or wholly by the new configuration (docs/architecture.md "A reload").
 """
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -17,6 +16,7 @@ from meshgate.engine.decision import Decision
 from meshgate.engine.options import EngineOptions
 from meshgate.keystore.store import KeyStore
 from meshgate.server.access_log import AccessLog
+from meshgate.server.decide import settle, waits
 from meshgate.server.decisions import DecisionRing
 from meshgate.server.metrics import Metrics
 
@@ -68,12 +68,12 @@ class ServingState:
         return self.engine.decide(attrs, self.keystore.snapshot, now)
 
     async def decide(self, attrs: RequestAttributes) -> Decision:
-        """Decide; on an unknown kid refetch the named key sets (single-flight, rate-limited), then again."""
-        decision = self.decide_now(attrs, self.clock())
-        if not decision.refresh:
-            return decision
-        await asyncio.gather(*(self.keystore.refetch(uri) for uri in decision.refresh))
-        return self.decide_now(attrs, self.clock())
+        """Decide with the engine in force; on an unknown kid refetch the named key sets, then again."""
+        engine = self.engine
+        decision = engine.decide(attrs, self.keystore.snapshot, self.clock())
+        return (
+            await settle(decision, attrs, engine, self.keystore, self.clock) if waits(decision) else decision
+        )
 
     def swap(self, engine: Engine, resources: ResourceSet | None, config_paths: Sequence[str]) -> None:
         """Put a new configuration in force (called by the reloader after it validated it whole).
