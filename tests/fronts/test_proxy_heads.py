@@ -13,9 +13,9 @@ import pytest
 from meshgate.engine.status import reason_phrase
 from meshgate.errors import UsageError
 from meshgate.gateway.builtin_app import hello_body
-from meshgate.gateway.heads import RequestHead, downstream_response_head, upstream_request_head
+from meshgate.gateway.heads import downstream_response_head, upstream_request_head
 from meshgate.gateway.local_reply import local_reply
-from meshgate.gateway.serve import split_host_port
+from meshgate.gateway.request_head import RequestHead
 from meshgate.gateway.upstream import UpstreamTarget
 
 DATE = b"date: Sun, 29 Nov 2026 09:05:00 GMT\r\n"
@@ -259,20 +259,6 @@ def test_upstream_url(url: str, target: UpstreamTarget) -> None:
 def test_bad_upstream_url_is_a_usage_error(url: str) -> None:
     with pytest.raises(UsageError):
         UpstreamTarget.parse(url)
-
-
-@pytest.mark.parametrize(
-    ("text", "expected"),
-    [("127.0.0.1:8080", ("127.0.0.1", 8080)), ("[::1]:0", ("::1", 0)), (":9", ("0.0.0.0", 9))],
-)
-def test_listen_address(text: str, expected: tuple[str, int]) -> None:
-    assert split_host_port(text, "--listen") == expected
-
-
-@pytest.mark.parametrize("text", ["8080", "host:", "host:x", "h:70000"])
-def test_bad_listen_address_is_a_usage_error(text: str) -> None:
-    with pytest.raises(UsageError):
-        split_host_port(text, "--listen")
 
 
 @pytest.mark.parametrize(
