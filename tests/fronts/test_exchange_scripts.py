@@ -22,7 +22,8 @@ from tests.support.servers import Upstream
 
 from meshgate.config.model import Workload
 from meshgate.engine.options import EngineOptions
-from meshgate.gateway.protocol import GatewayContext, GatewayProtocol
+from meshgate.gateway.context import GatewayContext
+from meshgate.gateway.protocol import GatewayProtocol
 from meshgate.gateway.upstream import UpstreamConnection, UpstreamPool, UpstreamTarget
 from meshgate.keystore.store import KeyStore
 from meshgate.server.access_log import AccessLog

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from tests.support.jwks_server import ISTIO_JWKS, ISTIO_KID, JwksServer, ec_jwks
 
-from meshgate.keystore.store import KeyStore, backoff_delay, refresh_delay
+from meshgate.keystore.entry import backoff_delay, refresh_delay
+from meshgate.keystore.store import KeyStore
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from meshgate.authz.conditions import Predicate, UnknownKey, always, field_predicate, never, when_side
+from meshgate.authz.conditions import UnknownKey, always, field_predicate, never, when_side
 from meshgate.authz.match import Unparsable
-from meshgate.authz.request import AuthzRequest
+from meshgate.authz.request import AuthzRequest, Predicate
 from meshgate.config.model import Action, AuthorizationPolicy, Operation, Rule, Source
 
 EXT_AUTHZ_PREFIX = "istio-ext-authz-"  # builder/extauthz.go extAuthzMatchPrefix + "-"

@@ -19,10 +19,9 @@ joined value and `hosts` also match the host without its port and trailing dot. 
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Callable, Sequence
-from functools import lru_cache
 
+from meshgate.authz.addresses import ip_field, port_set
 from meshgate.authz.match import (
     StrMatch,
     Unparsable,
@@ -40,11 +39,7 @@ from meshgate.authz.principal import (
     presenter_matcher,
     request_principal_matcher,
 )
-from meshgate.authz.request import AuthzRequest
-
-Predicate = Callable[[AuthzRequest], bool]
-IpNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
-IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+from meshgate.authz.request import AuthzRequest, Predicate
 
 # `when` keys (istio/istio:pilot/pkg/security/authz/model/model.go attr* constants).
 REQUEST_HEADERS = "request.headers"
@@ -150,59 +145,6 @@ def _path_value(value: str) -> StrMatch:
     return path_template_matcher(value) if is_path_template(value) else string_matcher(value)
 
 
-def _port_set(values: Sequence[str], strict: bool) -> Predicate | None:
-    """convertToPort: strconv.ParseUint(v, 10, 32) ≤ 65535 (destination.port / ports)."""
-    ports: set[int] = set()
-    for value in values:
-        if value.isascii() and value.isdigit() and int(value) <= 65535:
-            ports.add(int(value))
-        elif strict:
-            raise Unparsable(f"invalid port {value}")
-    if not ports:
-        return None
-    frozen = frozenset(ports)
-    return lambda r: r.port in frozen
-
-
-def _network(value: str) -> IpNetwork:
-    """util.AddrStrToCidrRange: an address (a /32 or /128) or a CIDR; host bits may be set."""
-    try:
-        return ipaddress.ip_network(value, strict=False)
-    except ValueError as err:
-        raise Unparsable(f"bad IP address or CIDR range ({value})") from err
-
-
-@lru_cache(maxsize=4096)
-def parse_ip(text: str) -> IpAddress | None:
-    """The request's address parsed once per distinct value (cached: no parse on the hot path)."""
-    try:
-        return ipaddress.ip_address(text)
-    except ValueError:
-        return None
-
-
-def _ip_field(attribute: Callable[[AuthzRequest], str]) -> Callable[[Sequence[str], bool], Predicate | None]:
-    def build(values: Sequence[str], strict: bool) -> Predicate | None:
-        networks: list[IpNetwork] = []
-        for value in values:
-            try:
-                networks.append(_network(value))
-            except Unparsable:
-                if strict:
-                    raise
-        if not networks:
-            return None
-        nets = tuple(networks)
-
-        def matches(r: AuthzRequest) -> bool:
-            addr = parse_ip(attribute(r))
-            return addr is not None and any(addr.version == n.version and addr in n for n in nets)
-
-        return matches
-
-    return build
-
-
 def _principals(values: Sequence[str], strict: bool) -> Predicate | None:
     matchers = [request_principal_matcher(v) for v in values]
     if len(matchers) == 1:  # the common policy names one principal (or `*`): no generator per request
@@ -303,13 +245,13 @@ _BUILDERS: dict[str, Callable[[Sequence[str], bool], Predicate | None]] = {
     "hosts": _string_field(lambda r: r.host, host_matcher),
     "methods": _string_field(lambda r: r.method, header_matcher),
     "paths": _string_field(lambda r: r.path, _path_value),
-    "ports": _port_set,
-    "destination.port": _port_set,
-    "ipBlocks": _ip_field(lambda r: r.source_ip),
-    "source.ip": _ip_field(lambda r: r.source_ip),
-    "remoteIpBlocks": _ip_field(lambda r: r.remote_ip),
-    "remote.ip": _ip_field(lambda r: r.remote_ip),
-    "destination.ip": _ip_field(lambda r: r.destination_ip),
+    "ports": port_set,
+    "destination.port": port_set,
+    "ipBlocks": ip_field(lambda r: r.source_ip),
+    "source.ip": ip_field(lambda r: r.source_ip),
+    "remoteIpBlocks": ip_field(lambda r: r.remote_ip),
+    "remote.ip": ip_field(lambda r: r.remote_ip),
+    "destination.ip": ip_field(lambda r: r.destination_ip),
     "connection.sni": _string_field(lambda r: r.sni, string_matcher),
     "requestPrincipals": _principals,
     "request.auth.principal": _principals,

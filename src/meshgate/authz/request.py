@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from meshgate.authn.identity import Identity
@@ -23,3 +23,6 @@ class AuthzRequest:
     destination_ip: str
     sni: str
     identity: Identity | None
+
+
+Predicate = Callable[[AuthzRequest], bool]  # one compiled field, `when` condition or rule

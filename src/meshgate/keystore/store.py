@@ -1,4 +1,4 @@
-"""The key store: the only moving state (design.md). Fetches, refreshes, refetches on an unknown kid, keeps
+"""The key store: the only moving state (docs/architecture.md). Fetches, refreshes, refetches on an unknown kid, keeps
 the last good key set, and publishes an immutable `KeySnapshot` (jwksUri → KeySet) on every change.
 
 Timing: first fetch at `start()`; refresh every `refresh_interval_s` (Envoy `cache_duration`, Istio 300 s,
@@ -13,69 +13,28 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 import random
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Any
 
-from meshgate.jose.keys import EMPTY_KEYS, KeySet, KeySnapshot
+from meshgate.jose.keys import EMPTY_KEYS, KeySnapshot
+from meshgate.keystore.entry import Entry, backoff_delay, describe, file_signature, refresh_delay
 from meshgate.keystore.fetch import DEFAULT_MAX_BYTES, Fetcher, FetchResult, Parser
-from meshgate.keystore.sources import JwksSourceLike, SourceKind, SourceSpec, classify
+from meshgate.keystore.sources import JwksSourceLike, SourceKind, classify
 
 log = logging.getLogger("meshgate.jwks")
 
-MIN_MAX_AGE_S = 30.0
-MAX_MAX_AGE_S = 24 * 3600.0
 DEFAULT_REFRESH_S = 300.0  # Istio's remote_jwks cache_duration (istio-semantics.md §1.6, §2.7)
 DEFAULT_MIN_REFETCH_S = 30.0
 BACKOFF_BASE_S = 1.0
 BACKOFF_MAX_S = 300.0
 FILE_POLL_S = 1.0
 
-FileSignature = tuple[int, int, int] | None  # (mtime_ns, size, inode); None = cannot stat
-
-
-@dataclass(eq=False)
-class _Entry:
-    """Mutable bookkeeping of one URI; only the published snapshot is shared with readers."""
-
-    spec: SourceSpec
-    timeout_s: float
-    keyset: KeySet | None = None
-    digest: str = ""
-    fetched_at: float | None = None
-    last_error: str = ""
-    last_error_at: float | None = None
-    successes: int = 0
-    failures: int = 0
-    failures_in_row: int = 0
-    refetches: int = 0
-    next_delay_s: float | None = None
-    last_refetch_at: float | None = None
-    file_signature: FileSignature = None
-    inflight: asyncio.Task[bool] | None = None
-    loop_task: asyncio.Task[None] | None = None
-    first_done: asyncio.Event = field(default_factory=asyncio.Event)
-
-
-def refresh_delay(max_age_s: float | None, default_s: float) -> float:
-    """Refresh after max-age clamped to [30 s, 24 h], or after the configured interval."""
-    if max_age_s is None:
-        return default_s
-    return min(max(max_age_s, MIN_MAX_AGE_S), MAX_MAX_AGE_S)
-
-
-def backoff_delay(failures_in_row: int, base_s: float, max_s: float, rng: random.Random) -> float:
-    """`base * 2^(n-1)` capped at `max_s`, with ±20 % jitter so workers do not retry in lockstep."""
-    raw = min(max_s, base_s * 2.0 ** min(64, max(0, failures_in_row - 1)))
-    return min(max_s, raw * rng.uniform(0.8, 1.2))
-
 
 class KeyStore:
-    """Owns every remote key set the current engine needs (gateway-interfaces.md, task E)."""
+    """Owns every remote key set the engines in force need; readers only ever see `snapshot`."""
 
     def __init__(
         self,
@@ -100,7 +59,7 @@ class KeyStore:
         self._clock = clock
         self._rng = rng or random.Random()
         self._fetcher = Fetcher(ca_file=ca_file, max_bytes=max_bytes, parse=parse)
-        self._entries: dict[str, _Entry] = {}
+        self._entries: dict[str, Entry] = {}
         self._snapshot: KeySnapshot = EMPTY_KEYS
         self._started = False
         self._add(sources)
@@ -175,7 +134,7 @@ class KeyStore:
     def state(self) -> list[dict[str, Any]]:
         """Per-URI status for /config_dump and metrics."""
         now = self._clock()
-        return [_describe(uri, e, now) for uri, e in self._entries.items()]
+        return [describe(uri, e, now) for uri, e in self._entries.items()]
 
     async def close(self) -> None:
         for entry in self._entries.values():
@@ -188,25 +147,25 @@ class KeyStore:
 
     # -- internals ---------------------------------------------------------------------------------
 
-    def _add(self, sources: Iterable[JwksSourceLike]) -> list[_Entry]:
-        new: list[_Entry] = []
+    def _add(self, sources: Iterable[JwksSourceLike]) -> list[Entry]:
+        new: list[Entry] = []
         for uri, timeout_s in _by_uri(sources).items():
             if uri not in self._entries:
-                self._entries[uri] = entry = _Entry(classify(uri), timeout_s)
+                self._entries[uri] = entry = Entry(classify(uri), timeout_s)
                 new.append(entry)
         return new
 
-    def _launch(self, entry: _Entry) -> None:
+    def _launch(self, entry: Entry) -> None:
         if entry.loop_task is None:
             entry.loop_task = asyncio.create_task(self._run(entry), name=f"jwks {entry.spec.uri}")
 
-    def _drop(self, entry: _Entry, *, cancel_inflight: bool = False) -> None:
+    def _drop(self, entry: Entry, *, cancel_inflight: bool = False) -> None:
         """Stop the refresh loop; a fetch in flight finishes unless closing (requests may await it)."""
         for task in (entry.loop_task, entry.inflight if cancel_inflight else None):
             if task is not None:
                 task.cancel()
 
-    async def _run(self, entry: _Entry) -> None:
+    async def _run(self, entry: Entry) -> None:
         if entry.spec.kind is SourceKind.FILE:
             await self._poll_file(entry)
             return
@@ -214,14 +173,14 @@ class KeyStore:
             await self._fetch_shared(entry)
             await asyncio.sleep(entry.next_delay_s or self.refresh_interval_s)
 
-    async def _poll_file(self, entry: _Entry) -> None:
+    async def _poll_file(self, entry: Entry) -> None:
         while True:
-            signature = _file_signature(entry.spec.path)
+            signature = file_signature(entry.spec.path)
             if signature != entry.file_signature or not entry.first_done.is_set():
                 await self._fetch_shared(entry)
             await asyncio.sleep(self.file_poll_interval_s)
 
-    async def _fetch_shared(self, entry: _Entry) -> bool:
+    async def _fetch_shared(self, entry: Entry) -> bool:
         """Single flight: every caller awaits the same fetch; a cancelled caller does not cancel it."""
         if entry.inflight is None:
             task = asyncio.create_task(self._attempt(entry))
@@ -229,9 +188,9 @@ class KeyStore:
             task.add_done_callback(lambda t: _clear_inflight(entry, t))
         return await asyncio.shield(entry.inflight)
 
-    async def _attempt(self, entry: _Entry) -> bool:
+    async def _attempt(self, entry: Entry) -> bool:
         if entry.spec.kind is SourceKind.FILE:
-            entry.file_signature = _file_signature(entry.spec.path)
+            entry.file_signature = file_signature(entry.spec.path)
         try:
             result = await self._fetcher.fetch(entry.spec, entry.timeout_s)
         except Exception as exc:  # a parser bug must not stop the refresh loop
@@ -241,7 +200,7 @@ class KeyStore:
         entry.first_done.set()
         return changed
 
-    def _record(self, entry: _Entry, result: FetchResult) -> bool:
+    def _record(self, entry: Entry, result: FetchResult) -> bool:
         now = self._clock()
         if result.keyset is None:
             entry.failures += 1
@@ -278,31 +237,6 @@ def _by_uri(sources: Iterable[JwksSourceLike]) -> dict[str, float]:
     return out
 
 
-def _clear_inflight(entry: _Entry, task: asyncio.Task[bool]) -> None:
+def _clear_inflight(entry: Entry, task: asyncio.Task[bool]) -> None:
     if entry.inflight is task:
         entry.inflight = None
-
-
-def _file_signature(path: str) -> FileSignature:
-    try:
-        st = os.stat(path)
-    except OSError:
-        return None
-    return (st.st_mtime_ns, st.st_size, st.st_ino)
-
-
-def _describe(uri: str, e: _Entry, now: float) -> dict[str, Any]:
-    return {
-        "uri": uri,
-        "kind": e.spec.kind.value,
-        "timeout_s": e.timeout_s,
-        "first_attempt_done": e.first_done.is_set(),
-        "age_s": None if e.fetched_at is None else round(now - e.fetched_at, 3),
-        "kids": list(e.keyset.kids) if e.keyset else [],
-        "key_count": len(e.keyset.keys) if e.keyset else 0,
-        "last_error": e.last_error or None,
-        "last_error_age_s": None if e.last_error_at is None else round(now - e.last_error_at, 3),
-        "failures_in_row": e.failures_in_row,
-        "next_refresh_s": e.next_delay_s,
-        "fetches": {"success": e.successes, "failure": e.failures, "refetch": e.refetches},
-    }
