@@ -29,6 +29,7 @@ from meshgate.authn.result import AuthnResult, AuthnTrace
 from meshgate.authn.run import Run
 from meshgate.authn.verified_tokens import VerifiedTokens
 from meshgate.config.model import JwtRule
+from meshgate.jose.jws import HeaderMemo
 from meshgate.jose.keys import KeySet, KeySnapshot
 from meshgate.jose.status import JwtStatus
 
@@ -72,6 +73,7 @@ class Authenticator:
         inline = [p.inline for p in self.providers]
         self._static_keysets = tuple(inline) if all(k is not None for k in inline) else None
         self.verified_tokens = verified_tokens if verified_tokens is not None else VerifiedTokens(cache_size)
+        self.header_memo = HeaderMemo()  # token header segments parsed, for new tokens of known issuers
         # The authentication result per set of tokens found (and key sets): a returning client is a lookup.
         self.result_memo: WindowedLru[AuthnResult] = WindowedLru(cache_size)
         self._no_rules = self._unverified("no rules", ())

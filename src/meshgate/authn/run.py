@@ -19,7 +19,7 @@ from meshgate.authn.identity import Identity
 from meshgate.authn.providers import DEFAULT_CLOCK_SKEW_S, Provider
 from meshgate.authn.requirement import Req
 from meshgate.authn.verified_tokens import VerifiedTokens
-from meshgate.jose.jws import ParsedJwt, parse_jwt, verify_time
+from meshgate.jose.jws import HeaderMemo, ParsedJwt, parse_jwt, verify_time
 from meshgate.jose.keys import KeySet
 from meshgate.jose.signature import verify
 from meshgate.jose.status import JwtStatus
@@ -41,6 +41,8 @@ class Compiled(Protocol):
     def location_providers(self) -> Mapping[Location, tuple[Provider, ...]]: ...
     @property
     def verified_tokens(self) -> VerifiedTokens: ...
+    @property
+    def header_memo(self) -> HeaderMemo: ...
 
 
 class Run:
@@ -166,7 +168,7 @@ class Run:
         parsed = self.auth.verified_tokens.get(token, provider, keyset, self.now)
         cached = parsed is not None
         if parsed is None:
-            result = parse_jwt(token)
+            result = parse_jwt(token, self.auth.header_memo)
             if isinstance(result, JwtStatus):
                 return result
             parsed = result

@@ -70,8 +70,8 @@ class ParsedJwt:
     """A token as jwt_verify_lib parsed it. Absent strings are "" and absent times 0, as in jwt_verify_lib.
 
     `refusal` is meshgate's answer for a token Envoy would accept (see the module docstring); the
-    authenticator returns it once Envoy's own checks have passed. Treat as immutable (not frozen only
-    because frozen dataclasses are slow to build on the hot path).
+    authenticator returns it once Envoy's own checks have passed. A plain record, compared by value: one is
+    built per token not seen before, then kept by the verified-token cache.
     """
 
     token: str
@@ -119,10 +119,32 @@ def _decode(segment: str, status: JwtStatus) -> tuple[bytes, JwtStatus | None] |
     return status if raw is None else (raw, status)
 
 
-# Issuers sign many tokens with the same header segment: its (pure) parse is memoized, bounded.
-_HEADER_MEMO_MAX = 1024
-_HeaderInfo = tuple[dict[str, Any], str, str, JwtStatus | None]
-_HEADER_MEMO: dict[str, _HeaderInfo | JwtStatus] = {}
+_HeaderInfo = tuple[dict[str, Any], str, str, JwtStatus | None]  # header, alg, kid, meshgate's refusal
+
+
+class HeaderMemo:
+    """Header segments already parsed: an issuer signs many tokens with one header, and its parse is pure.
+
+    Owned by whoever parses (an Authenticator), bounded: past `max_entries` the oldest entry goes.
+    """
+
+    __slots__ = ("_entries", "_max")
+
+    def __init__(self, max_entries: int = 1024) -> None:
+        self._entries: dict[str, _HeaderInfo | JwtStatus] = {}
+        self._max = max_entries
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def parse(self, header_b64: str) -> _HeaderInfo | JwtStatus:
+        info = self._entries.get(header_b64)
+        if info is None:
+            info = _parse_header(header_b64)
+            if len(self._entries) >= self._max:
+                del self._entries[next(iter(self._entries))]
+            self._entries[header_b64] = info
+        return info
 
 
 def _parse_header(header_b64: str) -> _HeaderInfo | JwtStatus:
@@ -165,19 +187,14 @@ def _segments(token: str) -> tuple[list[str], JwtStatus | None] | JwtStatus:
     return (pieces, _S.JWT_BAD_FORMAT) if len(pieces) == 3 else _S.JWT_BAD_FORMAT
 
 
-def parse_jwt(token: str) -> ParsedJwt | JwtStatus:
+def parse_jwt(token: str, headers: HeaderMemo | None = None) -> ParsedJwt | JwtStatus:
     """Parse a compact JWS as jwt.cc does: the first failing check's status, else the parsed token."""
     split = _segments(token)
     if isinstance(split, JwtStatus):
         return split
     (header_b64, payload_b64, signature_b64), refusal = split
 
-    header_info = _HEADER_MEMO.get(header_b64)
-    if header_info is None:
-        header_info = _parse_header(header_b64)
-        if len(_HEADER_MEMO) >= _HEADER_MEMO_MAX:
-            _HEADER_MEMO.clear()
-        _HEADER_MEMO[header_b64] = header_info
+    header_info = _parse_header(header_b64) if headers is None else headers.parse(header_b64)
     if isinstance(header_info, JwtStatus):
         return header_info
     header, alg, kid, header_refusal = header_info
@@ -223,23 +240,23 @@ def parse_jwt(token: str) -> ParsedJwt | JwtStatus:
     if refusal is None:
         refusal = signature_refusal or (_S.JWT_EXPIRED if times[2] == 0 and "exp" in payload else None)
     return ParsedJwt(
-        token,
-        header,
-        payload,
-        header_b64,
-        payload_b64,
-        f"{header_b64}.{payload_b64}".encode(),  # verify.cc: the segments jwt.cc kept, joined by one dot
-        signature,
-        alg,
-        kid,
-        iss,
-        sub,
-        "sub" in payload,
-        aud,
-        times[0],
-        times[1],
-        times[2],
-        refusal,
+        token=token,
+        header=header,
+        payload=payload,
+        header_b64=header_b64,
+        payload_b64=payload_b64,
+        signing_input=f"{header_b64}.{payload_b64}".encode(),  # verify.cc: the segments jwt.cc kept, one dot
+        signature=signature,
+        alg=alg,
+        kid=kid,
+        iss=iss,
+        sub=sub,
+        has_sub="sub" in payload,
+        aud=aud,
+        iat=times[0],
+        nbf=times[1],
+        exp=times[2],
+        refusal=refusal,
     )
 
 
