@@ -8,21 +8,45 @@ let `Bearer <valid>,Bearer <forged>` pass on its first half).
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
 import pytest
 
 from meshgate.authn.extractor import (
     INLINE_HEADERS,
+    Extractor,
     Location,
+    cookie_pairs,
     envoy_view,
-    extract_every,
     header_entries,
     header_token,
     order_locations,
-    parse_cookies,
 )
-from meshgate.authn.query import parse_query
+from meshgate.authn.query import query_pairs
 
 JWT = "aaa.bbb.ccc"
+
+
+def parse_query(path: str) -> dict[str, str]:
+    """Envoy's QueryParamsMulti getFirstValue for every name, over meshgate's reading of the query."""
+    params: dict[str, str] = {}
+    for name, value in query_pairs(path):
+        params.setdefault(name, value)
+    return params
+
+
+def parse_cookies(values: Sequence[str], wanted: frozenset[str]) -> dict[str, str]:
+    """Envoy's Http::Utility::parseCookies restricted to `wanted` names: the first occurrence wins."""
+    cookies: dict[str, str] = {}
+    for name, value in cookie_pairs(values, wanted):
+        cookies.setdefault(name, value)
+    return cookies
+
+
+def extract_every(
+    locations: Sequence[Location], headers: Mapping[str, tuple[str, ...]], path: str
+) -> tuple[tuple[str, ...], ...]:
+    return Extractor(locations)(headers, path)
 
 
 # extractor.cc extract()/extractJWT(), on one (already trimmed) header entry

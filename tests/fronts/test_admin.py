@@ -18,7 +18,7 @@ from meshgate.keystore.store import KeyStore
 from meshgate.server.access_log import AccessLog
 from meshgate.server.admin.server import AdminServer
 from meshgate.server.metrics import Metrics
-from meshgate.server.reload import build_engine
+from meshgate.server.reload import load_and_build
 from meshgate.server.state import ServingState
 
 CONFIG = """apiVersion: security.istio.io/v1
@@ -58,7 +58,8 @@ def test_admin_endpoints(tmp_path: Path) -> None:
         server = JwksServer()
         config = tmp_path / "mesh.yaml"
         config.write_text(CONFIG.format(uri=server.url()))
-        resources, engine = build_engine([str(config)], Workload(), EngineOptions())
+        built = load_and_build([str(config)], Workload(), EngineOptions())
+        resources, engine = built.resources, built.engine
         # no retry of its own within the test: the one failure and the explicit refetch are what is counted
         keystore = KeyStore(engine.jwks_sources(), backoff_base_s=30, backoff_max_s=60)
         state = ServingState(

@@ -28,7 +28,7 @@ from meshgate.gateway.upstream import UpstreamConnection, UpstreamPool, Upstream
 from meshgate.keystore.store import KeyStore
 from meshgate.server.access_log import AccessLog
 from meshgate.server.metrics import Metrics
-from meshgate.server.reload import build_engine
+from meshgate.server.reload import load_and_build
 from meshgate.server.state import ServingState
 
 
@@ -111,7 +111,7 @@ class CountingParser:
 
 
 async def _run(policy: str, script: list[tuple[str, bytes]]) -> tuple[bytes, bytes, int, int]:
-    _, engine = build_engine([policy], Workload(namespace="default", labels={}), EngineOptions())
+    engine = load_and_build([policy], Workload(namespace="default", labels={}), EngineOptions()).engine
     state = ServingState(
         engine, KeyStore(engine.jwks_sources()), Metrics(), AccessLog(io.StringIO(), "envoy")
     )

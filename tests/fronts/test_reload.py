@@ -22,7 +22,7 @@ from meshgate.engine.options import EngineOptions
 from meshgate.keystore.store import KeyStore
 from meshgate.server.access_log import AccessLog
 from meshgate.server.metrics import Metrics
-from meshgate.server.reload import ConfigReloader, build_engine
+from meshgate.server.reload import ConfigReloader, load_and_build
 from meshgate.server.state import ServingState
 
 DEMO_JWT = (SAMPLES / "demo.jwt").read_text().strip()
@@ -42,7 +42,8 @@ TOKEN = RequestAttributes("GET", "/", authority="h", headers={"authorization": (
 
 
 def make_state(paths: list[str]) -> ServingState:
-    resources, engine = build_engine(paths, Workload(), EngineOptions())
+    built = load_and_build(paths, Workload(), EngineOptions())
+    resources, engine = built.resources, built.engine
     keystore = KeyStore(engine.jwks_sources(), backoff_base_s=0.02, backoff_max_s=0.1)
     return ServingState(
         engine, keystore, Metrics(), AccessLog(io.StringIO()), config_paths=paths, resources=resources

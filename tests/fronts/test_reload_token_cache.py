@@ -28,7 +28,7 @@ from meshgate.jose.mint import sign_token
 from meshgate.keystore.store import KeyStore
 from meshgate.server.access_log import AccessLog
 from meshgate.server.metrics import Metrics
-from meshgate.server.reload import ConfigReloader, build_engine
+from meshgate.server.reload import ConfigReloader, load_and_build
 from meshgate.server.state import ServingState
 
 ISSUER = "testing@secure.istio.io"
@@ -91,7 +91,8 @@ def test_reloads_keep_the_tokens_of_unchanged_providers(tmp_path: Path, signatur
         ra.write_text(RA.format(issuer=ISSUER, other=OTHER, uri=server.url(), extra=""))
         ap.write_text(AP.format(principals="*"))
         paths = [str(ra), str(ap)]
-        resources, engine = build_engine(paths, Workload(), EngineOptions())
+        built = load_and_build(paths, Workload(), EngineOptions())
+        resources, engine = built.resources, built.engine
         keystore = KeyStore(engine.jwks_sources())
         state = ServingState(engine, keystore, Metrics(), AccessLog(io.StringIO()), config_paths=paths,
                              resources=resources)  # fmt: skip

@@ -23,7 +23,7 @@ from meshgate.engine.options import EngineOptions
 from meshgate.keystore.store import KeyStore
 from meshgate.server.access_log import AccessLog
 from meshgate.server.metrics import Metrics
-from meshgate.server.reload import build_engine
+from meshgate.server.reload import load_and_build
 from meshgate.server.state import ServingState
 
 DEMO_JWT = (SAMPLES / "demo.jwt").read_text().strip()
@@ -56,7 +56,8 @@ def request(token: str | None = DEMO_JWT) -> RequestAttributes:
 def make_state(tmp_path: Path, uri: str, clock: Clock | None = None) -> ServingState:
     config = tmp_path / "ra.yaml"
     config.write_text(RA.format(uri=uri))
-    resources, engine = build_engine([str(config)], Workload(), EngineOptions())
+    built = load_and_build([str(config)], Workload(), EngineOptions())
+    resources, engine = built.resources, built.engine
     keystore = KeyStore(engine.jwks_sources(), clock=clock or Clock(), backoff_base_s=0.02, backoff_max_s=0.1)
     return ServingState(
         engine, keystore, Metrics(), AccessLog(io.StringIO()), config_paths=[str(config)], resources=resources
@@ -128,7 +129,7 @@ def test_unknown_kid_refetches_once_and_decides_again(tmp_path: Path, rotate: bo
 def test_swap_replaces_the_engine_in_one_assignment(tmp_path: Path) -> None:
     state = make_state(tmp_path, "http://127.0.0.1:1/jwks.json")
     old = state.engine
-    _, new = build_engine(state.config_paths, Workload(), EngineOptions())
+    new = load_and_build(state.config_paths, Workload(), EngineOptions()).engine
     state.swap(new, None, state.config_paths)
     assert state.engine is new and state.engine is not old and state.resources is None
 

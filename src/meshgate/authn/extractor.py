@@ -15,7 +15,7 @@ source/common/http/utility.cc (parseAndDecodeQueryString, forEachCookie), source
 Each provider's locations are ordered headers (by name+prefix), then params, then cookies (sorted);
 the authenticator pops tokens from the end.
 
-`extract_every` also returns what Envoy does not read (docs/security.md "More than one token"): every
+`Extractor` also returns what Envoy does not read (docs/security.md "More than one token"): every
 repeated parameter and cookie, so that none the upstream could read is left unverified.
 """
 
@@ -128,23 +128,9 @@ def cookie_pairs(values: Sequence[str], wanted: frozenset[str]) -> list[tuple[st
     return pairs
 
 
-def parse_cookies(values: Sequence[str], wanted: frozenset[str]) -> dict[str, str]:
-    """Http::Utility::parseCookies restricted to `wanted` names; first occurrence wins."""
-    cookies: dict[str, str] = {}
-    for name, value in cookie_pairs(values, wanted):
-        cookies.setdefault(name, value)
-    return cookies
-
-
-def extract_every(
-    locations: Sequence[Location], headers: Mapping[str, tuple[str, ...]], path: str
-) -> tuple[tuple[str, ...], ...]:
-    """Every token at every location, in request order: Envoy's first (`envoy_view` says which it reads)."""
-    return Extractor(locations)(headers, path)
-
-
 class Extractor:
-    """extract_every for one set of locations, with what it needs worked out once (an Authenticator's)."""
+    """Every token at every location, in request order (`envoy_view` says which Envoy reads); what it needs
+    of the locations is worked out once (an Authenticator's)."""
 
     __slots__ = ("cookie_names", "locations", "param_names")
 

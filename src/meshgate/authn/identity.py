@@ -23,17 +23,3 @@ class Identity:
     def principal(self) -> str:
         """`request.auth.principal` = `<iss>/<sub>`; empty when the token has no `sub`."""
         return f"{self.issuer}/{self.subject}" if self.subject is not None else ""
-
-    @property
-    def audiences(self) -> tuple[str, ...]:
-        aud = self.claims.get("aud")
-        if isinstance(aud, str):
-            return (aud,)
-        if isinstance(aud, list):
-            return tuple(a for a in aud if isinstance(a, str))
-        return ()
-
-    @property
-    def presenter(self) -> str | None:
-        azp = self.claims.get("azp")
-        return azp if isinstance(azp, str) else None

@@ -50,14 +50,6 @@ def query_pairs(path: str) -> list[tuple[str, str]]:
     return pairs
 
 
-def parse_query(path: str) -> dict[str, str]:
-    """The first value of every name (Envoy's getFirstValue)."""
-    params: dict[str, str] = {}
-    for name, value in query_pairs(path):
-        params.setdefault(name, value)
-    return params
-
-
 def without_params(path: str, names: Collection[str]) -> str:
     """`path` without every query piece whose decoded name is in `names`; other pieces kept verbatim.
 

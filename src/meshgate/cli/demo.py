@@ -28,7 +28,6 @@ if TYPE_CHECKING:
     from aiohttp import web
 
 HELP = "the Istio seed scenario, self-contained and offline"
-ISSUER = "testing@secure.istio.io"
 WORKLOAD_NAMESPACE = "default"
 WORKLOAD_LABELS = {"app": "frontend"}
 SEED_FILES = ("seed-request-authentication.yaml", "seed-authorization-policy.yaml")

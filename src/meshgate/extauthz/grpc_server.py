@@ -28,7 +28,6 @@ from meshgate.extauthz.decide import ExtAuthzDecider
 
 log = logging.getLogger("meshgate.extauthz")
 
-SERVICE_NAME = "envoy.service.auth.v3.Authorization"  # external_auth.proto
 OVERWRITE = base_pb2.HeaderValueOption.OVERWRITE_IF_EXISTS_OR_ADD
 
 

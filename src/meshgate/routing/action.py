@@ -22,7 +22,6 @@ from meshgate.config.model import Workload
 from meshgate.config.networking.rewrite import replace_all
 
 Outcome = Literal["forward", "redirect", "direct_response", "no_route", "cluster_not_found", "no_listener"]
-NO_HEALTHY_UPSTREAM = b"no healthy upstream"  # Envoy's local reply when a cluster has no endpoint
 REDIRECT_STATUS = {0: 301, 301: 301, 302: 302, 303: 303, 307: 307, 308: 308}  # route.go ApplyRedirect
 
 

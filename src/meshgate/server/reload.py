@@ -55,14 +55,6 @@ def load_and_build(paths: Sequence[str], workload: Workload, options: EngineOpti
     return Built(result.resources, engine, seen_by_load(result.read))
 
 
-def build_engine(
-    paths: Sequence[str], workload: Workload, options: EngineOptions
-) -> tuple[ResourceSet, Engine]:
-    """Load, validate and compile `paths` for `workload`; raises ConfigError with every problem."""
-    built = load_and_build(paths, workload, options)
-    return built.resources, built.engine
-
-
 class ConfigReloader:
     """Polls the config paths and reloads on change; `reload_now()` is the SIGHUP hook.
 

@@ -70,8 +70,8 @@ Resource = RequestAuthentication | AuthorizationPolicy
 
 def render_resources(state: ServingState) -> str:
     resources = state.resources or ResourceSet(
-        tuple(getattr(state.engine, "request_authentications", ())),
-        tuple(getattr(state.engine, "authorization_policies", ())),
+        state.engine.request_authentications,
+        state.engine.authorization_policies,
     )
     authns, policies = select_for_workload(resources, state.workload)
     in_force: list[Resource] = [*authns, *policies]

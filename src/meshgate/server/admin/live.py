@@ -139,7 +139,7 @@ def render_keys(state: ServingState) -> str:
             f"<td class=mono>{escape(', '.join(s['kids']) or '(none)')}</td><td>{error_html}</td>"
             f"<td>{escape(_next_refresh(s))}</td></tr>"
         )
-    providers = getattr(getattr(state.engine, "authenticator", None), "providers", ())
+    providers = state.engine.authenticator.providers
     for p in providers:
         if p.inline is not None:
             kids = ", ".join(p.inline.kids) or "(none)"

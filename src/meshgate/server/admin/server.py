@@ -49,8 +49,8 @@ def _resources(resources: ResourceSet) -> dict[str, Any]:
 def config_dump(state: ServingState) -> dict[str, Any]:
     """Resources in force (file:line), the compiled view for this workload, and the JWKS state."""
     engine = state.engine
-    authns = tuple(getattr(engine, "request_authentications", ()))
-    policies = tuple(getattr(engine, "authorization_policies", ()))
+    authns = engine.request_authentications
+    policies = engine.authorization_policies
     providers = [
         {
             "resource": f"{ra.namespace}/{ra.name}",

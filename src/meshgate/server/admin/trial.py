@@ -78,7 +78,7 @@ class TryOutcome:
 
 def token_params(state: ServingState) -> tuple[str, ...]:
     """The query parameters the engine reads tokens from (their values are blanked on the page)."""
-    providers = getattr(getattr(state.engine, "authenticator", None), "providers", ())
+    providers = state.engine.authenticator.providers
     names = {loc.name for p in providers for loc in p.locations if loc.kind == "param"}
     return tuple(sorted(names | {"access_token"}))
 
