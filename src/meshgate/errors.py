@@ -28,8 +28,7 @@ class Problem:
 
 @dataclass(frozen=True, slots=True)
 class SourceRef:
-    """Where a resource came from, for `file:line` messages and `/config_dump` (defined here, below both
-    resources/ and routing/, so the models of each can carry one)."""
+    """Where a resource came from, for `file:line` messages and `/config_dump`."""
 
     file: str = "<memory>"
     line: int = 1

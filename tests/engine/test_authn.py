@@ -1,4 +1,4 @@
-"""Request authentication under Istio's jwt_authn config (istio-semantics.md §1.3–§1.7).
+"""Request authentication under Istio's jwt_authn config (docs/istio-semantics.md §3).
 
 Sources: envoyproxy/envoy jwt_authn verifier.cc / authenticator.cc / filter.cc / extractor.cc,
 istio/istio pilot/pkg/security/authn/policy_applier.go, tests/integration/security/jwt_test.go.

@@ -1,7 +1,7 @@
 """The one-provider, one-token lane (`Authenticator._run_single`) answers exactly as the requirement walk.
 
 Every request is authenticated twice: by an Authenticator taking the lane and by one forced through the
-general walk (authn_run.py `Run.evaluate` + `verify_rest`), both with empty caches. Results must be equal
+general walk (authn/run.py `Run.evaluate` + `verify_rest`), both with empty caches. Results must be equal
 field by field (status, identity, header edits, refresh, trace) and so must the cache window. Rules cover every
 location kind and output option; tokens cover every status the lane can meet.
 """

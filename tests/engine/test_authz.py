@@ -1,4 +1,4 @@
-"""Action precedence, empty cases, policy ids, dry-run, CUSTOM and unparsable values (istio-semantics.md §3.3-§3.14).
+"""Action precedence, empty cases, policy ids, dry-run, CUSTOM and unparsable values (docs/istio-semantics.md §5).
 
 Sources: istio/istio:pilot/pkg/security/authz/builder/builder.go, extauthz.go, model/model.go; Envoy RBAC
 engines keep policies in a std::map (source/extensions/filters/common/rbac/engine_impl.h), hence the

@@ -1,4 +1,4 @@
-"""One row per AuthorizationPolicy field and `when` key, positive and `not*` forms (istio-semantics.md §3.5-§3.9).
+"""One row per AuthorizationPolicy field and `when` key, positive and `not*` forms (docs/istio-semantics.md §5.3-§5.6).
 
 Each row is one ALLOW rule: the request is allowed iff the rule matches. Sources:
 istio/istio:pilot/pkg/security/authz/model/{model,generator}.go and matcher/*.go; the request.headers rows

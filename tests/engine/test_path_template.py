@@ -1,4 +1,4 @@
-"""Path templates `{*}` / `{**}` (istio-semantics.md §3.6).
+"""Path templates `{*}` / `{**}` (docs/istio-semantics.md §5.4).
 
 Vectors: istio/istio:tests/integration/security/authz_test.go TestAuthz_PathTemplating; the regex and
 rejections follow envoyproxy/envoy:source/extensions/path/uri_template_lib/uri_template_internal.cc.

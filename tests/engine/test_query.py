@@ -1,4 +1,5 @@
-"""A verified token's query parameter leaves the URL before proxying (engine/query.py, issue 10 item 1).
+"""A verified token's query parameter leaves the URL before proxying (authn/query.py; asked of Envoy 1.40
+in tests/parity/test_query_token.py).
 
 Envoy 1.40's jwt_authn removes it when `forwardOriginalToken` is false (extractor.cc JwtParamLocation::
 removeJwt). The `envoy` column is what a real Envoy 1.40 forwarded upstream for the same target

@@ -1,6 +1,6 @@
 """Every Wycheproof vector (C2SP/wycheproof testvectors_v1) decided by meshgate as Wycheproof says.
 
-Path under test: engine/jwks.py `parse_jwks` → engine/signature.py `verify()` (tests/engine/wycheproof_vectors.py).
+Path under test: jose/jwks.py `parse_jwks` → jose/signature.py `verify()` (tests/engine/wycheproof_vectors.py).
 `valid` → OK; `invalid` → any other status, never an exception; `acceptable` → the decision in
 ACCEPTABLE below, per flag (docs/security.md "Signature test vectors"). A failure lists every tcId that
 disagrees. Mutations caught, e.g.: PSS with the salt length recovered from the signature (cryptography's

@@ -1,9 +1,9 @@
 """Wycheproof vectors (tests/data/wycheproof/) decided through meshgate's own verification path.
 
-Each vector becomes what a gateway sees: the group's key as one JWKS entry through `engine/jwks.py`
+Each vector becomes what a gateway sees: the group's key as one JWKS entry through `jose/jwks.py`
 `parse_jwks` (the group's `keyJwk`/`publicKeyJwk`; ECDSA groups without one: `publicKeyPem` written out
 as an EC JWK; HMAC: the test's `key` as an `oct` JWK), and a `ParsedJwt` whose signing input is `msg` and
-whose signature is `sig`/`tag`, handed to `engine/signature.py` `verify()`. Files are parsed once per
+whose signature is `sig`/`tag`, handed to `jose/signature.py` `verify()`. Files are parsed once per
 process (`load` is cached); the outcome is a string so a mismatch report can name it.
 """
 
@@ -159,7 +159,7 @@ def file_sha256(name: str) -> str:
 
 @functools.cache
 def keyset(jwk_json: str) -> KeySet:
-    """engine/jwks.py exactly as a fetched JWKS document is parsed (cached: groups share keys)."""
+    """jose/jwks.py exactly as a fetched JWKS document is parsed (cached: groups share keys)."""
     return parse_jwks(jwk_json)
 
 

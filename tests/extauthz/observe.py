@@ -22,7 +22,7 @@ PINNED_UPSTREAM = frozenset({"x-jwt-payload"})  # as tests/golden/harness.observ
 
 
 def envoy_forwarded_path(case: GoldenCase) -> str | None:
-    """The path Envoy's HCM forwards: `normalize_path` only, Istio's BASE (istio-semantics.md §4.1)."""
+    """The path Envoy's HCM forwards: `normalize_path` only, Istio's BASE (docs/istio-semantics.md §7)."""
     return normalize_path(case.path, PathNormalization.BASE)
 
 

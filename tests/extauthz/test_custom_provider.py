@@ -1,5 +1,5 @@
 """Istio CUSTOM action, client side: `apply_custom` asks the provider and combines its answer with the
-engine's (istio-semantics.md §3.14; istio/api config.proto EnvoyExternalAuthorizationHttpProvider)."""
+engine's (docs/istio-semantics.md §5.9; istio/api config.proto EnvoyExternalAuthorizationHttpProvider)."""
 
 from __future__ import annotations
 

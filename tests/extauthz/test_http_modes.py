@@ -1,8 +1,8 @@
-"""`authz-server --http-mode` end to end over loopback sockets (issue 10, item 7).
+"""`authz-server --http-mode` end to end over loopback sockets (docs/extauthz.md).
 
 One policy that a spoofed header would flip: GET app.example /public/* is allowed, and so is anything
 from 203.0.113.7; the rest is `403 RBAC: access denied`. Each mode reads only the headers its caller sets
-(fronts/extauthz_http_request.py): `envoy` the request line as Envoy's HTTP ext_authz client sends it
+(extauthz/http_request.py): `envoy` the request line as Envoy's HTTP ext_authz client sends it
 (envoyproxy/envoy source/extensions/filters/common/ext_authz/ext_authz_http_impl.cc), `nginx`
 X-Original-URI/-Method (deploy/nginx/meshgate-authz.conf), `forward-auth` Traefik's X-Forwarded-Method/
 -Proto/-Host/-Uri (traefik/traefik pkg/middlewares/auth/forward.go), `auto` either. A mode's required

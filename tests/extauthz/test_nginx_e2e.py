@@ -1,4 +1,4 @@
-"""Issue 5, must show (2): a real nginx with `auth_request` (deploy/nginx/meshgate-authz.conf, run as
+"""A real nginx with `auth_request` (deploy/nginx/meshgate-authz.conf, run as
 is) in front of an upstream, asking meshgate: the seed flow gives the seed's answers with Envoy's exact
 status, body and `www-authenticate`; the upstream gets the normalized path and never the token."""
 
@@ -130,7 +130,7 @@ def test_seed_flow_through_nginx(
 def test_audience_403_keeps_www_authenticate(
     loop_thread: LoopThread, tmp_path: Path, upstream: Upstream
 ) -> None:
-    """A 403 with www-authenticate (istio-semantics.md §0): nginx only passes it itself for 401."""
+    """A 403 with www-authenticate (docs/istio-semantics.md §1): nginx only passes it itself for 401."""
     (tmp_path / "aud.yaml").write_text(AUDIENCE_YAML)
     authz = start_authz(loop_thread, tmp_path / "aud.yaml", grpc="", admin="")
     try:

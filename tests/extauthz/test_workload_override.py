@@ -1,5 +1,5 @@
-"""Workload per request (issue 5): a gRPC context extension or the proxy's header names the workload whose
-policies apply (selection: istio-semantics.md §1.2); else the `--namespace/--labels` flags."""
+"""Workload per request: a gRPC context extension or the proxy's header names the workload whose
+policies apply (selection: docs/istio-semantics.md §2); else the `--namespace/--labels` flags."""
 
 from __future__ import annotations
 

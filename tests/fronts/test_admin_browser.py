@@ -1,4 +1,4 @@
-"""Issue 15 "must show": a real `meshgate serve` with the seed, three requests (no token, another issuer,
+"""A real `meshgate serve` with the seed, three requests (no token, another issuer,
 demo.jwt), then the admin page in a real headless Chromium (Debian's `chromium`, no browser download):
 the policies, the three decisions with their reasons, a working "try a request", live updates without a
 reload, and a screenshot (copied to docs/admin-page.png when MESHGATE_ADMIN_SCREENSHOT names that path).

@@ -29,7 +29,7 @@ from meshgate.jose.mint import sign_token
 HMAC_SECRET = b"an-hmac-secret-that-must-stay-on-the-server"
 HMAC_K = "YW4taG1hYy1zZWNyZXQtdGhhdC1tdXN0LXN0YXktb24tdGhlLXNlcnZlcg"
 ISTIO_N = json.loads(ISTIO_JWKS)["keys"][0]["n"]
-# The seed (issue 10 item 8) with its key sets inline, plus an HS256 rule: both kinds of key material.
+# The seed with its key sets inline, plus an HS256 rule: both kinds of key material.
 CONFIG = f"""\
 apiVersion: security.istio.io/v1beta1
 kind: RequestAuthentication

@@ -1,4 +1,4 @@
-"""DeadlineSweep (fronts/deadlines.py) on a real event loop: expiry within one tick, disarm, idle when empty.
+"""DeadlineSweep (gateway/deadlines.py) on a real event loop: expiry within one tick, disarm, idle when empty.
 
 Timing bounds are loose on the late side (a loaded CI box delays callbacks) and exact on the early side:
 a route timeout must never fire before its deadline.

@@ -1,4 +1,4 @@
-"""Keys through the whole gateway (issue 3, must show 1): a real `meshgate serve` process, a real JWKS
+"""Keys through the whole gateway: a real `meshgate serve` process, a real JWKS
 server over HTTP and HTTPS (test CA), and curl-like requests over loopback.
 
 Pinned: the seed flow with a remote JWKS; key rotation accepted on its first request; JWKS down at

@@ -124,7 +124,7 @@ def test_workers_share_the_port(tmp_path: Path, upstream: Upstream) -> None:
 
 
 BAD_CONFIGS: list[tuple[str, str, dict[str, Any]]] = [
-    # (id, policy text, expectations) — resources/validate.py messages are istiod's; we only pin file:line
+    # (id, policy text, expectations) — config/validation/authn.py messages are istiod's; we only pin file:line
     ("invalid-action", "apiVersion: security.istio.io/v1\nkind: AuthorizationPolicy\nmetadata: {name: p}\n"
      "spec:\n  action: BOGUS\n", {}),
     ("unparsable-yaml", "kind: [unclosed\n", {}),

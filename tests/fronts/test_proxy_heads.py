@@ -1,7 +1,7 @@
 """Header blocks and reply bytes without sockets: local replies, the upstream request head, the downstream
 response head, request-head rejections, `--upstream` / `--listen` parsing, the built-in app's body.
 
-Layouts are the ones observed on Envoy 1.40 (see fronts/local_reply.py and fronts/http_heads.py).
+Layouts are the ones observed on Envoy 1.40 (see gateway/local_reply.py and gateway/heads.py).
 """
 
 from __future__ import annotations
@@ -172,7 +172,7 @@ def test_request_head_rejections(
 
 
 H = (b"Host", b"h")
-# What RequestHead refuses beyond llhttp (issue 4; observed answers of Envoy 1.40 unless marked meshgate).
+# What RequestHead refuses beyond llhttp (observed answers of Envoy 1.40 unless marked meshgate).
 HEAD_REJECTIONS: list[tuple[str, bytes, list[tuple[bytes, bytes]], tuple[int, str] | None]] = [
     ("te-chunked-ok", b"/", [H, (b"Transfer-Encoding", b" Chunked ")], None),
     ("te-gzip-501", b"/", [H, (b"Transfer-Encoding", b"gzip")], (501, "Not Implemented")),

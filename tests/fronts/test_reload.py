@@ -1,5 +1,5 @@
 """Config reload: valid → swapped atomically; invalid → rejected with file:line, old config keeps serving;
-a Kubernetes ConfigMap `..data` symlink swap is detected (issue 3; design.md "Reload is atomic")."""
+a Kubernetes ConfigMap `..data` symlink swap is detected (docs/architecture.md "A reload")."""
 
 from __future__ import annotations
 

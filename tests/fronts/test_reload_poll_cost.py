@@ -1,4 +1,4 @@
-"""A poll's cost does not grow with unrelated files (issue 16): `-c DIR` in a project directory holding
+"""A poll's cost does not grow with unrelated files : `-c DIR` in a project directory holding
 thousands of logs, a `.git/` and a `.venv/` lists only the directories a load reads and looks at no file
 the loader ignores. Counted, not timed: directory listings and opens through Python's audit events
 (`os.scandir`, `os.listdir`, `open`), stats through a counting wrapper around the real `os.stat`.

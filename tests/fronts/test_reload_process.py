@@ -1,4 +1,4 @@
-"""A real `meshgate serve` writing its own logs into its config directory (issue 16): its access log grows
+"""A real `meshgate serve` writing its own logs into its config directory: its access log grows
 every second, and no poll reloads; SIGHUP still reloads once, and a real edit once more.
 
 The old watcher fingerprinted every file under `-c` and logged "config reloaded" once per poll here.

@@ -1,5 +1,5 @@
-"""The reloader watches the loader's own file list (`files_to_load`, resources/load.py), and compares with
-the very bytes a load read (issue 16).
+"""The reloader watches the loader's own file list (`files_to_load`, config/load.py), and compares with
+the very bytes a load read.
 
 Kubernetes' AtomicWriter layout (`..data` → `..<timestamp>/`, each key a symlink through `..data`):
 kubernetes/kubernetes:pkg/volume/util/atomic_writer.go.

@@ -1,4 +1,4 @@
-"""A reload keeps what it did not change (issue 16): the verified-token cache outlives reloads.
+"""A reload keeps what it did not change: the verified-token cache outlives reloads.
 
 Real files, the real reloader and a real JWKS server over HTTP; verifications are counted by wrapping the
 engine's signature check (the real one still runs) and read off /stats (`meshgate_jwt_cache_lookups`).

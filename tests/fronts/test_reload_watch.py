@@ -1,4 +1,4 @@
-"""What the reloader watches (issue 16): exactly the files a load reads, compared by content.
+"""What the reloader watches: exactly the files a load reads, compared by content.
 
 Real files, a real poller (20 ms interval), counted through `meshgate_config_reload_total`. Each scenario
 waits for polls, not for time: after the change it lets `SETTLE_POLLS` polls complete, so a reload that

@@ -1,7 +1,7 @@
-"""ServingState with the real Engine and a real JWKS server: the seam every front uses (gateway-interfaces).
+"""ServingState with the real Engine and a real JWKS server: the seam every front uses.
 
-Before any successful fetch the URI is absent → 401 `Jwks remote fetch is failed` (istio-semantics.md §1.6);
-an unknown kid makes the front await one refetch and decide again (issue 3 "Keys").
+Before any successful fetch the URI is absent → 401 `Jwks remote fetch is failed` (docs/istio-semantics.md §3.6);
+an unknown kid makes the front await one refetch and decide again (docs/architecture.md "A key rotation").
 """
 
 from __future__ import annotations

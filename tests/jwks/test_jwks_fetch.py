@@ -1,7 +1,7 @@
 """One JWKS fetch over real loopback sockets: every failure is a failed result, never an exception.
 
 Envoy: non-200, empty body, network error or invalid JWKS → JwksFetchFail (jwks_cache.cc, semantics §1.6).
-meshgate additions (issue 3 "Keys"): 1 MiB limit, rule timeout, no redirect to another origin, file://.
+meshgate additions: 1 MiB limit, rule timeout, no redirect to another origin, file://.
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ HTTP_CASES = [
         "another origin",
     ),
     ("chunked-ok", _set(chunked=True), 2.0, ""),
-    # issue 4: keys only from the configured URI — no redirect to another origin, bounded redirects,
+    # keys only from the configured URI — no redirect to another origin, bounded redirects,
     # the size limit counts decoded bytes (a gzip bomb stops at the limit)
     ("redirect-other-port-refused", _set(redirect_to="http://127.0.0.1:1/jwks.json"), 2.0, "another origin"),
     ("redirect-scheme-relative-refused", _set(redirect_to="//127.0.0.2/jwks.json"), 2.0, "another origin"),

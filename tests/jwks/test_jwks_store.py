@@ -1,6 +1,6 @@
 """The key store over real loopback sockets: first fetch, refresh, backoff, last good keys, refetch, reload.
 
-Issue 3 "Keys: the JWKS fetcher"; cache duration 300 s as Istio sets it (istio-semantics.md §1.6, §2.7).
+Cache duration 300 s as Istio sets it (docs/istio-semantics.md §3.6).
 Intervals are injected short; the refetch rate limit uses an injected clock.
 """
 

@@ -40,7 +40,7 @@ SHADOW_ALLOW = ("ns[a]-policy[b]-rule[0] (ALLOW)",)
         pytest.param(
             decision("no token", "denied", code=403), {JWT + "allowed", RBAC + "denied"}, id="no-token"
         ),
-        # jwt_authn answered the request: RBAC never ran (filter order, istio-semantics.md §1.3.4)
+        # jwt_authn answered the request: RBAC never ran (filter order, docs/istio-semantics.md §3.2)
         pytest.param(
             decision("failed", "allowed", "Jwt is expired", code=401), {JWT + "denied"}, id="jwt-failed"
         ),

@@ -1,4 +1,4 @@
-"""Issue 15 "must show": examples/seed/tests.yaml passes offline; a changed expectation fails, names the
+"""examples/seed/tests.yaml passes offline; a changed expectation fails, names the
 case, exits 1, and the JUnit report counts the failure (structure checked with xml.etree)."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Every problem of every resource, each at its own line (issue 10, item 6).
+"""Every problem of every resource, each at its own line (README "The CLI": `meshgate validate`).
 
 `kubectl apply --validate=strict` refuses unknown fields, wrong types and values outside the CRD's enum;
 istiod's validating webhook (istio/istio pkg/config/validation/validation.go) adds the semantic errors.

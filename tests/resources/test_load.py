@@ -48,7 +48,7 @@ def test_broken_file_reports_every_problem_at_its_line() -> None:
 
 
 def test_seed_example_is_the_seed() -> None:
-    """examples/seed holds exactly the seed (issue 10, item 8): `frontend` + `require-jwt`, v1beta1."""
+    """examples/seed holds exactly the seed: `frontend` + `require-jwt`, v1beta1."""
     resources = load_resources([str(SEED)])
     (ra,) = resources.request_authentications
     (ap,) = resources.authorization_policies

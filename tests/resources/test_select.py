@@ -1,7 +1,7 @@
 """Which policies apply to a workload: root namespace first, then the workload's, in creation order.
 
 Sources: istio/istio pilot/pkg/model/authentication.go (getConfigsForWorkload),
-pilot/pkg/model/authorization.go, pilot/pkg/model/policyattachment.go; istio-semantics.md §1.2, §3.2.
+pilot/pkg/model/authorization.go, pilot/pkg/model/policyattachment.go; docs/istio-semantics.md §2.
 """
 
 from __future__ import annotations

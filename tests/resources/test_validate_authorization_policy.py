@@ -2,7 +2,7 @@
 
 Sources: istio/istio pkg/config/validation/validation.go (ValidateAuthorizationPolicy),
 pkg/config/security/security.go (ValidateAttribute, ValidateIPs, ValidatePorts, CheckEmptyValues,
-CheckServiceAccount, CheckValidPathTemplate), istio-semantics.md §3.8, §3.15. Spec starts at line 7.
+CheckServiceAccount, CheckValidPathTemplate), docs/istio-semantics.md §5.5, §6. Spec starts at line 7.
 """
 
 from __future__ import annotations

@@ -2,7 +2,7 @@
 
 Sources: istio/istio pkg/config/validation/validation.go (ValidateRequestAuthentication,
 validateJwtRule, validateWorkloadSelector, validatePolicyTargetReference; these errors carry no
-prefix), istio/api kubernetes/customresourcedefinitions.gen.yaml (CEL rules), istio-semantics.md §1.8.
+prefix), istio/api kubernetes/customresourcedefinitions.gen.yaml (CEL rules), docs/istio-semantics.md §6.
 The spec snippet starts at line 7 (tests/resources/helpers.py).
 """
 

@@ -1,6 +1,6 @@
 """Faults around a live `meshgate serve`, over real sockets: broken JWKS endpoints and a resetting upstream.
 
-JWKS (Envoy: any failed fetch is `JwksFetchFail`, jwks_cache.cc; istio-semantics.md §1.6): a token of an
+JWKS (Envoy: any failed fetch is `JwksFetchFail`, jwks_cache.cc; docs/istio-semantics.md §3.6): a token of an
 issuer whose key set cannot be had gets 401 `Jwks remote fetch is failed`; no token is left to the policy;
 other issuers and other connections are served meanwhile. Keys come only from the configured `jwksUri`,
 never from a token's `jku`/`x5u`. Upstream (Envoy router, observed on 1.40): a reset before the response

@@ -2,7 +2,7 @@
 ServiceEntries: one listener per plain-HTTP server port, the route configuration of buildGatewayHTTPRouteConfig,
 one static cluster per ServiceEntry host and port pointing at a loopback test server.
 
-Test-side and written apart from src/meshgate/routing/compile.py (it shares only routing/hosts.py's name
+Test-side and written apart from src/meshgate/routing/compile.py (it shares only config/networking/hosts.py's name
 helpers and the loaded model), so the Envoy parity test compares meshgate's decisions with what Envoy does
 with istiod's translation: istio/istio pilot/pkg/networking/core/gateway.go (buildGatewayHTTPRouteConfig),
 route/route.go (BuildHTTPRoutesForVirtualService, TranslateRoute, TranslateRouteMatch, translateHeaderMatch,

@@ -1,4 +1,4 @@
-"""What a verified token writes: claim headers and the normalized payload (istio-semantics.md §1.7).
+"""What a verified token writes: claim headers and the normalized payload (docs/istio-semantics.md §3.5).
 
 Source: envoyproxy/envoy:source/extensions/filters/http/jwt_authn/authenticator.cc
 (addJWTClaimToHeader, convertClaimDoubleToString, setPayloadMetadata), newest version:

@@ -1,4 +1,4 @@
-"""What a verified JWT tells authorization: `request.auth.*` (istio-semantics.md §1.7, §3.8)."""
+"""What a verified JWT tells authorization: `request.auth.*` (docs/istio-semantics.md §3.5, §5.5)."""
 
 from __future__ import annotations
 

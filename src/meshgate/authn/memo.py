@@ -1,6 +1,6 @@
 """A bounded LRU of verification outcomes, each valid inside a time window.
 
-Envoy's own JWT cache is off under Istio (jwt_cache_config never set, istio-semantics.md §2.7), so this
+Envoy's own JWT cache is off under Istio (jwt_cache_config never set, docs/istio-semantics.md §3.6), so this
 cache must never change an answer: callers key entries by everything the outcome depends on (the exact
 token strings, the provider, the KeySet objects used) and give the window of `now` in which it holds
 (nbf/exp with the clock skew). Entries keep their KeySet objects alive, so `id()`s in keys stay unique.

@@ -1,4 +1,4 @@
-"""JwtRules compiled into Envoy jwt_authn providers as istiod builds them (istio-semantics.md §1.3).
+"""JwtRules compiled into Envoy jwt_authn providers as istiod builds them (docs/istio-semantics.md §3.1).
 
 Source: istio/istio:pilot/pkg/security/authn/policy_applier.go (convertToEnvoyJwtConfig,
 buildSpaceDelimitedClaims). Rules sorted by issuer (stable here; istiod's sort is not), provider i named

@@ -1,4 +1,4 @@
-"""Istio's jwt_authn requirement tree (istio-semantics.md §1.3).
+"""Istio's jwt_authn requirement tree (docs/istio-semantics.md §3.1).
 
 Source: istio/istio:pilot/pkg/security/authn/policy_applier.go (the requirement istiod builds).
 """

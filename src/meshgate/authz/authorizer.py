@@ -1,6 +1,6 @@
 """Authorization: the workload's AuthorizationPolicies decided the way Istio's Envoy filters do.
 
-Order (istio-semantics.md §3.3; istio/istio:pilot/pkg/security/authz/builder/builder.go): CUSTOM (its
+Order (docs/istio-semantics.md §5.1; istio/istio:pilot/pkg/security/authz/builder/builder.go): CUSTOM (its
 shadow RBAC filter runs before jwt_authn, so it never sees `request.auth.*`) → AUDIT (logs only) →
 DENY → ALLOW (no enforced ALLOW policy → allow). Dry-run policies are shadow rules: evaluated and
 reported, never enforced; an engine whose every policy is dry-run does not exist. A CUSTOM match only
@@ -52,7 +52,7 @@ class Authorizer:
         self._check_custom = bool(self._bad_custom.rules or self._custom.rules)
         self._dry_run = self._shadow_audit.present or self._shadow_deny.present or self._shadow_allow.present
         # Whether any rule reads `request.headers[...]`: if none does, the engine skips building the
-        # jwt_authn-edited header view (header_view.py) for this workload.
+        # jwt_authn-edited header view (authn/header_edits.py) for this workload.
         self.reads_headers = any(
             c.key.startswith(REQUEST_HEADERS) for p in policies for r in p.rules or () for c in r.when or ()
         )

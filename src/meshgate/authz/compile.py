@@ -1,4 +1,4 @@
-"""AuthorizationPolicies → named, prebuilt rule predicates grouped by action (istio-semantics.md §3.3-§3.14).
+"""AuthorizationPolicies → named, prebuilt rule predicates grouped by action (docs/istio-semantics.md §5).
 
 Follows istio/istio:pilot/pkg/security/authz/model/model.go (a rule = OR over `to` permissions AND OR
 over `from` principals, `when` conditions joining their side; within a field OR of values, `not*` =

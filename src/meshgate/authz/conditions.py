@@ -1,4 +1,4 @@
-"""One compiled predicate per AuthorizationPolicy field or `when` key (istio-semantics.md §3.5-§3.9).
+"""One compiled predicate per AuthorizationPolicy field or `when` key (docs/istio-semantics.md §5.3-§5.6).
 
 `field_predicate(kind, values, strict)` ORs the values of one field into a `request -> bool`
 (istio/istio:pilot/pkg/security/authz/model/generator.go, one generator per kind). A value the

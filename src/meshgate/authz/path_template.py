@@ -1,4 +1,4 @@
-"""Istio path templates `{*}` / `{**}` compiled to Envoy's URI-template regex (istio-semantics.md §3.6).
+"""Istio path templates `{*}` / `{**}` compiled to Envoy's URI-template regex (docs/istio-semantics.md §5.4).
 
 istio/istio:pilot/pkg/security/authz/matcher/template.go turns `{*}` into `*` and `{**}` into `**`;
 Envoy parses that (envoyproxy/envoy:source/extensions/path/uri_template_lib/uri_template_internal.cc

@@ -1,4 +1,4 @@
-"""`request.auth.*` matchers over the verified JWT payload (istio-semantics.md §3.5, §3.8).
+"""`request.auth.*` matchers over the verified JWT payload (docs/istio-semantics.md §5.3, §5.5).
 
 Envoy reads these from the jwt_authn dynamic metadata (`envoy.filters.http.jwt_authn` / `payload`), so
 without a verified token nothing positive matches (and every `not*` form does). Sources:

@@ -1,4 +1,4 @@
-"""Decoded spec (plain dicts from schema.Decoder) → the frozen model of resources/model.py.
+"""Decoded spec (plain dicts from schema.Decoder) → the frozen model of config/model.py.
 
 Only called for a resource that validated without errors, so required fields are present and
 nil list items are gone; JSON field names become the model's snake_case names.

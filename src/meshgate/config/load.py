@@ -1,7 +1,7 @@
 """Load Istio resources from files, directories and text, with every problem at its `file:line`.
 
 `files_to_load` is the one place that says which files a load reads; the config reloader watches
-exactly that list (fronts/config_watch.py), so a file the loader ignores can never trigger a reload.
+exactly that list (server/config_watch.py), so a file the loader ignores can never trigger a reload.
 Directories are walked recursively (`*.yaml`, `*.yml`, `*.json`, sorted); hidden entries (a leading
 `.`: `.git/`, `.venv/`, editor swap files) are skipped without being looked at. A Kubernetes ConfigMap
 mount (`..data -> ..2026_01_01_00_00_00.123/`, plus one symlink per key) is loaded once: the
@@ -104,7 +104,9 @@ class _Loader:
             service_entries=tuple(r for r in resources if isinstance(r, ServiceEntry)),
             secrets=tuple(r for r in resources if isinstance(r, TlsSecret)),
         )
-        problems = list(res.problems) + check_references(resource_set, res.rejected)  # routing/crosscheck.py
+        problems = list(res.problems) + check_references(
+            resource_set, res.rejected
+        )  # config/networking/crosscheck.py
         return LoadResult(resource_set, tuple(problems), tuple(self.read))
 
 

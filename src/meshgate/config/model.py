@@ -140,7 +140,7 @@ class ResourceSet:
     request_authentications: tuple[RequestAuthentication, ...] = ()
     authorization_policies: tuple[AuthorizationPolicy, ...] = ()
     skipped: tuple[str, ...] = ()  # "file:line: skipped kind X (apiVersion Y)" notes
-    # networking.istio.io and core/v1 (routing/model.py): what an ingress serves and where it routes
+    # networking.istio.io and core/v1 (config/networking/model.py): what an ingress serves and where it routes
     gateways: tuple[Gateway, ...] = ()
     virtual_services: tuple[VirtualService, ...] = ()
     service_entries: tuple[ServiceEntry, ...] = ()

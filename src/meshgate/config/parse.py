@@ -45,7 +45,8 @@ KINDS: dict[str, Message] = {
     "RequestAuthentication": REQUEST_AUTHENTICATION,
     "AuthorizationPolicy": AUTHORIZATION_POLICY,
 }
-# networking.istio.io kinds and core/v1 Secret: decoded, validated and built by routing/build.py, routing/codecs.py
+# networking.istio.io kinds and core/v1 Secret: decoded, validated and built by config/networking/ (build.py,
+# codecs.py)
 NETWORKING_VERSIONS = frozenset(f"networking.istio.io/{v}" for v in ("v1", "v1beta1", "v1alpha3"))
 KIND_VERSIONS: dict[str, frozenset[str]] = {
     **{kind: API_VERSIONS for kind in KINDS},
@@ -95,7 +96,7 @@ def parse_document(node: YNode, file: str, result: DocResult, next_index: int = 
     result.problems.extend(rep.sorted_problems())
     if resource is not None:
         result.resources.append(resource)
-    else:  # so that references to it are not also reported as dangling (routing/crosscheck.py)
+    else:  # so that references to it are not also reported as dangling (config/networking/crosscheck.py)
         meta = node.get("metadata")
         meta_map = meta.value if meta is not None and isinstance(meta.value, YMap) else YMap((), node.line)
         result.rejected.add((kind, _text(meta_map, "namespace") or "default", _text(meta_map, "name")))

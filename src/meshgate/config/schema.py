@@ -46,7 +46,7 @@ class Repeated:
 
 
 class FieldCodec:
-    """A field kind defined outside this module (the networking kinds, routing/codecs.py): it decodes itself
+    """A field kind defined outside this module (the networking kinds, config/networking/codecs.py): it decodes itself
     with the Decoder's reporting and line bookkeeping."""
 
     def decode(self, decoder: Decoder, node: YNode, path: Path) -> Any:

@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-try:  # the libyaml-backed loader is ~10x faster; fall back to pure Python if it is not compiled in
+try:  # the libyaml-backed loader is much faster; fall back to pure Python if it is not compiled in
     _Loader: type[Any] = yaml.CSafeLoader
 except AttributeError:  # pragma: no cover - depends on the PyYAML build
     _Loader = yaml.SafeLoader

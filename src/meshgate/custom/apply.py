@@ -1,6 +1,6 @@
 """The final decision once a CUSTOM provider answered: its denial wins, its allowance adds its edits.
 
-In Istio the ext_authz filter runs before jwt_authn and RBAC (istio-semantics.md §3.14), so a provider's
+In Istio the ext_authz filter runs before jwt_authn and RBAC (docs/istio-semantics.md §5.9), so a provider's
 denial is the answer whatever the engine said; when it allows, the engine's decision stands plus the
 provider's upstream edits, the engine's winning a conflict (jwt_authn edits the request after ext_authz).
 """

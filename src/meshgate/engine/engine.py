@@ -1,6 +1,6 @@
 """The engine: one compiled workload view, deciding requests synchronously (docs/architecture.md).
 
-Order, as Envoy runs Istio's filter chain (istio-semantics.md §1.3.4): path normalization (HCM) →
+Order, as Envoy runs Istio's filter chain (docs/istio-semantics.md §3.2): path normalization (HCM) →
 CUSTOM match (before jwt_authn) → jwt_authn → RBAC AUDIT → DENY → ALLOW. Authorization reads the
 headers as jwt_authn left them (client copies of output headers gone: authn/header_edits.py), and the
 path meshgate's path guard accepted (docs/security.md).
@@ -74,7 +74,7 @@ class Engine:
         verified_tokens: VerifiedTokens | None = None,
         previous: Engine | None = None,
     ) -> Engine:
-        """Select what applies to `workload` (istio-semantics.md §1.2, §3.2) and compile it."""
+        """Select what applies to `workload` (docs/istio-semantics.md §2) and compile it."""
         authns, policies = select_for_workload(resources, workload)
         return cls(authns, policies, options, verified_tokens=verified_tokens, previous=previous)
 

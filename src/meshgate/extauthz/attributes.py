@@ -5,7 +5,7 @@ Two inputs, one output:
 - an HTTP authorization request: Envoy ext_authz HTTP mode (the original method/path/Host *are* the
   request), or nginx `auth_request` / Traefik ForwardAuth (the original request is described by
   `x-original-*` / `x-forwarded-*` headers that the proxy sets) — read per `--http-mode` in
-  extauthz_http_request.py, with the header names below.
+  http_request.py, with the header names below.
 
 The workload a request is decided for may come with the request (a `context_extensions` entry set in
 Envoy's route/filter config, or a header the proxy sets), else the `--namespace/--labels` flags apply.

@@ -36,7 +36,7 @@ class Output(Protocol):
 
 
 class UpstreamSink(Protocol):
-    """What an exchange offers its upstream connection (see fronts/proxy.py)."""
+    """What an exchange offers its upstream connection (see gateway/exchange.py)."""
 
     @property
     def output(self) -> Output: ...  # where the response goes (corked around each upstream read)

@@ -1,4 +1,4 @@
-"""Parse a JWKS document into a KeySet exactly as jwt_verify_lib does (istio-semantics.md §2.4).
+"""Parse a JWKS document into a KeySet exactly as jwt_verify_lib does (docs/istio-semantics.md §4.3).
 
 Source: envoyproxy/envoy:source/common/jwt/jwks.cc (vendored google/jwt_verify_lib src/jwks.cc),
 createFromJwksCore / extractJwk* / shouldCheckX509. Behaviour kept:

@@ -1,6 +1,6 @@
 """Key material the engine reads: parsed JWKS as immutable values, and the snapshot of remote ones.
 
-The key store (jwks/) owns fetching; it publishes a new `KeySnapshot` mapping per change. The engine
+The key store (keystore/) owns fetching; it publishes a new `KeySnapshot` mapping per change. The engine
 only reads it: an absent URI means "no successful fetch yet" (401 `Jwks remote fetch is failed`).
 """
 

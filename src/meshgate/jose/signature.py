@@ -1,4 +1,4 @@
-"""Key selection and signature checks exactly as jwt_verify_lib's verify.cc (istio-semantics.md §2.5).
+"""Key selection and signature checks exactly as jwt_verify_lib's verify.cc (docs/istio-semantics.md §4.4).
 
 Source: envoyproxy/envoy:source/common/jwt/verify.cc verifyJwtWithoutTimeChecking. Kept as is:
 - a key is skipped when token and key both carry a (non-empty) kid and they differ, or the key has an

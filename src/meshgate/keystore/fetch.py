@@ -1,7 +1,7 @@
 """One JWKS fetch: GET (or read) a document and parse it; every way it can go wrong is a failed result.
 
 Envoy treats a non-200 status, an empty body, a network error or an invalid JWKS as `JwksFetchFail`
-(envoyproxy/envoy:source/extensions/filters/http/jwt_authn/jwks_cache.cc, istio-semantics.md §1.6);
+(envoyproxy/envoy:source/extensions/filters/http/jwt_authn/jwks_cache.cc, docs/istio-semantics.md §3.6);
 meshgate adds a size limit, refuses redirects to another origin, and reads `file://` sources.
 """
 

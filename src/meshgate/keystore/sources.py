@@ -1,6 +1,6 @@
 """Where a key set comes from: a `jwksUri` classified as http(s) or meshgate's `file://` extension.
 
-Envoy and istiod only know http(s) (istio-semantics.md §1.6); `file://` is meshgate's: the store
+Envoy and istiod only know http(s) (docs/istio-semantics.md §3.6); `file://` is meshgate's: the store
 reads the file and treats an mtime change as new keys. Inline `jwks` never reaches the store.
 """
 

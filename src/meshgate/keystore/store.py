@@ -2,7 +2,7 @@
 the last good key set, and publishes an immutable `KeySnapshot` (jwksUri → KeySet) on every change.
 
 Timing: first fetch at `start()`; refresh every `refresh_interval_s` (Envoy `cache_duration`, Istio 300 s,
-istio-semantics.md §2.7) or the document's `Cache-Control: max-age` clamped to [30 s, 24 h]; after a failure,
+docs/istio-semantics.md §3.6) or the document's `Cache-Control: max-age` clamped to [30 s, 24 h]; after a failure,
 retry with exponential backoff + jitter (1 s doubling up to 5 min) keeping the last good set. A URI absent
 from the snapshot has never been fetched: the engine answers 401 `Jwks remote fetch is failed`.
 `file://` sources are polled: a changed (mtime, size, inode) means new keys.
@@ -26,7 +26,7 @@ from meshgate.keystore.sources import JwksSourceLike, SourceKind, classify
 
 log = logging.getLogger("meshgate.jwks")
 
-DEFAULT_REFRESH_S = 300.0  # Istio's remote_jwks cache_duration (istio-semantics.md §1.6, §2.7)
+DEFAULT_REFRESH_S = 300.0  # Istio's remote_jwks cache_duration (docs/istio-semantics.md §3.6)
 DEFAULT_MIN_REFETCH_S = 30.0
 BACKOFF_BASE_S = 1.0
 BACKOFF_MAX_S = 300.0

@@ -1,4 +1,4 @@
-"""Typed reads of a test file's YAML tree (resources/yamlnodes.py), each problem at its `file:line`."""
+"""Typed reads of a test file's YAML tree (config/yamlnodes.py), each problem at its `file:line`."""
 
 from __future__ import annotations
 

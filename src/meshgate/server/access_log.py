@@ -26,7 +26,7 @@ POLICY_ID = re.compile(r"^ns\[[^\]]*\]-policy\[[^\]]*\]-rule\[\d+\]$")
 class AccessLogEntry:
     """What one request leaves in the log. `start_time` is epoch seconds; None/"" print as `-`.
 
-    Treat as immutable; not frozen only because one is built per request on the data path.
+    A plain record, compared by value: one is built per request on the data path.
     """
 
     start_time: float

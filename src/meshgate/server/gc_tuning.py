@@ -3,7 +3,7 @@
 Request handling frees its objects by reference counting; the cyclic collector only finds the rare cycle
 (an exception's traceback, a cancelled task). With CPython's default thresholds (700, 10, 10) it instead
 runs every few requests and, under never-repeating tokens, keeps re-walking the token caches' thousands of
-long-lived entries: ~8% of a fresh-token request's time (bench/README.md). Everything loaded before
+long-lived entries (what that costs: docs/performance.md). Everything loaded before
 serving (modules, the compiled configuration) is frozen out of the collector's view, and collections are
 made rarer; cyclic garbage is still collected, only in larger batches. Frozen objects are never collected,
 so a reload (the old configuration becomes garbage) unfreezes, collects and freezes the new one.

@@ -42,7 +42,7 @@ class KeyStateSource(Protocol):
 
 
 class VerifiedTokensSource(Protocol):
-    """What metrics read of the verified-token cache at scrape time (engine/verified_tokens.py)."""
+    """What metrics read of the verified-token cache at scrape time (authn/verified_tokens.py)."""
 
     @property
     def hits(self) -> int: ...

@@ -1,10 +1,10 @@
-"""Config reload: poll what a load of the `-c` paths reads (fronts/config_watch.py: the loader's own file
+"""Config reload: poll what a load of the `-c` paths reads (server/config_watch.py: the loader's own file
 list, compared by content, so a log written beside the config or a `touch` is not a reload; a ConfigMap
 `..data` swap is) and SIGHUP (always reloads); load and validate the new config whole, build its engine,
 then swap it in with one assignment. What is compared next is what that load read, byte for byte.
 
 A rejected config changes nothing: its `file:line` problems are logged, `meshgate_config_reload_total
-{result="rejected"}` counts it, and the old engine keeps serving (design.md "Reload is atomic").
+{result="rejected"}` counts it, and the old engine keeps serving (docs/architecture.md "A reload").
 """
 
 from __future__ import annotations

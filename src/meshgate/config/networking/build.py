@@ -1,7 +1,7 @@
 """One networking.istio.io resource: its spec decoded strictly, validated as istiod does, built into the model.
 
-resources/parse.py hands Gateway, VirtualService and ServiceEntry documents here after the envelope and
-metadata; the frozen values of routing/model.py are built only for a resource without errors, from the
+config/parse.py hands Gateway, VirtualService and ServiceEntry documents here after the envelope and
+metadata; the frozen values of config/networking/model.py are built only for a resource without errors, from the
 decoded spec (plain dicts of JSON field names) and the line map the Decoder recorded.
 """
 

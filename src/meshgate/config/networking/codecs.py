@@ -1,4 +1,4 @@
-"""Decoding beyond resources/schema.py: the field kinds of the networking schemas, and core/v1 Secrets.
+"""Decoding beyond config/schema.py: the field kinds of the networking schemas, and core/v1 Secrets.
 
 Field kinds are `FieldCodec`s the strict Decoder calls: integers with the CRD's bounds, enums, maps and lists
 of any kind, messages with required fields and `oneOf` groups, base64 bytes. Problems are worded as the

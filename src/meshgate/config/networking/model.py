@@ -1,6 +1,6 @@
 """networking.istio.io Gateway, VirtualService, ServiceEntry and core/v1 TLS Secrets as frozen values.
 
-Built only from a resource that validated without errors (routing/build.py), so every field here is what
+Built only from a resource that validated without errors (config/networking/build.py), so every field here is what
 istiod would act on. Fields cited in cross-resource problems (`gateways[i]`, a destination, a
 credentialName, a server) keep the line they were written on; the file is the resource's `source`.
 Field meanings: istio/api networking/v1alpha3/{gateway,virtual_service,service_entry}.proto.

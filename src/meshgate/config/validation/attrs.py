@@ -1,7 +1,7 @@
 """Value checks of istio/istio pkg/config/security/security.go, with their exact messages.
 
 Each check returns `(index, message)` pairs: `index` is the offending list item, or -1 when the
-problem is the key or the list as a whole. Trust-domain checks follow istio-semantics.md §3.15
+problem is the key or the list as a whole. Trust-domain checks follow docs/istio-semantics.md §6
 (newer than the security.go read for the rest).
 """
 

@@ -35,7 +35,7 @@ DENY_HTTP_ONLY = (
     "configured AuthorizationPolicy will deny all traffic to TCP ports under its scope due to the use of "
     "only HTTP attributes in a DENY rule; it is recommended to explicitly specify the port"
 )
-# From fields a CUSTOM policy cannot use (validation.go; trustDomains per istio-semantics.md §3.15)
+# From fields a CUSTOM policy cannot use (validation.go; trustDomains per docs/istio-semantics.md §6)
 _CUSTOM_FROM = ("namespaces", "notNamespaces", "serviceAccounts", "notServiceAccounts", "trustDomains",
                 "notTrustDomains", "principals", "notPrincipals", "requestPrincipals",
                 "notRequestPrincipals")  # fmt: skip

@@ -4,7 +4,7 @@ Source: istio/istio pkg/config/validation/virtualservice.go (validateHTTPRoute, 
 validateAuthorityRewrite), validation.go (validateHTTPRouteDestinations, validateDestination,
 validateHTTPRedirect, validateHTTPDirectResponse, validateHTTPRewrite, ValidateHTTPHeader*Name,
 ValidateHTTPHeaderValue), header_value_validator.go, agent/validation.go (ValidateDuration). The matches
-of a route: routing/validate_vs.py.
+of a route: config/validation/virtual_service.py.
 istiod's errors are unprefixed; meshgate's own refusals say `meshgate` and why (docs/routing.md).
 """
 

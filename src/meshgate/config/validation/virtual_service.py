@@ -4,7 +4,7 @@ Source: istio/istio pkg/config/validation/validation.go (ValidateVirtualService,
 validateStringMatch, validateStringRegexp, analyzeUnreachableHTTPRules,
 genMatchHTTPRoutes, coveredValidation, validateExportTo), agent/validation.go
 (ValidateWildcardDomainForVirtualServiceBoundToGateway), virtualservice.go (validateHTTPRouteMatchRequest).
-What each `http[]` route does: routing/validate_http.py. meshgate
+What each `http[]` route does: config/validation/http_route.py. meshgate
 routes `http[]` only; a gateway-bound VirtualService's `tcp[]`/`tls[]` routes are warned as not served.
 """
 

@@ -1,7 +1,7 @@
 """The admin page's live part — counters, the last decisions, the key sets — rendered as escaped HTML.
 
 The page polls `/admin/live` and swaps this fragment in (no reload). Key sets show URI, age, kids,
-last error and next refresh; never a key. Paths are shown with tokens blanked (observability/decisions.py).
+last error and next refresh; never a key. Paths are shown with tokens blanked (server/decisions.py).
 """
 
 from __future__ import annotations

@@ -1,5 +1,5 @@
 """The admin port (aiohttp, off the hot path): readiness, Prometheus stats, a config dump, and the admin
-page at `/` (fronts/admin_page.py). Inline key sets are summarized (kids), never dumped.
+page at `/` (server/admin/page.py). Inline key sets are summarized (kids), never dumped.
 
 `/healthz/ready` (Istio's readiness path) and `/ready` answer like Envoy's admin `/ready`: 200 `LIVE`
 once the config is loaded and every JWKS source had its first fetch attempt, else 503 `INITIALIZING`
@@ -93,7 +93,7 @@ class AdminServer:
             self.app.router.add_get(path, self._ready)
         self.app.router.add_get("/stats/prometheus", self._prometheus)
         self.app.router.add_get("/config_dump", self._config_dump)
-        add_page_routes(self.app, state)  # `/`: the admin page (fronts/admin_page.py)
+        add_page_routes(self.app, state)  # `/`: the admin page (server/admin/page.py)
         self._runner: web.AppRunner | None = None
 
     @property
