@@ -64,7 +64,7 @@ class Authorizer:
             hit = self._bad_custom.first_match(before_jwt)
             if hit is not None:
                 reason = f"denied by a CUSTOM rule whose provider cannot be used ({self.custom_problem})"
-                trace = AuthzTrace(DENIED, reason, hit, "CUSTOM")
+                trace = AuthzTrace(outcome=DENIED, reason=reason, policy_id=hit, action="CUSTOM")
                 return AuthzResult(allowed=False, custom_provider=None, trace=trace, custom_denied=True)
             if self._custom.first_match(before_jwt) is not None:
                 provider = self._custom_provider
@@ -75,21 +75,18 @@ class Authorizer:
             if dry_run
             else ()
         )
+        seen = (audit, shadow, provider)
         hit = self._deny.first_match(req)
         if hit is not None:
-            trace = AuthzTrace(DENIED, f"denied by DENY policy {hit}", hit, "DENY", audit, shadow, provider)
-            return AuthzResult(allowed=False, custom_provider=provider, trace=trace)
+            return _verdict(False, f"denied by DENY policy {hit}", hit, "DENY", *seen)
         if dry_run:
-            shadow += self._shadow(self._shadow_allow, "ALLOW", req)
+            seen = (audit, shadow + self._shadow(self._shadow_allow, "ALLOW", req), provider)
         if not self._allow.present:
-            trace = AuthzTrace(ALLOWED, "no ALLOW policy applies: allowed", None, "", audit, shadow, provider)
-            return AuthzResult(allowed=True, custom_provider=provider, trace=trace)
+            return _verdict(True, "no ALLOW policy applies: allowed", None, "", *seen)
         hit = self._allow.first_match(req)
         if hit is None:
-            trace = AuthzTrace(DENIED, "no ALLOW policy matched", None, "ALLOW", audit, shadow, provider)
-            return AuthzResult(allowed=False, custom_provider=provider, trace=trace)
-        trace = AuthzTrace(ALLOWED, f"allowed by ALLOW policy {hit}", hit, "ALLOW", audit, shadow, provider)
-        return AuthzResult(allowed=True, custom_provider=provider, trace=trace)
+            return _verdict(False, "no ALLOW policy matched", None, "ALLOW", *seen)
+        return _verdict(True, f"allowed by ALLOW policy {hit}", hit, "ALLOW", *seen)
 
     @staticmethod
     def _shadow(engine: RbacEngine, action: str, req: AuthzRequest) -> tuple[str, ...]:
@@ -106,3 +103,20 @@ class Authorizer:
         if hit is None:
             return ("dry-run ALLOW would deny: no dry-run ALLOW policy matched",)
         return (f"dry-run ALLOW would allow: matched policy {hit}",)
+
+
+def _verdict(
+    allowed: bool,
+    reason: str,
+    policy_id: str | None,
+    action: str,
+    audit: tuple[str, ...],
+    shadow: tuple[str, ...],
+    provider: str | None,
+) -> AuthzResult:
+    """The result of the enforced engines, with what the audit and dry-run ones saw."""
+    trace = AuthzTrace(
+        outcome=ALLOWED if allowed else DENIED, reason=reason, policy_id=policy_id, action=action,
+        audit=audit, shadow=shadow, custom_provider=provider,
+    )  # fmt: skip
+    return AuthzResult(allowed=allowed, custom_provider=provider, trace=trace)
