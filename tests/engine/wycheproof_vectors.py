@@ -167,8 +167,9 @@ def jwt_for(vector: Vector) -> ParsedJwt:
     """A parsed token of the file's alg, no kid, signing input `msg`, signature `sig`."""
     header = {"alg": vector.alg}
     return ParsedJwt(
-        "", header, {}, "", "", vector.msg, vector.sig, vector.alg, "", "", "", False, (), 0, 0, 0
-    )
+        token="", header=header, payload={}, payload_b64="", signing_input=vector.msg, signature=vector.sig,
+        alg=vector.alg, kid="", iss="", sub="", has_sub=False, aud=(), iat=0, nbf=0, exp=0,
+    )  # fmt: skip
 
 
 REFUSED = "key refused at JWKS parse"

@@ -22,7 +22,7 @@ from meshgate.authz.result import AuthzTrace
 from meshgate.config.model import AuthorizationPolicy, RequestAuthentication, ResourceSet, Workload
 from meshgate.config.select import select_for_workload
 from meshgate.engine.attributes import RequestAttributes
-from meshgate.engine.decision import Decision, Trace, UpstreamEdits, rbac_denied
+from meshgate.engine.decision import Decision, Trace, UpstreamEdits, allowed, rbac_denied
 from meshgate.engine.options import EngineOptions
 from meshgate.engine.pathnorm import normalize_path, path_rejection, strip_query
 from meshgate.engine.remote_ip import remote_ip
@@ -102,7 +102,7 @@ class Engine:
             remote_ip(attrs, self.options.trusted_proxies), attrs.local_ip, attrs.sni, authn.identity,
         )  # fmt: skip
         authz = self.authorizer.authorize(request)
-        trace = Trace(authn=authn.trace, authz=authz.trace, path=path)
+        trace = Trace(authn.trace, authz.trace, path)
         if authz.custom_denied:
             # A CUSTOM policy with an unusable provider became deny rules, which Envoy evaluates in
             # the CUSTOM filters *before* jwt_authn: they answer 403 even when the token is bad.
@@ -113,11 +113,9 @@ class Engine:
         if not authz.allowed:
             return rbac_denied(trace, path=path, custom_provider=provider)
         upstream_path = without_params(path, authn.remove_params) if authn.remove_params else path
-        edits = UpstreamEdits(path=upstream_path, remove=authn.remove_headers, set=authn.set_headers)
-        return Decision(
-            allowed=True, status=200, body="", headers=(), upstream=edits, trace=trace,
-            custom_provider=provider, path=path,
-        )  # fmt: skip
+        return allowed(
+            UpstreamEdits(upstream_path, authn.remove_headers, authn.set_headers), trace, path, provider
+        )
 
 
 def _jwt_denied(

@@ -128,15 +128,12 @@ class AuthzHttpProtocol(HeadReader, asyncio.Protocol):
         except httptools.HttpParserUpgrade:
             self._refuse(400)
         except httptools.HttpParserError:
-            self._refuse(431 if self.head_bytes_exceeded() else 400)
+            self._refuse(431 if self.in_message and self.head_bytes_exceeded() else 400)
         else:
-            if self.head_bytes_exceeded():  # a head still arriving, already past the limit
+            if self.in_message and self.head_bytes_exceeded():  # a head still arriving, past the limit
                 self._refuse(431)
 
-    # httptools callbacks (on_url and on_header: HeadReader's)
-    def on_message_begin(self) -> None:
-        self.start_head()
-
+    # httptools callbacks (on_message_begin, on_url and on_header: HeadReader's)
     def on_headers_complete(self) -> None:
         if self.refused:
             return
@@ -150,6 +147,7 @@ class AuthzHttpProtocol(HeadReader, asyncio.Protocol):
             self._refuse(refusal[0])
 
     def on_message_complete(self) -> None:
+        self.in_message = False
         if self.refused or self.transport is None or self.transport.is_closing():
             return
         method = self.parser.get_method().decode("ascii", "replace")
@@ -163,7 +161,6 @@ class AuthzHttpProtocol(HeadReader, asyncio.Protocol):
             self.path_prefix,
             self.mode,
         )
-        self.start_head()  # the next read starts from an empty head (the limits are per message)
         self.queue.append(
             _Pending(req, self.parser.should_keep_alive(), method == "HEAD", time.perf_counter())
         )

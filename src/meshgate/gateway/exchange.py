@@ -17,7 +17,7 @@ from meshgate.gateway.context import PAUSE_BUFFER
 from meshgate.gateway.heads import LAST_CHUNK, chunk_parts, upstream_request_head
 from meshgate.gateway.local_reply import CONTINUE_100, DATES
 from meshgate.gateway.transfer import DPE, Transfer
-from meshgate.server.decide import settle, waits
+from meshgate.server.decide import settle
 
 log = logging.getLogger("meshgate.gateway")
 
@@ -44,7 +44,7 @@ class Exchange(Transfer):
         engine = state.engine  # read once: the whole request is decided by one configuration
         attrs = req.attributes(ctx.scheme, conn.peer_ip, conn.local_ip, conn.local_port)
         decision = engine.decide(attrs, state.keystore.snapshot, self.start)
-        if waits(decision):
+        if decision.refresh or decision.custom_provider is not None:  # server/decide.py waits(), inlined
             pending = settle(decision, attrs, engine, state.keystore, ctx.clock, ctx.custom_providers)
             ctx.spawn(pending, self._settled)
             return

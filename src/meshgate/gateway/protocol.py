@@ -41,7 +41,6 @@ class GatewayProtocol(HeadReader, asyncio.Protocol):
         self.start_head()
         self.queue: deque[Exchange] = deque()
         self.parsing: Exchange | None = None  # the exchange whose body is still arriving
-        self.in_message = False
         self.failed = False  # the parser hit an error: nothing more is read
         self.paused = 0
         self.write_paused = False
@@ -118,11 +117,7 @@ class GatewayProtocol(HeadReader, asyncio.Protocol):
         self.write_paused = False
         self._pause_upstream_reading(False)
 
-    # httptools callbacks ----------------------------------------------------------------------
-    def on_message_begin(self) -> None:
-        self.in_message = True
-        self.start_head()
-
+    # httptools callbacks (on_message_begin, on_url and on_header: HeadReader's) ---------------
     def on_headers_complete(self) -> None:
         if self.failed:  # a request after a refused one in the same read: never answered
             return

@@ -78,16 +78,18 @@ class RequestHead:
         checks every port makes are server/http1.py's, in Envoy's order among these."""
         if http_version != "1.1":
             return 426, UPGRADE_REQUIRED_BODY  # accept_http_10 is off in Istio
-        refused = transfer_coding_refusal(te)
-        if refused is not None:
-            return refused
+        if te is not None:
+            refused = transfer_coding_refusal(te)
+            if refused is not None:
+                return refused
         if connection is not None and self.listed:
             refused = self._connection_refused(connection)
             if refused is not None:
                 return refused
-        refused = host_refusal(host)
-        if refused is not None:
-            return refused
+        if not self.host or len(host or ()) != 1:  # the common request has one non-empty Host: no call
+            refused = host_refusal(host)
+            if refused is not None:
+                return refused
         if upgrade_requested and (self.upgrade is None or self.upgrade.lower() != WEBSOCKET):
             return 403, ""  # only websocket upgrades are configured (Istio); CONNECT is not
         target = self.target

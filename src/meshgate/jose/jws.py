@@ -77,7 +77,6 @@ class ParsedJwt:
     token: str
     header: dict[str, Any]
     payload: dict[str, Any]
-    header_b64: str
     payload_b64: str  # as received; Envoy forwards exactly this in outputPayloadToHeader
     signing_input: bytes
     signature: bytes
@@ -122,29 +121,23 @@ def _decode(segment: str, status: JwtStatus) -> tuple[bytes, JwtStatus | None] |
 _HeaderInfo = tuple[dict[str, Any], str, str, JwtStatus | None]  # header, alg, kid, meshgate's refusal
 
 
-class HeaderMemo:
+class HeaderMemo(dict[str, _HeaderInfo | JwtStatus]):
     """Header segments already parsed: an issuer signs many tokens with one header, and its parse is pure.
 
-    Owned by whoever parses (an Authenticator), bounded: past `max_entries` the oldest entry goes.
+    Owned by whoever parses (an Authenticator), bounded: past `max_entries` the oldest entry goes. A dict, so
+    a hit costs what a dict lookup costs.
     """
 
-    __slots__ = ("_entries", "_max")
+    __slots__ = ("max_entries",)
 
     def __init__(self, max_entries: int = 1024) -> None:
-        self._entries: dict[str, _HeaderInfo | JwtStatus] = {}
-        self._max = max_entries
+        super().__init__()
+        self.max_entries = max_entries
 
-    def __len__(self) -> int:
-        return len(self._entries)
-
-    def parse(self, header_b64: str) -> _HeaderInfo | JwtStatus:
-        info = self._entries.get(header_b64)
-        if info is None:
-            info = _parse_header(header_b64)
-            if len(self._entries) >= self._max:
-                del self._entries[next(iter(self._entries))]
-            self._entries[header_b64] = info
-        return info
+    def remember(self, header_b64: str, info: _HeaderInfo | JwtStatus) -> None:
+        if len(self) >= self.max_entries:
+            del self[next(iter(self))]
+        self[header_b64] = info
 
 
 def _parse_header(header_b64: str) -> _HeaderInfo | JwtStatus:
@@ -194,7 +187,11 @@ def parse_jwt(token: str, headers: HeaderMemo | None = None) -> ParsedJwt | JwtS
         return split
     (header_b64, payload_b64, signature_b64), refusal = split
 
-    header_info = _parse_header(header_b64) if headers is None else headers.parse(header_b64)
+    header_info = None if headers is None else headers.get(header_b64)
+    if header_info is None:
+        header_info = _parse_header(header_b64)
+        if headers is not None:
+            headers.remember(header_b64, header_info)
     if isinstance(header_info, JwtStatus):
         return header_info
     header, alg, kid, header_refusal = header_info
@@ -243,7 +240,6 @@ def parse_jwt(token: str, headers: HeaderMemo | None = None) -> ParsedJwt | JwtS
         token=token,
         header=header,
         payload=payload,
-        header_b64=header_b64,
         payload_b64=payload_b64,
         signing_input=f"{header_b64}.{payload_b64}".encode(),  # verify.cc: the segments jwt.cc kept, one dot
         signature=signature,

@@ -25,17 +25,27 @@ Refusal = tuple[int, str]  # (status, body)
 
 
 class HeadReader:
-    """httptools callbacks for the request line and the header lines, mixed into a port's Protocol.
+    """httptools callbacks for a message's start, request line and header lines, mixed into a port's Protocol.
 
-    A port calls `start_head()` from its `on_message_begin`. Trailer fields arrive through `on_header`
-    too: a port that keeps the head's lines swaps `headers` for a new list when the head is complete.
+    `in_message` is true from a message's start until the port's `on_message_complete` clears it. Trailer
+    fields arrive through `on_header` too: a port that keeps the head's lines swaps `headers` for a new list
+    when the head is complete.
     """
 
+    in_message: bool
     url: bytes
     headers: list[tuple[bytes, bytes]]
     head_bytes: int
 
     def start_head(self) -> None:
+        """The state before any message (a port's constructor calls it)."""
+        self.in_message = False
+        self.url = b""
+        self.headers = []
+        self.head_bytes = 0
+
+    def on_message_begin(self) -> None:
+        self.in_message = True
         self.url = b""
         self.headers = []
         self.head_bytes = 0
