@@ -1,6 +1,6 @@
 """The ext_authz HTTP port reads request heads as the gateway does (server/http1.py), over a real socket.
 
-The same limits as Envoy's HTTP/1 codec and the gateway (tests/fronts/test_gateway_replies.py): more than
+The same limits as Envoy's HTTP/1 codec and the gateway (tests/gateway/test_gateway_replies.py): more than
 100 headers or more than 60 KiB of head → 431 (envoyproxy/envoy HttpProtocolOptions max_headers_count,
 HttpConnectionManager max_request_headers_kb), a transfer coding other than a lone `chunked` → 501, no Host
 or a repeated one → 400; each closes the connection. Mutations caught: the port without a header-count

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.fronts.conftest import DEMO_JWT, ServeProcess, mask_date, wait_until
+from tests.gateway.conftest import DEMO_JWT, ServeProcess, mask_date, wait_until
 from tests.security.conftest import LoopThread, RawUpstream, exchange
 from tests.support.jwks_server import JwksServer, ec_jwks
 from tests.support.servers import GatewayThread

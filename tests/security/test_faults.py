@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.fronts.conftest import (
+from tests.gateway.conftest import (
     DEMO_JWT,
     POLICY,
     RawClient,
@@ -56,7 +56,7 @@ def get(path: str, tok: str | None = None) -> bytes:
 
 
 def unauthorized(body: bytes, path: str = "/x") -> bytes:
-    """jwt_authn's 401 (filter.cc onComplete), as in tests/fronts/test_gateway_replies.py."""
+    """jwt_authn's 401 (filter.cc onComplete), as in tests/gateway/test_gateway_replies.py."""
     return (
         b'HTTP/1.1 401 Unauthorized\r\nwww-authenticate: Bearer realm="http://ex.com%b", error="invalid_token"\r\n'
         b"content-length: %d\r\ncontent-type: text/plain\r\n" % (path.encode(), len(body))

@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import pytest
-from tests.fronts.conftest import DEMO_JWT, RawClient, ServeProcess, get, rss_kib
+from tests.gateway.conftest import DEMO_JWT, RawClient, ServeProcess, get, rss_kib
 from tests.security.conftest import RawUpstream, exchange
 from tests.security.test_attacks_http import ATTACKS, FORWARDED
 

@@ -149,7 +149,7 @@ class Authenticator:
         With one provider Istio's requirement is requires_any[origins-0, allow_missing]: the provider
         reads its locations, finds this one token, verifies it, and the outcome is that token's status
         (never JWT_MISSED: there is a token). verify_rest has nothing left to check: the token is the
-        only one and it was just verified. tests/engine/test_authn_single.py pins both walks equal.
+        only one and it was just verified. tests/authn/test_authn_single.py pins both walks equal.
         """
         provider, loc = self.providers[0], self.locations[index]
         run = Run(self, (), keysets, now)

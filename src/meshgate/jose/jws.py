@@ -3,7 +3,7 @@
 Source: envoyproxy/envoy:source/common/jwt/jwt.cc Jwt::parseFromString and struct_utils.cc (GetString,
 GetUInt64, GetStringList). Numbers are protobuf doubles: `iat`/`nbf`/`exp` must be JSON numbers (not
 bools), negative or ≥ 2^64 → "out of range", a fraction truncated toward zero (RFC 7519 §2 NumericDate
-allows one). Every check, its order and status are Envoy's; each row is pinned in tests/engine/test_jws.py
+allows one). Every check, its order and status are Envoy's; each row is pinned in tests/jose/test_jws.py
 and asked of a real Envoy 1.40 in tests/parity/test_spelling.py and test_numeric_dates.py.
 
 meshgate refuses more (docs/security.md "JWS"), in two ways:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.fronts.conftest import spawn_serve
+from tests.gateway.conftest import spawn_serve
 from tests.support.jwks_server import ISTIO_JWKS, JwksServer, make_test_ca
 from tests.support.samples import SAMPLES
 

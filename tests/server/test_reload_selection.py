@@ -14,7 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from tests.fronts.test_reload_watch import AP, SETTLE_POLLS, Watched, counts, policy_names
+from tests.server.test_reload_watch import AP, SETTLE_POLLS, Watched, counts, policy_names
 
 from meshgate.config.load import files_to_load, load_paths
 from meshgate.server.reload import ConfigReloader

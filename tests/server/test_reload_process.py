@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import pytest
-from tests.fronts.conftest import DEMO_JWT, ISTIO_JWKS, POLICY, ROOT, RawClient, get, wait_until
+from tests.gateway.conftest import DEMO_JWT, ISTIO_JWKS, POLICY, ROOT, RawClient, get, wait_until
 
 RELOADED = "config reloaded from"
 TRAFFIC_S = 3.5  # more than three 1 s polls, and three 1 s access-log flushes

@@ -1,7 +1,7 @@
 """meshgate's safe answers on compact JWS (docs/security.md "JWS"), refused now or after Envoy's checks.
 
 "after": Envoy (jwt.cc, absl base64, protobuf JSON) parses the token, and the authenticator refuses it only
-once Envoy's own checks passed (so Envoy's answer wins where it refuses too: tests/engine/
+once Envoy's own checks passed (so Envoy's answer wins where it refuses too: tests/authn/
 test_authn_refusals.py). "now": refused at parse, as Envoy refuses the same bytes (`envoy-too`, asked of
 Envoy 1.40 in tests/parity/test_spelling.py) or for a size bound Envoy does not have.
 """
@@ -9,7 +9,7 @@ Envoy 1.40 in tests/parity/test_spelling.py) or for a size bound Envoy does not 
 from __future__ import annotations
 
 import pytest
-from tests.engine.test_jws import tok
+from tests.jose.test_jws import tok
 
 from meshgate.jose.b64 import MAX_NUMBER_CHARS, MAX_TOKEN_JSON_DEPTH
 from meshgate.jose.jws import ParsedJwt, parse_jwt

@@ -1,6 +1,6 @@
 """Every Wycheproof vector (C2SP/wycheproof testvectors_v1) decided by meshgate as Wycheproof says.
 
-Path under test: jose/jwks.py `parse_jwks` → jose/signature.py `verify()` (tests/engine/wycheproof_vectors.py).
+Path under test: jose/jwks.py `parse_jwks` → jose/signature.py `verify()` (tests/jose/wycheproof_vectors.py).
 `valid` → OK; `invalid` → any other status, never an exception; `acceptable` → the decision in
 ACCEPTABLE below, per flag (docs/security.md "Signature test vectors"). A failure lists every tcId that
 disagrees. Mutations caught, e.g.: PSS with the salt length recovered from the signature (cryptography's
@@ -14,7 +14,7 @@ import functools
 import json
 
 import pytest
-from tests.engine.wycheproof_vectors import (
+from tests.jose.wycheproof_vectors import (
     DATA,
     FILES,
     REFUSED,

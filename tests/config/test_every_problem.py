@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from tests.resources.helpers import problems
+from tests.config.helpers import problems
 
 from meshgate.config.load import load_text
 
@@ -26,7 +26,7 @@ DATA = Path(__file__).parent / "data"
 MANY = DATA / "many-problems.yaml"
 P = "invalid policy many.foo: "
 
-# tests/resources/data/many-problems.yaml: an AuthorizationPolicy with a bad enum, a wrong type, unknown
+# tests/config/data/many-problems.yaml: an AuthorizationPolicy with a bad enum, a wrong type, unknown
 # fields and istiod errors, then a RequestAuthentication with the same mix.
 MANY_EXPECTED = [
     (8, 'invalid value for spec.action: "ALLOWED" (expected one of ALLOW, DENY, AUDIT, CUSTOM)'),

@@ -9,7 +9,7 @@ a full memo cleared (the newest header would be gone too).
 from __future__ import annotations
 
 import pytest
-from tests.engine.test_jws import GOOD_HEADER, seg, tok
+from tests.jose.test_jws import GOOD_HEADER, seg, tok
 
 from meshgate.jose.jws import HeaderMemo, parse_jwt
 from meshgate.jose.status import JwtStatus as S

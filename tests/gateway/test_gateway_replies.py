@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from tests.fronts.conftest import DEMO_JWT, RawClient, Upstream, get, mask_date
+from tests.gateway.conftest import DEMO_JWT, RawClient, Upstream, get, mask_date
 
 BAD_TOKEN = "abc.def"
 JWT_BAD_FORMAT = b"Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections"

@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 import pytest
-from tests.fronts.conftest import DEMO_JWT, RawClient, Upstream, get
+from tests.gateway.conftest import DEMO_JWT, RawClient, Upstream, get
 from tests.support.jwks_server import make_test_ca
 
 UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")

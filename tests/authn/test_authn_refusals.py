@@ -10,7 +10,7 @@ it). Mutation caught: returning the refusal at parse (the forged rows would say 
 from __future__ import annotations
 
 import pytest
-from tests.engine.test_authn import ISS1, ISS2, JWK1, NOW, PEM1, URI1, req, run
+from tests.authn.test_authn import ISS1, ISS2, JWK1, NOW, PEM1, URI1, req, run
 from tests.support.jws_craft import forge, json_text, seg, sign_segments
 
 from meshgate.authn.authenticator import Authenticator

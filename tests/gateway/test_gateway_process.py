@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.fronts.conftest import (
+from tests.gateway.conftest import (
     DEMO_JWT,
     RawClient,
     ServeProcess,

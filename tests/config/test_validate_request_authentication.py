@@ -3,7 +3,7 @@
 Sources: istio/istio pkg/config/validation/validation.go (ValidateRequestAuthentication,
 validateJwtRule, validateWorkloadSelector, validatePolicyTargetReference; these errors carry no
 prefix), istio/api kubernetes/customresourcedefinitions.gen.yaml (CEL rules), docs/istio-semantics.md §6.
-The spec snippet starts at line 7 (tests/resources/helpers.py).
+The spec snippet starts at line 7 (tests/config/helpers.py).
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import json
 from pathlib import Path
 
 import pytest
-from tests.resources.helpers import problems
+from tests.config.helpers import problems
 
 RA = "RequestAuthentication"
 SAMPLE_JWKS = (Path(__file__).resolve().parents[2] / "src/meshgate/data/jwks.json").read_text()

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.fronts.conftest import DEMO_JWT, RawClient, ServeProcess, get, spawn_serve, wait_until
+from tests.gateway.conftest import DEMO_JWT, RawClient, ServeProcess, get, spawn_serve, wait_until
 from tests.support.seed import SAMPLES, SEED_JWKS_URI, SEED_RESOURCES
 
 from meshgate.cli.demo import another_issuers_token

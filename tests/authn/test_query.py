@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from tests.engine.test_authn import ISS1, JWK1, NOW, token
+from tests.authn.test_authn import ISS1, JWK1, NOW, token
 
 from meshgate.authn.query import removed_names, without_params
 from meshgate.config.model import JwtRule, RequestAuthentication

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.fronts.conftest import DEMO_JWT, RawClient, write_policy
+from tests.gateway.conftest import DEMO_JWT, RawClient, write_policy
 from tests.support.servers import Upstream
 
 from meshgate.config.model import Workload

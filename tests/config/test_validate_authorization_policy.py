@@ -8,7 +8,7 @@ CheckServiceAccount, CheckValidPathTemplate), docs/istio-semantics.md §5.5, §6
 from __future__ import annotations
 
 import pytest
-from tests.resources.helpers import problems
+from tests.config.helpers import problems
 
 AP = "AuthorizationPolicy"
 P = "invalid policy p.foo: "

@@ -14,7 +14,7 @@ import math
 from typing import Any
 
 import pytest
-from tests.engine.test_authn import ISS1, ISS2, JWK1, KEYS, NOW, PEM1, PEM2, URI1, URI3
+from tests.authn.test_authn import ISS1, ISS2, JWK1, KEYS, NOW, PEM1, PEM2, URI1, URI3
 
 from meshgate.authn.authenticator import Authenticator
 from meshgate.authn.result import AuthnResult

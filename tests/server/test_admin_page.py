@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from tests.extauthz.conftest import LoopThread, authz_options
-from tests.fronts.conftest import DEMO_JWT, ISTIO_JWKS, RawClient, get
+from tests.gateway.conftest import DEMO_JWT, ISTIO_JWKS, RawClient, get
 from tests.support.samples import SAMPLES
 from tests.support.servers import GatewayThread
 
