@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from meshgate.cli.options import add_serving_flags, add_workload_flags, parse_labels
-from meshgate.engine.options import PathNormalization
+from meshgate.cli.options import add_serving_flags, add_workload_flags, workload_fields
 from meshgate.extauthz.http_request import HTTP_MODES
 
 if TYPE_CHECKING:
@@ -34,21 +33,11 @@ def options_from_args(args: argparse.Namespace) -> AuthzServerOptions:
     from meshgate.extauthz.service import AuthzServerOptions
 
     return AuthzServerOptions(
-        config_paths=tuple(args.config),
+        **workload_fields(args),
         grpc=args.grpc,
         http=args.http,
-        namespace=args.namespace,
-        labels=parse_labels(args.labels),
-        root_namespace=args.root_namespace,
-        admin=args.admin,
-        trusted_proxies=args.trusted_proxies,
-        path_normalization=PathNormalization(args.path_normalization),
-        mesh_config=args.mesh_config,
         http_path_prefix=args.http_path_prefix,
         http_mode=args.http_mode,
-        jwks_min_refresh=args.jwks_min_refresh,
-        ca_file=args.ca_file,
-        access_log_format=args.access_log_format,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from meshgate.config.model import DEFAULT_ROOT_NAMESPACE
 from meshgate.engine.options import PathNormalization
@@ -63,3 +64,20 @@ def add_serving_flags(p: argparse.ArgumentParser, access_log_formats: list[str])
         metavar="FILE",
         help="Istio mesh config whose `extensionProviders` serve CUSTOM policies",
     )
+
+
+def workload_fields(args: argparse.Namespace) -> dict[str, Any]:
+    """The WorkloadOptions fields (server/options.py) both serving commands read from their flags."""
+    return {
+        "config_paths": tuple(args.config),
+        "namespace": args.namespace,
+        "labels": parse_labels(args.labels),
+        "root_namespace": args.root_namespace,
+        "admin": args.admin,
+        "trusted_proxies": args.trusted_proxies,
+        "path_normalization": PathNormalization(args.path_normalization),
+        "jwks_min_refresh": args.jwks_min_refresh,
+        "ca_file": args.ca_file,
+        "access_log_format": args.access_log_format,
+        "mesh_config": args.mesh_config,
+    }

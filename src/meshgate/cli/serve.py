@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from meshgate.cli.options import add_serving_flags, add_workload_flags, parse_labels
-from meshgate.engine.options import PathNormalization
+from meshgate.cli.options import add_serving_flags, add_workload_flags, workload_fields
 
 if TYPE_CHECKING:
     from meshgate.gateway.serve import ServeOptions
@@ -30,23 +29,13 @@ def options_from_args(args: argparse.Namespace) -> ServeOptions:
     from meshgate.gateway.serve import ServeOptions
 
     return ServeOptions(
-        config_paths=tuple(args.config),
+        **workload_fields(args),
         listen=args.listen,
         upstream=args.upstream,
-        namespace=args.namespace,
-        labels=parse_labels(args.labels),
-        root_namespace=args.root_namespace,
-        admin=args.admin,
         workers=args.workers,
-        trusted_proxies=args.trusted_proxies,
-        path_normalization=PathNormalization(args.path_normalization),
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         upstream_timeout=args.upstream_timeout,
-        jwks_min_refresh=args.jwks_min_refresh,
-        ca_file=args.ca_file,
-        access_log_format=args.access_log_format,
-        mesh_config=args.mesh_config,
     )
 
 

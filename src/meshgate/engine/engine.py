@@ -60,7 +60,7 @@ class Engine:
         rules = tuple(rule for ra in self.request_authentications for rule in ra.jwt_rules)
         kept: Authenticator | None = previous.authenticator if previous is not None else None
         if kept is None or kept.rules != rules or verified_tokens not in (None, kept.verified_tokens):
-            kept = Authenticator(rules, self.options.token_cache_size, verified_tokens)
+            kept = Authenticator(rules, self.options.memo_entries, verified_tokens)
         self.authenticator: Authenticator = kept
         self.authorizer = Authorizer(self.authorization_policies, self.options.custom_providers)
 

@@ -25,28 +25,17 @@ FLUSH_INTERVAL_S = 1.0  # Envoy's access_log_flush_interval default
 class Finished(Protocol):
     """What the log reads of a finished exchange (gateway/transfer.py Transfer)."""
 
-    @property
-    def req(self) -> RequestHead: ...
-    @property
-    def decision(self) -> Decision | None: ...
-    @property
-    def start(self) -> float: ...
-    @property
-    def status(self) -> int: ...
-    @property
-    def flags(self) -> str: ...
-    @property
-    def bytes_in(self) -> int: ...
-    @property
-    def bytes_out(self) -> int: ...
-    @property
-    def service_ms(self) -> int | None: ...
-    @property
-    def up_start(self) -> float: ...
-    @property
-    def xff(self) -> bytes | None: ...
-    @property
-    def request_id(self) -> bytes | None: ...
+    req: RequestHead
+    decision: Decision | None
+    start: float
+    status: int
+    flags: str
+    bytes_in: int
+    bytes_out: int
+    service_ms: int | None
+    up_start: float
+    xff: bytes | None
+    request_id: bytes | None
 
 
 def record(exchange: Finished, ctx: GatewayContext, peer_ip: str) -> None:
