@@ -131,14 +131,13 @@ class ExtAuthzDecider:
     def record(self, req: ExtAuthzRequest, decision: Decision, started: float, protocol: str) -> None:
         """Count the answer and write one access-log line for the original request."""
         duration = time.perf_counter() - started
+        start = self.state.clock() - duration
         self.state.metrics.observe_request(decision, decision.status, duration)
         attrs = req.attrs
-        self.state.decisions.append(
-            (time.time() - duration, "ext_authz", attrs.method, attrs.path, decision.status, decision)
-        )
+        self.state.decisions.append((start, "ext_authz", attrs.method, attrs.path, decision.status, decision))
         self.state.access_log.log(
             AccessLogEntry(
-                start_time=time.time() - duration,
+                start_time=start,
                 method=attrs.method,
                 path=attrs.path,
                 protocol=protocol,

@@ -24,7 +24,7 @@ meshgate refuses more (docs/security.md "JWS"), in two ways:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from meshgate.jose.b64 import b64url_decode, b64url_decode_strict, load_token_json
 from meshgate.jose.status import JwtStatus
@@ -118,7 +118,13 @@ def _decode(segment: str, status: JwtStatus) -> tuple[bytes, JwtStatus | None] |
     return status if raw is None else (raw, status)
 
 
-_HeaderInfo = tuple[dict[str, Any], str, str, JwtStatus | None]  # header, alg, kid, meshgate's refusal
+class _HeaderInfo(NamedTuple):
+    """What a header segment tells, parsed once per distinct segment."""
+
+    header: dict[str, Any]
+    alg: str
+    kid: str
+    refusal: JwtStatus | None  # meshgate's (not canonical base64url, `crit`, a nested token)
 
 
 class HeaderMemo(dict[str, _HeaderInfo | JwtStatus]):
@@ -162,7 +168,7 @@ def _parse_header(header_b64: str) -> _HeaderInfo | JwtStatus:
         return _S.JWT_HEADER_BAD_KID
     if refusal is None and (CRIT_HEADER in header or _nested(header.get("cty"))):
         refusal = _S.JWT_HEADER_PARSE_ERROR_BAD_JSON
-    return header, alg, kid, refusal
+    return _HeaderInfo(header, alg, kid, refusal)
 
 
 def _nested(cty: Any) -> bool:

@@ -1,31 +1,55 @@
 """The last decisions, for the admin page: a bounded ring the fronts append to, read when a page renders.
 
-The fronts add one tuple per finished request (`(start, front, method, path, status, decision)`) with
-`deque.append` — no formatting on the request path; reasons are put into words, and anything shaped
-like a token is blanked, only when a page asks. The token itself is never stored apart from the path.
+The fronts add one tuple per finished request (`(start, front, method, path, status, decision)`, the order
+of `Recent`) with `deque.append` — no formatting and no record built on the request path; the page reads
+them back as `Recent` records, puts reasons into words and blanks anything shaped like a token. The token
+itself is never stored apart from the path.
 """
 
 from __future__ import annotations
 
 import re
 from collections import deque
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from typing import NamedTuple
 
 from meshgate.engine.decision import Decision
 
 RING_SIZE = 200
-Recent = tuple[float, str, str, str, int, Decision | None]  # start, front, method, path, status, decision
+Entry = tuple[float, str, str, str, int, Decision | None]  # what a front appends: Recent's fields, in order
+
+
+class Recent(NamedTuple):
+    """One finished request as the admin page shows it."""
+
+    start: float  # epoch seconds
+    front: str  # "gateway" or "ext_authz"
+    method: str
+    path: str  # as received
+    status: int
+    decision: Decision | None  # None: refused before any policy ran
+
+
 POLICY_ID = re.compile(r"ns\[(?P<ns>[^\]]*)\]-policy\[(?P<name>[^\]]*)\]-rule\[(?P<rule>\d+)\]")
 # Three base64url runs joined by dots: a compact JWS/JWT (RFC 7515 §7.1), however it got into the text.
 JWT_SHAPED = re.compile(r"[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]{8,}\.[A-Za-z0-9_-]*")
 TOKEN_MARK = "[token]"
 
 
-class DecisionRing(deque[Recent]):
+class DecisionRing(deque[Entry]):
     """`append` is deque's own (O(1), the oldest drops out past `maxlen`)."""
 
     def __init__(self, size: int = RING_SIZE) -> None:
         super().__init__(maxlen=size)
+
+    def records(self) -> Iterator[Recent]:
+        """Every request kept, oldest first, as records."""
+        return map(Recent._make, list(self))
+
+    def newest_first(self, limit: int | None = None) -> Iterator[Recent]:
+        """The last `limit` requests (every one kept by default), newest first, as records."""
+        entries = list(self)
+        return map(Recent._make, reversed(entries if limit is None else entries[-limit:]))
 
 
 def policy_words(text: str) -> str:

@@ -70,8 +70,8 @@ def render_counters(state: ServingState) -> str:
 
 def _by_reason(state: ServingState) -> str:
     counts: dict[tuple[bool, str], int] = {}
-    for _start, _front, _method, _path, status, decision in list(state.decisions):
-        key = (bool(decision is not None and decision.allowed), reason_words(decision, status))
+    for r in state.decisions.records():
+        key = (bool(r.decision is not None and r.decision.allowed), reason_words(r.decision, r.status))
         counts[key] = counts.get(key, 0) + 1
     if not counts:
         return ""
@@ -89,14 +89,14 @@ def _by_reason(state: ServingState) -> str:
 def render_decisions(state: ServingState) -> str:
     params = token_params(state)
     rows = []
-    for start, front, method, path, status, decision in reversed(list(state.decisions)[-SHOWN_DECISIONS:]):
-        allowed = decision is not None and decision.allowed
-        stamp = time.strftime("%H:%M:%S", time.gmtime(start)) + f".{int(start * 1000) % 1000:03d}"
+    for r in state.decisions.newest_first(SHOWN_DECISIONS):
+        allowed = r.decision is not None and r.decision.allowed
+        stamp = time.strftime("%H:%M:%S", time.gmtime(r.start)) + f".{int(r.start * 1000) % 1000:03d}"
         rows.append(
-            f'<tr class="{"ok" if allowed else "bad"}"><td class=mono>{stamp}</td><td>{escape(front)}</td>'
-            f'<td class=mono>{escape(method)}</td><td class="mono path">{escape(redact(path, params))}</td>'
-            f'<td class=num><span class="status {"ok" if allowed else "bad"}">{status}</span></td>'
-            f"<td>{escape(reason_words(decision, status))}</td></tr>"
+            f'<tr class="{"ok" if allowed else "bad"}"><td class=mono>{stamp}</td><td>{escape(r.front)}</td>'
+            f'<td class=mono>{escape(r.method)}</td><td class="mono path">{escape(redact(r.path, params))}</td>'
+            f'<td class=num><span class="status {"ok" if allowed else "bad"}">{r.status}</span></td>'
+            f"<td>{escape(reason_words(r.decision, r.status))}</td></tr>"
         )
     body = "".join(rows) or '<tr><td colspan=6 class="muted">No request yet.</td></tr>'
     return (

@@ -37,16 +37,16 @@ def decisions_json(state: ServingState) -> list[dict[str, Any]]:
     params = token_params(state)
     return [
         {
-            "time": start,
-            "front": front,
-            "method": method,
-            "path": redact(path, params),
-            "status": status,
-            "allowed": bool(decision is not None and decision.allowed),
-            "reason": reason_words(decision, status),
-            "policy": decision.trace.authz.policy_id if decision is not None else None,
+            "time": r.start,
+            "front": r.front,
+            "method": r.method,
+            "path": redact(r.path, params),
+            "status": r.status,
+            "allowed": bool(r.decision is not None and r.decision.allowed),
+            "reason": reason_words(r.decision, r.status),
+            "policy": r.decision.trace.authz.policy_id if r.decision is not None else None,
         }
-        for start, front, method, path, status, decision in reversed(list(state.decisions))
+        for r in state.decisions.newest_first()
     ]
 
 
