@@ -108,6 +108,20 @@ class RawH2:
                 frame.decoded = self.decoder.decode(bytes(frame.data), raw=False)  # type: ignore[attr-defined]
             self.frames.append(frame)
 
+    def peer_closed(self) -> bool:
+        """The server has closed (FIN or RST), seen without reading: Linux TCP_INFO's state byte is
+        CLOSE_WAIT (8) or CLOSE (7). For floods, where reading would drain what the server must not flush."""
+        state = self.sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_INFO, 1)[0]
+        return state in (7, 8)
+
+    def wait_peer_closed(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while not self.peer_closed():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
     def wait_closed(self, timeout: float = 3.0) -> bool:
         self.read(timeout=timeout)
         return self.closed
