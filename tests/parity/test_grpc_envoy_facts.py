@@ -25,10 +25,13 @@ from tests.support.grpc_servers import (
     call_stream,
     call_unary,
     channel,
+    grpc_frame,
+    grpc_headers,
+    grpc_messages,
     health_request,
     health_status,
 )
-from tests.support.h2_client import H2Client, grpc_frame, grpc_headers, grpc_messages
+from tests.support.h2_client import H2Client
 from tests.support.h2_facts import (
     DENIED,
     GRPC_HOST,

@@ -16,7 +16,8 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from hyperframe.frame import SettingsFrame, WindowUpdateFrame
-from tests.support.h2_client import H2Client, grpc_frame, grpc_headers
+from tests.support.grpc_servers import grpc_frame, grpc_headers
+from tests.support.h2_client import H2Client
 from tests.support.h2_facts import DEMO_JWT, GRPC_HOST, HEALTH_CHECK
 from tests.support.h2_hostile import PROBES, Outcome, Probe, observe
 from tests.support.h2_ingress import IngressRig

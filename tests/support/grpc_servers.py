@@ -13,11 +13,13 @@ reached by the ingress):
 
 `call_unary` / `call_stream` call through a real grpcio channel (plaintext or TLS with a test CA) and return
 an `Outcome` — the status code, details, trailing metadata and messages — whatever the status.
+`grpc_headers` / `grpc_frame` / `grpc_messages` speak gRPC's wire format for raw HTTP/2 clients (h2_client.py).
 """
 
 from __future__ import annotations
 
 import json
+import struct
 import time
 from collections.abc import Iterator, Sequence
 from concurrent import futures
@@ -182,3 +184,27 @@ def health_request(service: str = "") -> bytes:
 
 def health_status(message: bytes) -> int:
     return int(health_pb2.HealthCheckResponse.FromString(message).status)
+
+
+# --- gRPC on the wire (for raw HTTP/2 clients) --------------------------------------------------------
+def grpc_headers(token: str | None = None, extra: Sequence[tuple[str, str]] = ()) -> list[tuple[str, str]]:
+    """The headers a gRPC client sends after the pseudo-headers (grpc-go/grpcio order), token in metadata."""
+    out = [("content-type", "application/grpc"), ("te", "trailers")]
+    if token is not None:
+        out.append(("authorization", f"Bearer {token}"))
+    return out + list(extra)
+
+
+def grpc_frame(message: bytes) -> bytes:
+    """One length-prefixed gRPC message (uncompressed)."""
+    return struct.pack(">BI", 0, len(message)) + message
+
+
+def grpc_messages(data: bytes) -> list[bytes]:
+    """The length-prefixed messages in a gRPC body."""
+    out, i = [], 0
+    while i + 5 <= len(data):
+        (length,) = struct.unpack(">I", data[i + 1 : i + 5])
+        out.append(data[i + 5 : i + 5 + length])
+        i += 5 + length
+    return out

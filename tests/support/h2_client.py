@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import socket
 import ssl
-import struct
 import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
@@ -138,8 +137,6 @@ class H2Client:
         if trailers is not None:
             self.conn.send_headers(sid, list(trailers), end_stream=True)
             self._flush()
-        elif end_stream and not only_headers and not body:
-            self.send_data(sid, b"", end_stream=True)
         return sid
 
     def send_data(self, stream_id: int, data: bytes, end_stream: bool = False) -> None:
@@ -279,27 +276,3 @@ class H2Client:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-# --- gRPC over the client ------------------------------------------------------------------------
-def grpc_headers(token: str | None = None, extra: Sequence[tuple[str, str]] = ()) -> Headers:
-    """The headers a gRPC client sends after the pseudo-headers (grpc-go/grpcio order), token in metadata."""
-    out = [("content-type", "application/grpc"), ("te", "trailers")]
-    if token is not None:
-        out.append(("authorization", f"Bearer {token}"))
-    return out + list(extra)
-
-
-def grpc_frame(message: bytes) -> bytes:
-    """One length-prefixed gRPC message (uncompressed)."""
-    return struct.pack(">BI", 0, len(message)) + message
-
-
-def grpc_messages(data: bytes) -> list[bytes]:
-    """The length-prefixed messages in a gRPC body."""
-    out, i = [], 0
-    while i + 5 <= len(data):
-        (length,) = struct.unpack(">I", data[i + 1 : i + 5])
-        out.append(data[i + 5 : i + 5 + length])
-        i += 5 + length
-    return out
