@@ -1,6 +1,6 @@
 """What istiod sends Envoy for a set of Istio security resources: jwt_authn and RBAC filter configs.
 
-Built from meshgate's own parsed resources (`meshgate.resources.model`), so a parity test loads one YAML
+Built from meshgate's own parsed resources (`meshgate.config.model`), so a parity test loads one YAML
 text and gives the very same policies to Envoy and to meshgate. Mirrors (read, not copied):
 - `istio/istio:pilot/pkg/security/authn/policy_applier.go` convertToEnvoyJwtConfig: rules sorted by issuer,
   providers `origins-<i>`, `payload_in_metadata: payload`, `forward = forwardOriginalToken`, space-delimited
