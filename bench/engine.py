@@ -24,9 +24,7 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from meshgate.engine.attributes import RequestAttributes, build_headers
-from meshgate.engine.engine import Engine
-from meshgate.resources.model import (
+from meshgate.config.model import (
     Action,
     AuthorizationPolicy,
     JwtRule,
@@ -37,7 +35,9 @@ from meshgate.resources.model import (
     Source,
     Workload,
 )
-from meshgate.tokens import sign_token
+from meshgate.engine.attributes import RequestAttributes, build_headers
+from meshgate.engine.engine import Engine
+from meshgate.jose.mint import sign_token
 
 DATA = Path(__file__).resolve().parents[1] / "src" / "meshgate" / "data"
 ISSUER = "testing@secure.istio.io"

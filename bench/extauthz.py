@@ -29,7 +29,7 @@ if str(ROOT) not in sys.path:  # run as a script: make `bench.*` importable
 from bench import procs, seed, wrk_driver  # noqa: E402
 
 AUTHZ_MAIN = (
-    "import sys; from meshgate.fronts.authz_server import AuthzServerOptions, authz_server_main; "
+    "import sys; from meshgate.extauthz.service import AuthzServerOptions, authz_server_main; "
     "sys.exit(authz_server_main(AuthzServerOptions(config_paths=(sys.argv[1],), grpc=sys.argv[2], "
     "http=sys.argv[3], admin=sys.argv[4], namespace='istio-system', labels={'istio': 'ingressgateway'})))"
 )
@@ -42,8 +42,8 @@ async def grpc_load(
     import grpc
     from envoy.service.auth.v3 import external_auth_pb2_grpc
 
+    from meshgate.custom.grpc_client import check_request
     from meshgate.engine.attributes import RequestAttributes, build_headers
-    from meshgate.fronts.extauthz_grpc import check_request
 
     headers = build_headers([("host", "bench.example"), ("authorization", f"Bearer {token}")])
     request = check_request(RequestAttributes("GET", "/", "bench.example", headers=headers))

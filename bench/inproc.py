@@ -30,13 +30,14 @@ if str(ROOT) not in sys.path:
 sys.path.insert(0, str(ROOT / "src"))
 
 from bench import seed  # noqa: E402
-from meshgate.fronts.gateway import GatewayContext, GatewayProtocol  # noqa: E402
-from meshgate.fronts.serve import ServeOptions, load_config  # noqa: E402
-from meshgate.fronts.state import ServingState  # noqa: E402
-from meshgate.fronts.upstream import UpstreamConnection, UpstreamPool, UpstreamTarget  # noqa: E402
-from meshgate.jwks.store import KeyStore  # noqa: E402
-from meshgate.observability.access_log import AccessLog  # noqa: E402
-from meshgate.observability.metrics import Metrics  # noqa: E402
+from meshgate.gateway.context import GatewayContext  # noqa: E402
+from meshgate.gateway.protocol import GatewayProtocol  # noqa: E402
+from meshgate.gateway.serve import ServeOptions, load_config  # noqa: E402
+from meshgate.gateway.upstream import UpstreamConnection, UpstreamPool, UpstreamTarget  # noqa: E402
+from meshgate.keystore.store import KeyStore  # noqa: E402
+from meshgate.server.access_log import AccessLog  # noqa: E402
+from meshgate.server.metrics import Metrics  # noqa: E402
+from meshgate.server.state import ServingState  # noqa: E402
 
 RESPONSE = (
     b"HTTP/1.1 200 OK\r\nServer: nginx/1.22.1\r\nDate: Mon, 07 Dec 2026 07:04:51 GMT\r\n"

@@ -1,5 +1,5 @@
 """`python -m meshgate` is the `meshgate` console script."""
 
-from meshgate.cli import main
+from meshgate.cli.main import main
 
 raise SystemExit(main())

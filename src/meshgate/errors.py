@@ -1,8 +1,15 @@
-"""Configuration and usage errors. Request outcomes are never exceptions (see engine/status.py)."""
+"""Configuration and usage errors, and what every command's exit status means.
+
+Request outcomes are never exceptions: they are decisions (engine/decision.py).
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+
+EXIT_OK = 0  # valid, allowed, every case passed, stopped on request
+EXIT_FAILED = 1  # invalid (validate), denied (check), a case failed (test), a worker died (serve)
+EXIT_USAGE = 2  # bad usage, or a configuration, key set or test file that cannot be loaded
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,8 +28,7 @@ class Problem:
 
 @dataclass(frozen=True, slots=True)
 class SourceRef:
-    """Where a resource came from, for `file:line` messages and `/config_dump` (defined here, below both
-    resources/ and routing/, so the models of each can carry one)."""
+    """Where a resource came from, for `file:line` messages and `/config_dump`."""
 
     file: str = "<memory>"
     line: int = 1

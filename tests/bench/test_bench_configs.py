@@ -2,7 +2,7 @@
 
 Fast checks: Envoy's own `--mode validate`, `nginx -t`, the istiod-shaped fields of the Envoy config,
 the seed YAML and tokens, wrk's command lines and result parsing, the ratio line. Two e2e rows start
-real servers on loopback: Envoy answering the seed (istio-semantics.md §0) and both wrk Lua scripts.
+real servers on loopback: Envoy answering the seed (docs/istio-semantics.md §1) and both wrk Lua scripts.
 """
 
 from __future__ import annotations
@@ -322,7 +322,7 @@ def upstream_port(tmp_path: Path) -> Iterator[int]:
 @needs_envoy
 @needs_nginx
 def test_envoy_answers_the_seed(tmp_path: Path, upstream_port: int) -> None:
-    """istio-semantics.md §0: no token → 403 RBAC, unknown issuer → 401, demo.jwt → 200."""
+    """docs/istio-semantics.md §1: no token → 403 RBAC, unknown issuer → 401, demo.jwt → 200."""
     port = procs.free_port()
     config = _bootstrap(listen=port, upstream=upstream_port, admin=procs.free_port())
     path = envoy_config.write(tmp_path / "envoy.json", config)

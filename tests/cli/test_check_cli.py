@@ -1,4 +1,4 @@
-"""`meshgate check` on the seed's two policies (engine issue, must show 3; issue 10, item 8), with a real
+"""`meshgate check` on the seed's two policies, with a real
 JWKS server: examples/seed (ALLOW requestPrincipals, namespace default, app=frontend) and Istio's ingress
 variant examples/ingress-deny (DENY notRequestPrincipals ["*"] in istio-system) — the same three answers,
 decided by different rules (the trace says which)."""

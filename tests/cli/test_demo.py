@@ -1,8 +1,7 @@
 """`meshgate demo`: it prints the seed (examples/seed, only its jwksUri moved to loopback, and says so),
 then three curl commands that, run as printed, give the seed's answers — the ones a real Envoy 1.40 gives
 with jwt_authn + RBAC as istiod configures them: 403 `RBAC: access denied` (no token: the ALLOW rule's
-requestPrincipals do not match), 401 `Jwt issuer is not configured`, 200 `Hello World! /` (issue 10,
-item 8; gateway issue, must show 2)."""
+requestPrincipals do not match), 401 `Jwt issuer is not configured`, 200 `Hello World! /`."""
 
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from meshgate.demo import SEED_FILES, SEED_JWKS_URI
+from meshgate.cli.demo import SEED_FILES, SEED_JWKS_URI
 
 SEED = Path(__file__).resolve().parents[2] / "examples" / "seed"
 PACKAGED = Path(__file__).resolve().parents[2] / "src" / "meshgate" / "data"

@@ -10,8 +10,8 @@ from pathlib import Path
 
 import pytest
 
-from meshgate.engine.jws import ParsedJwt, parse_jwt
-from meshgate.tokens import jwk_thumbprint
+from meshgate.jose.jws import ParsedJwt, parse_jwt
+from meshgate.jose.mint import jwk_thumbprint
 
 
 def meshgate(*args: str) -> subprocess.CompletedProcess[str]:

@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
+from meshgate.config.load import load_text
 from meshgate.engine.attributes import RequestAttributes, build_headers
 from meshgate.engine.engine import Engine
 from meshgate.engine.options import EngineOptions
 from meshgate.engine.remote_ip import remote_ip
-from meshgate.resources.load import load_text
-from meshgate.tokens import generate_key, sign_token
+from meshgate.jose.mint import generate_key, sign_token
 
 NOW = 1_700_000_000
 ISS = "https://issuer.example"

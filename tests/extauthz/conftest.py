@@ -17,7 +17,7 @@ import pytest
 from aiohttp import web
 from tests.golden.harness import WORKLOAD
 
-from meshgate.fronts.authz_server import AuthzServer, AuthzServerOptions
+from meshgate.extauthz.service import AuthzServer, AuthzServerOptions
 
 T = TypeVar("T")
 

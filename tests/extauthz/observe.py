@@ -16,13 +16,13 @@ from tests.golden.harness import Observed, attributes_for
 from meshgate.engine.attributes import RequestAttributes
 from meshgate.engine.options import PathNormalization
 from meshgate.engine.pathnorm import normalize_path
-from meshgate.fronts.authz_server import AuthzServer
+from meshgate.extauthz.service import AuthzServer
 
 PINNED_UPSTREAM = frozenset({"x-jwt-payload"})  # as tests/golden/harness.observe_engine
 
 
 def envoy_forwarded_path(case: GoldenCase) -> str | None:
-    """The path Envoy's HCM forwards: `normalize_path` only, Istio's BASE (istio-semantics.md §4.1)."""
+    """The path Envoy's HCM forwards: `normalize_path` only, Istio's BASE (docs/istio-semantics.md §7)."""
     return normalize_path(case.path, PathNormalization.BASE)
 
 
@@ -46,7 +46,7 @@ def observe_grpc(server: AuthzServer, case: GoldenCase) -> Observed:
     import grpc
     from envoy.service.auth.v3 import external_auth_pb2_grpc
 
-    from meshgate.fronts.extauthz_grpc import check_request
+    from meshgate.custom.grpc_client import check_request
 
     attrs: RequestAttributes = attributes_for(case)
     with grpc.insecure_channel(f"127.0.0.1:{server.grpc_port}") as channel:

@@ -1,4 +1,4 @@
-"""CheckRequest / forwarded headers → RequestAttributes, and the per-request workload (issue 5)."""
+"""CheckRequest / forwarded headers → RequestAttributes, and the per-request workload."""
 
 from __future__ import annotations
 
@@ -6,14 +6,14 @@ import pytest
 from tests.extauthz.conftest import needs_grpc
 
 from meshgate.engine.attributes import RequestAttributes, build_headers
-from meshgate.fronts.extauthz_attributes import (
+from meshgate.extauthz.attributes import (
     ExtAuthzRequest,
     WorkloadOverride,
     attributes_from_check,
     parse_labels,
     workload_override,
 )
-from meshgate.fronts.extauthz_http_request import HttpMode, RefusedRequest, read_http_request
+from meshgate.extauthz.http_request import HttpMode, RefusedRequest, read_http_request
 
 PEER = "10.0.0.7"
 
@@ -182,7 +182,7 @@ def test_http_workload_and_problems(
 def test_http_mode_refuses_a_request_without_its_headers(
     mode: HttpMode, headers: list[tuple[str, str]], missing: str
 ) -> None:
-    """Not decided as `/`: a 400 naming what the proxy should have set (extauthz_http_request.py)."""
+    """Not decided as `/`: a 400 naming what the proxy should have set (extauthz/http_request.py)."""
     req = read_http_request("GET", "/x", [("host", "h"), *headers], PEER, 9192, "", mode)
     assert isinstance(req, RefusedRequest)
     decision = req.decision

@@ -1,5 +1,5 @@
 """Istio CUSTOM action, client side: `apply_custom` asks the provider and combines its answer with the
-engine's (istio-semantics.md §3.14; istio/api config.proto EnvoyExternalAuthorizationHttpProvider)."""
+engine's (docs/istio-semantics.md §5.9; istio/api config.proto EnvoyExternalAuthorizationHttpProvider)."""
 
 from __future__ import annotations
 
@@ -13,10 +13,13 @@ from aiohttp import web
 from tests.extauthz.conftest import LoopThread, free_port, needs_grpc, start_authz
 from tests.golden.cases import OTHER_ISSUER_JWT, SEED_YAML
 
+from meshgate.authn.result import AuthnTrace
+from meshgate.authz.result import AuthzTrace
+from meshgate.custom.apply import apply_custom
+from meshgate.custom.mesh_config import ExtAuthzProvider
+from meshgate.custom.providers import CustomProviders
 from meshgate.engine.attributes import RequestAttributes, build_headers
-from meshgate.engine.decision import AuthnTrace, AuthzTrace, Decision, Trace, UpstreamEdits
-from meshgate.fronts.custom_provider import CustomProviders, apply_custom
-from meshgate.fronts.mesh_config import ExtAuthzProvider
+from meshgate.engine.decision import Decision, Trace, UpstreamEdits
 
 TRACE = Trace(AuthnTrace("verified"), AuthzTrace("allowed", action="CUSTOM"), path="/a/b")
 ENGINE_ALLOWS = Decision(
@@ -27,9 +30,17 @@ ENGINE_ALLOWS = Decision(
     UpstreamEdits("/a/b", ("authorization",), (("x-jwt-payload", "p"),)),
     TRACE,
     custom_provider="ext",
+    path="/a/b",
 )
 ENGINE_401 = Decision(
-    False, 401, "Jwt is expired", (("www-authenticate", "Bearer"),), None, TRACE, custom_provider="ext"
+    False,
+    401,
+    "Jwt is expired",
+    (("www-authenticate", "Bearer"),),
+    None,
+    TRACE,
+    custom_provider="ext",
+    path="/a/b",
 )
 ATTRS = RequestAttributes(
     "POST",

@@ -1,7 +1,7 @@
-"""Issue 5, must show (3): a real Envoy 1.40 with the ext_authz gRPC filter pointing at meshgate
+"""A real Envoy 1.40 with the ext_authz gRPC filter pointing at meshgate
 (deploy/envoy/envoy-extauthz.yaml, run as is): the seed flow gives the seed's answers, and a denial's bytes
 are laid out as Envoy's own jwt_authn local reply (www-authenticate, content-length, content-type, date,
-server — fronts/local_reply.py)."""
+server — gateway/local_reply.py)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Issue 5, must show (1): the golden decision table gives identical answers through the engine, `serve`,
+"""The golden decision table gives identical answers through the engine, `serve`,
 the gRPC ext_authz front and the HTTP ext_authz front (Envoy HTTP mode and nginx auth_request style)."""
 
 from __future__ import annotations
@@ -12,13 +12,13 @@ from tests.extauthz.observe import envoy_forwarded_path, observe_grpc, observe_h
 from tests.golden.cases import CASES, GoldenCase
 from tests.golden.harness import Observed, expected, observe_engine
 
-from meshgate.fronts.authz_server import AuthzServer
+from meshgate.extauthz.service import AuthzServer
 
 Observer = Callable[[AuthzServer, GoldenCase], Observed]
 
 
 def _serve_observer() -> Callable[[GoldenCase], Observed] | None:
-    """`serve`'s observe function, owned by the gateway's tests (task D), when it exists."""
+    """`serve`'s observe function, owned by the gateway's tests, when it exists."""
     try:
         from tests.golden.harness import observe_serve  # type: ignore[attr-defined]
     except ImportError:

@@ -1,8 +1,8 @@
-"""`authz-server --http-mode` end to end over loopback sockets (issue 10, item 7).
+"""`authz-server --http-mode` end to end over loopback sockets (docs/extauthz.md).
 
 One policy that a spoofed header would flip: GET app.example /public/* is allowed, and so is anything
 from 203.0.113.7; the rest is `403 RBAC: access denied`. Each mode reads only the headers its caller sets
-(fronts/extauthz_http_request.py): `envoy` the request line as Envoy's HTTP ext_authz client sends it
+(extauthz/http_request.py): `envoy` the request line as Envoy's HTTP ext_authz client sends it
 (envoyproxy/envoy source/extensions/filters/common/ext_authz/ext_authz_http_impl.cc), `nginx`
 X-Original-URI/-Method (deploy/nginx/meshgate-authz.conf), `forward-auth` Traefik's X-Forwarded-Method/
 -Proto/-Host/-Uri (traefik/traefik pkg/middlewares/auth/forward.go), `auto` either. A mode's required
@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 from tests.extauthz.conftest import LoopThread, start_authz
 
-from meshgate.fronts.authz_server import AuthzServer
-from meshgate.fronts.extauthz_http_request import HTTP_MODES
+from meshgate.extauthz.http_request import HTTP_MODES
+from meshgate.extauthz.service import AuthzServer
 
 MODES_YAML = """\
 apiVersion: security.istio.io/v1
@@ -243,8 +243,9 @@ def test_a_refused_request_keeps_the_connection_usable(servers: dict[str, int]) 
 
 def test_cli_passes_the_mode(tmp_path: Path) -> None:
     """`--http-mode` reaches the options the server is built from (it was parsed and dropped)."""
-    from meshgate.cli import _build_parser, authz_options_from_args
+    from meshgate.cli.authz_server import options_from_args
+    from meshgate.cli.main import build_parser
 
     for mode in HTTP_MODES:
-        args = _build_parser().parse_args(["authz-server", "-c", str(tmp_path), "--http-mode", mode])
-        assert authz_options_from_args(args).http_mode == mode
+        args = build_parser().parse_args(["authz-server", "-c", str(tmp_path), "--http-mode", mode])
+        assert options_from_args(args).http_mode == mode

@@ -1,4 +1,4 @@
-"""A real Envoy 1.40 with the HTTP ext_authz filter in front of meshgate's HTTP port (issue 10, item 7).
+"""A real Envoy 1.40 with the HTTP ext_authz filter in front of meshgate's HTTP port (docs/extauthz.md).
 
 Envoy's HTTP ext_authz client sends the original method and `path_prefix` + path as its own request line
 (envoyproxy/envoy source/extensions/filters/common/ext_authz/ext_authz_http_impl.cc), plus Host, Method,
@@ -28,7 +28,7 @@ import pytest
 from tests.extauthz.conftest import LoopThread, Upstream, free_port, start_authz
 from tests.extauthz.test_http_modes import DENIED, MODES_YAML
 
-from meshgate.fronts.authz_server import AuthzServer
+from meshgate.extauthz.service import AuthzServer
 
 ENVOY = Path(sys.executable).parent / "envoy"
 pytestmark = [

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from meshgate.custom.mesh_config import ExtAuthzProvider, header_matches, parse_mesh_config
 from meshgate.errors import ConfigError
-from meshgate.fronts.mesh_config import ExtAuthzProvider, header_matches, parse_mesh_config
 
 MESH = """\
 extensionProviders:
@@ -133,7 +133,7 @@ def test_the_istio_snippet_in_deploy_is_a_valid_mesh_config() -> None:
     """deploy/istio/meshgate-extension-provider.yaml (ConfigMap + CUSTOM policy: two documents) loads."""
     from pathlib import Path
 
-    from meshgate.fronts.mesh_config import load_mesh_config
+    from meshgate.custom.mesh_config import load_mesh_config
 
     path = Path(__file__).resolve().parents[2] / "deploy" / "istio" / "meshgate-extension-provider.yaml"
     providers = load_mesh_config(str(path))

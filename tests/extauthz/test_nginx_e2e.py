@@ -1,4 +1,4 @@
-"""Issue 5, must show (2): a real nginx with `auth_request` (deploy/nginx/meshgate-authz.conf, run as
+"""A real nginx with `auth_request` (deploy/nginx/meshgate-authz.conf, run as
 is) in front of an upstream, asking meshgate: the seed flow gives the seed's answers with Envoy's exact
 status, body and `www-authenticate`; the upstream gets the normalized path and never the token."""
 
@@ -17,7 +17,7 @@ from tests.extauthz.test_http_modes import MODES_YAML
 from tests.golden.cases import AUDIENCE_YAML, DEMO_JWT, OTHER_ISSUER_JWT, SEED_YAML
 from tests.golden.harness import Observed
 
-from meshgate.fronts.authz_server import AuthzServer
+from meshgate.extauthz.service import AuthzServer
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 TEMPLATE = Path(__file__).resolve().parents[2] / "deploy" / "nginx" / "meshgate-authz.conf"
@@ -130,7 +130,7 @@ def test_seed_flow_through_nginx(
 def test_audience_403_keeps_www_authenticate(
     loop_thread: LoopThread, tmp_path: Path, upstream: Upstream
 ) -> None:
-    """A 403 with www-authenticate (istio-semantics.md §0): nginx only passes it itself for 401."""
+    """A 403 with www-authenticate (docs/istio-semantics.md §1): nginx only passes it itself for 401."""
     (tmp_path / "aud.yaml").write_text(AUDIENCE_YAML)
     authz = start_authz(loop_thread, tmp_path / "aud.yaml", grpc="", admin="")
     try:

@@ -7,10 +7,13 @@ import re
 import pytest
 from tests.extauthz.conftest import needs_grpc
 
-from meshgate.engine.decision import AuthnTrace, AuthzTrace, Decision, Trace, UpstreamEdits
-from meshgate.fronts.custom_provider import ProviderVerdict, http_verdict
-from meshgate.fronts.extauthz_http import encode_answer
-from meshgate.fronts.mesh_config import ExtAuthzProvider
+from meshgate.authn.result import AuthnTrace
+from meshgate.authz.result import AuthzTrace
+from meshgate.custom.http_client import http_verdict
+from meshgate.custom.mesh_config import ExtAuthzProvider
+from meshgate.custom.verdict import ProviderVerdict
+from meshgate.engine.decision import Decision, Trace, UpstreamEdits
+from meshgate.extauthz.http_server import encode_answer
 
 TRACE = Trace(AuthnTrace("verified"), AuthzTrace("allowed"))
 WWW = 'Bearer realm="http://h/", error="invalid_token"'
@@ -89,7 +92,7 @@ def test_http_answer_bytes(decision: Decision, kwargs: dict[str, bool], answer: 
 def test_grpc_denied_response(
     decision: Decision, grpc_code: int, http_status: int, headers: list[tuple[str, str]], body: str
 ) -> None:
-    from meshgate.fronts.extauthz_grpc import check_response
+    from meshgate.extauthz.grpc_server import check_response
 
     resp = check_response(decision)
     assert resp.status.code == grpc_code
@@ -105,7 +108,8 @@ def test_grpc_denied_response(
 def test_grpc_ok_response_sets_and_removes() -> None:
     from envoy.config.core.v3 import base_pb2
 
-    from meshgate.fronts.extauthz_grpc import check_response, verdict_from_check_response
+    from meshgate.custom.grpc_client import verdict_from_check_response
+    from meshgate.extauthz.grpc_server import check_response
 
     resp = check_response(ALLOWED)
     assert resp.status.code == 0

@@ -1,5 +1,5 @@
-"""Workload per request (issue 5): a gRPC context extension or the proxy's header names the workload whose
-policies apply (selection: istio-semantics.md §1.2); else the `--namespace/--labels` flags."""
+"""Workload per request: a gRPC context extension or the proxy's header names the workload whose
+policies apply (selection: docs/istio-semantics.md §2); else the `--namespace/--labels` flags."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from tests.extauthz.conftest import LoopThread, needs_grpc, start_authz
 from tests.golden.cases import ISSUER, OTHER_ISSUER_JWT, SAMPLE_JWKS
 
 from meshgate.engine.attributes import RequestAttributes, build_headers
-from meshgate.fronts.authz_server import AuthzServer
+from meshgate.extauthz.service import AuthzServer
 
 SHOP_ONLY = f"""
 apiVersion: security.istio.io/v1
@@ -48,7 +48,7 @@ def test_grpc_context_extensions(
     import grpc
     from envoy.service.auth.v3 import external_auth_pb2_grpc
 
-    from meshgate.fronts.extauthz_grpc import check_request
+    from meshgate.custom.grpc_client import check_request
 
     ext = {k: v for k, v in (("namespace", namespace), ("labels", labels)) if v is not None}
     headers = build_headers([("host", "h"), ("authorization", f"Bearer {OTHER_ISSUER_JWT}")])
@@ -76,8 +76,8 @@ def test_http_workload_headers(
 
 def test_compiled_workloads_are_dropped_on_reload(server: AuthzServer, loop_thread: LoopThread) -> None:
     """A reload swaps the engine; per-workload engines compiled from the old resources must go too."""
-    from meshgate.fronts.extauthz_attributes import WorkloadOverride
-    from meshgate.fronts.extauthz_decide import ExtAuthzDecider
+    from meshgate.extauthz.attributes import WorkloadOverride
+    from meshgate.extauthz.decide import ExtAuthzDecider
 
     decider = ExtAuthzDecider(server.state)
     shop = WorkloadOverride("shop", {"app": "secure"})

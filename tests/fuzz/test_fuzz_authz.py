@@ -10,15 +10,17 @@ from hypothesis import strategies as st
 from tests.fuzz.budget import fuzz_settings, run
 from tests.golden.cases import CASES, DEMO_JWT, GROUPS_JWT, OTHER_ISSUER_JWT
 
+from meshgate.authn.query import without_params
+from meshgate.authz.authorizer import Authorizer
+from meshgate.authz.match import host_variants
+from meshgate.authz.request import AuthzRequest
+from meshgate.authz.result import AuthzResult
+from meshgate.config.load import load_text
+from meshgate.config.model import Action, AuthorizationPolicy, Condition, Operation, Rule, Source
 from meshgate.engine.attributes import RequestAttributes
-from meshgate.engine.authz import Authorizer, AuthzRequest, AuthzResult
 from meshgate.engine.engine import Engine
-from meshgate.engine.match import host_variants
 from meshgate.engine.options import EngineOptions, PathNormalization
 from meshgate.engine.pathnorm import normalize_path
-from meshgate.engine.query import without_params
-from meshgate.resources.load import load_text
-from meshgate.resources.model import Action, AuthorizationPolicy, Condition, Operation, Rule, Source
 
 WORDS = st.sampled_from(
     ["*", "", "a", "*a", "a*", "*.com", "example.com", "Example.COM:80", "/admin", "/admin/*", "/{*}/x",

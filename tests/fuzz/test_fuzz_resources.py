@@ -9,7 +9,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tests.fuzz.budget import fuzz_settings, run
 
-from meshgate.resources.load import LoadResult, load_text
+from meshgate.config.load import LoadResult, load_text
 
 SCALARS = st.none() | st.booleans() | st.integers(-(2**70), 2**70) | st.floats() | st.text(max_size=12)
 FIELDS = st.sampled_from(

@@ -8,10 +8,10 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tests.fuzz.budget import fuzz_settings, run
 
-from meshgate.resources.load import LoadResult, load_text
-from meshgate.resources.model import Workload
+from meshgate.config.load import LoadResult, load_text
+from meshgate.config.model import Workload
+from meshgate.config.networking.re2 import RE2Error, translate
 from meshgate.routing.match import Request
-from meshgate.routing.re2 import RE2Error, translate
 from meshgate.routing.table import build_routing_table
 
 SCALARS = st.none() | st.booleans() | st.integers(-(2**40), 2**40) | st.floats() | st.text(max_size=12)

@@ -9,11 +9,11 @@ from hypothesis import given
 from hypothesis import strategies as st
 from tests.fuzz.budget import fuzz_settings, run
 
-from meshgate.engine import jwks
-from meshgate.engine.b64 import b64url_decode, b64url_decode_strict, b64url_encode, load_token_json
-from meshgate.engine.jws import ParsedJwt, parse_jwt, verify_time
-from meshgate.engine.keyset import KeySet
-from meshgate.engine.status import JwtStatus
+from meshgate.jose import jwks
+from meshgate.jose.b64 import b64url_decode, b64url_decode_strict, b64url_encode, load_token_json
+from meshgate.jose.jws import ParsedJwt, parse_jwt, verify_time
+from meshgate.jose.keys import KeySet
+from meshgate.jose.status import JwtStatus
 
 JSON = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),

@@ -19,7 +19,7 @@ from tests.golden.crafted import (
     STD_ALPHABET_HEADER_JWT,
 )
 
-from meshgate.tokens import generate_key, sign_token
+from meshgate.jose.mint import generate_key, sign_token
 
 DATA = Path(__file__).resolve().parents[2] / "src" / "meshgate" / "data"
 SAMPLE_JWKS = (DATA / "jwks.json").read_text()
@@ -181,11 +181,11 @@ def _realm(path: str = "/", host: str = "frontend.example.com") -> str:
     return f'Bearer realm="http://{host}{path}", error="invalid_token"'
 
 
-ISSUE_10 = "issue 10; tests/parity (each asked of Envoy 1.40)"
+PARITY = "asked of Envoy 1.40 in tests/parity/"
 
 
 BAD_FORMAT = "Jwt is not in the form of Header.Payload.Signature with two dots and 3 sections"
-SEED_DOC = "istio.io authz-jwt / authn-policy ingress task; istio-semantics.md §0, §1.5"
+SEED_DOC = "istio.io authz-jwt / authn-policy ingress task; docs/istio-semantics.md §1, §3.4"
 
 CASES: tuple[GoldenCase, ...] = (
     GoldenCase("seed: no token", SEED_DOC, SEED_YAML, 403, "RBAC: access denied"),
@@ -236,7 +236,7 @@ CASES: tuple[GoldenCase, ...] = (
     ),
     GoldenCase(
         "seed: access_token removed, other parameters kept in order",
-        f"removeJwt; {ISSUE_10} item 1",
+        f"removeJwt; {PARITY}test_query_token.py",
         SEED_YAML,
         200,
         path=f"/headers?x=1&access_token={DEMO_JWT}&y=2",
@@ -245,7 +245,7 @@ CASES: tuple[GoldenCase, ...] = (
     ),
     GoldenCase(
         "seed: fractional exp in the future is accepted",
-        f"struct_utils.cc GetUInt64 truncates; {ISSUE_10} item 2",
+        f"struct_utils.cc GetUInt64 truncates; {PARITY}test_numeric_dates.py",
         SEED_YAML,
         200,
         token=FRACTIONAL_EXP_JWT,
@@ -253,7 +253,7 @@ CASES: tuple[GoldenCase, ...] = (
     ),
     GoldenCase(
         "seed: fractional exp in the past is expired",
-        f"jwt.cc verifyTimeConstraint; {ISSUE_10} item 2",
+        f"jwt.cc verifyTimeConstraint; {PARITY}test_numeric_dates.py",
         SEED_YAML,
         401,
         "Jwt is expired",
@@ -262,7 +262,7 @@ CASES: tuple[GoldenCase, ...] = (
     ),
     GoldenCase(
         "seed: standard-alphabet header segment",
-        f"absl WebSafeBase64Unescape; {ISSUE_10} item 3",
+        f"absl WebSafeBase64Unescape; {PARITY}test_spelling.py",
         SEED_YAML,
         401,
         "Jwt header is an invalid Base64url encoded",
@@ -271,7 +271,7 @@ CASES: tuple[GoldenCase, ...] = (
     ),
     GoldenCase(
         "seed: padded header segment (Envoy: 200)",
-        f"RFC 7515 §2, docs/security.md one spelling; {ISSUE_10} item 3",
+        f"RFC 7515 §2, docs/security.md one spelling; {PARITY}test_spelling.py",
         SEED_YAML,
         401,
         "Jwt header is an invalid Base64url encoded",
@@ -280,7 +280,7 @@ CASES: tuple[GoldenCase, ...] = (
     ),
     GoldenCase(
         "seed: padded signature (Envoy: 200)",
-        f"RFC 7515 §2, docs/security.md one spelling; {ISSUE_10} item 4",
+        f"RFC 7515 §2, docs/security.md one spelling; {PARITY}test_spelling.py",
         SEED_YAML,
         401,
         "Jwt signature is an invalid Base64url encoded",
@@ -289,7 +289,7 @@ CASES: tuple[GoldenCase, ...] = (
     ),
     GoldenCase(
         "seed: two Authorization lines, valid then forged",
-        f"header_map_impl joins inline headers, extractor.cc reads to the end; {ISSUE_10} item 5",
+        f"header_map_impl joins inline headers, extractor.cc reads to the end; {PARITY}test_repeated_tokens.py",
         SEED_YAML,
         401,
         BAD_FORMAT,
@@ -299,7 +299,7 @@ CASES: tuple[GoldenCase, ...] = (
     ),
     GoldenCase(
         "seed: access_token valid then forged (Envoy: 200)",
-        f"docs/security.md More than one token; {ISSUE_10} item 5",
+        f"docs/security.md More than one token; {PARITY}test_repeated_tokens.py",
         SEED_YAML,
         401,
         "Jwt verification fails",

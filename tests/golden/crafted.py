@@ -13,8 +13,8 @@ from pathlib import Path
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from meshgate.engine.b64 import b64url_encode
-from meshgate.tokens import load_private_key
+from meshgate.jose.b64 import b64url_encode
+from meshgate.jose.mint import load_private_key
 
 DATA = Path(__file__).resolve().parents[2] / "src" / "meshgate" / "data"
 SAMPLE_KEY = (DATA / "key.pem").read_bytes()

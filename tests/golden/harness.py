@@ -13,10 +13,10 @@ from typing import Any
 
 from tests.golden.cases import GoldenCase
 
+from meshgate.config.load import load_text
+from meshgate.config.model import Workload
 from meshgate.engine.attributes import RequestAttributes, build_headers
 from meshgate.engine.engine import Engine
-from meshgate.resources.load import load_text
-from meshgate.resources.model import Workload
 
 WORKLOAD = Workload(namespace="istio-system", labels={"istio": "ingressgateway"})
 
@@ -78,7 +78,7 @@ def _gateway_for(config: str) -> Any:
     """One gateway per distinct config, started on first use and kept for the session (daemon threads)."""
     from tests.support.servers import GatewayThread, Upstream
 
-    from meshgate.fronts.serve import ServeOptions
+    from meshgate.gateway.serve import ServeOptions
 
     if not _UPSTREAM:
         _UPSTREAM.append(Upstream().start())

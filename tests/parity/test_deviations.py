@@ -1,4 +1,4 @@
-"""Issue 10 item 9: places where meshgate knowingly answers differently from Envoy 1.40, each asked of Envoy.
+"""Places where meshgate knowingly answers differently from Envoy 1.40, each asked of Envoy.
 
 docs/security.md "Where meshgate answers differently" lists them with the reason; every test here is named
 after the Envoy behaviour it records and asserts both sides, so a change in either shows. Rows pinned in
@@ -21,9 +21,9 @@ from tests.support.jwks_server import JwksServer
 from tests.support.parity import ParityRig
 from tests.support.recording_upstream import RecordingUpstream
 
-from meshgate.resources.load import load_text
-from meshgate.resources.model import JwtRule
-from meshgate.tokens import generate_key, sign_token
+from meshgate.config.load import load_text
+from meshgate.config.model import JwtRule
+from meshgate.jose.mint import generate_key, sign_token
 
 ED_PEM, ED_JWK = generate_key("EdDSA")
 RS_PEM, RS_JWK = generate_key("RS256")
@@ -96,7 +96,7 @@ def test_ed25519_token_verifies_on_both(rig: ParityRig) -> None:
 @pytest.mark.parametrize("value", ["yes", "yes ", " yes", "yes\t", "\tyes "])
 def test_header_values_are_read_without_surrounding_whitespace(rig: ParityRig, value: str) -> None:
     """Envoy's HTTP/1 codec trims a field value, so `x-block: yes ` meets a DENY on `yes` (403). meshgate's
-    gateway passed the raw value and let it through (200) — aligned now (engine/conditions.py)."""
+    gateway passed the raw value and let it through (200) — aligned now (authz/conditions.py)."""
     seen_envoy, seen_meshgate = rig.ask("header-deny", "GET", "/", [("x-block", value)])
     assert seen_envoy.client_view() == seen_meshgate.client_view() == (403, "RBAC: access denied", None)
 
@@ -121,7 +121,7 @@ def test_envoy_does_not_follow_a_jwks_redirect_meshgate_follows_same_origin(
     redirecting_jwks: tuple[ParityRig, str],
 ) -> None:
     """Envoy's JWKS fetcher follows no redirect: a 302 is a failed fetch, 401 `Jwks remote fetch is failed`.
-    meshgate follows same-origin redirects (at most 5; issue 3) and verifies: 200."""
+    meshgate follows same-origin redirects (at most 5; docs/security.md "JWKS fetching") and verifies: 200."""
     rig, _ = redirecting_jwks
     seen_envoy, seen_meshgate = rig.ask("redirect", "GET", "/", [("authorization", f"Bearer {DEMO_JWT}")])
     assert (seen_envoy.status, seen_envoy.body) == (401, "Jwks remote fetch is failed")
@@ -130,7 +130,7 @@ def test_envoy_does_not_follow_a_jwks_redirect_meshgate_follows_same_origin(
 
 def test_duplicate_names_in_a_jwks_are_invalid_json() -> None:
     """protobuf's JSON parser refuses duplicate names: Envoy 1.40 rejects such an inline JWKS outright
-    (`Jwks is an invalid JSON`); meshgate's JWKS parser refuses the document too (engine/b64.py), so its
+    (`Jwks is an invalid JSON`); meshgate's JWKS parser refuses the document too (jose/b64.py), so its
     loader reports the rule as invalid instead of reading the last `keys`."""
     text = '{"keys": [], "keys": [' + json.dumps(RS_JWK) + "]}"
     config = keys_config().replace(json.dumps(json.dumps({"keys": []})), json.dumps(text))

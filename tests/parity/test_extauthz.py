@@ -1,11 +1,11 @@
-"""Issue 10 through the ext_authz gRPC front: a real Envoy 1.40 asks `meshgate authz-server`.
+"""Parity through the ext_authz gRPC front: a real Envoy 1.40 asks `meshgate authz-server`.
 
-Item 1: meshgate answers an allowed request whose token came from the query with
-`OkHttpResponse.query_parameters_to_remove` (fronts/extauthz_grpc.py); Envoy's ext_authz filter then
+A token in the query: meshgate answers an allowed request whose token came from the query with
+`OkHttpResponse.query_parameters_to_remove` (extauthz/grpc_server.py); Envoy's ext_authz filter then
 rewrites `:path` itself (ext_authz.cc): the token is gone, and what remains is Envoy's re-serialization —
 sorted by name, values as received. Asserted against what the upstream really received, and against the
 emulation tests/extauthz/observe.py uses for the golden table.
-Item 9: Envoy's CheckRequest carries one value per header (its lines joined with ','), so a token header
+Repeated token headers: Envoy's CheckRequest carries one value per header (its lines joined with ','), so a token header
 Envoy's own jwt_authn reads line by line is one token for meshgate there (docs/security.md).
 """
 

@@ -1,4 +1,4 @@
-"""Issue 10 item 2, against a real Envoy 1.40: NumericDates with a fraction, and every edge of GetUInt64.
+"""Against a real Envoy 1.40: NumericDates with a fraction, and every edge of GetUInt64.
 
 struct_utils.cc GetUInt64 reads `iat`/`nbf`/`exp` as a protobuf double: a JSON number in [0, 2^64) is
 truncated toward zero, a negative one or 2^64 and beyond is "not a positive 64 bit integer", anything else

@@ -1,4 +1,4 @@
-"""Issue 10 item 1, against a real Envoy 1.40: a verified token in the query string leaves the URL.
+"""Against a real Envoy 1.40: a verified token in the query string leaves the URL.
 
 Envoy's jwt_authn removes the parameter when `forwardOriginalToken` is false (extractor.cc
 JwtParamLocation::removeJwt); meshgate too. Each row states what Envoy forwarded upstream (`envoy`, asserted

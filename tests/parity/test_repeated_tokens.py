@@ -1,4 +1,4 @@
-"""Issue 10 item 5, against a real Envoy 1.40: where tokens are read, and requests carrying several.
+"""Against a real Envoy 1.40: where tokens are read, and requests carrying several.
 
 Envoy 1.40 reads a header token to the end of the entry; repeated lines of an inline header (Authorization
 among them) are one entry joined with ','; any other header gives a token per line; a parameter or cookie
@@ -27,7 +27,7 @@ from tests.parity.common import (
 from tests.parity.configs import DENY_ANONYMOUS, EXPLICIT, SEED, request_authentication
 from tests.support.parity import ParityRig
 
-from meshgate.engine.extract import INLINE_HEADERS
+from meshgate.authn.extractor import INLINE_HEADERS
 
 # header_map_impl: which request headers Envoy keeps inline (repeated lines joined into one token entry)
 JOINED = ["authorization", "user-agent", "referer", "via", "accept", "accept-encoding", "cache-control",
@@ -78,7 +78,7 @@ def test_authorization(
     compare(rig, "seed", "/p", headers, envoy, meshgate)
 
 
-# Item 5 beyond Authorization: explicit locations of every kind (fromHeaders, fromParams, fromCookies)
+# Beyond Authorization: explicit locations of every kind (fromHeaders, fromParams, fromCookies)
 REPEATS = [
     pytest.param("/p", [("x-token", T), ("x-token", F)], VERIFY, None, id="x-token-lines-valid-forged"),
     pytest.param("/p", [("x-token", F), ("x-token", T)], VERIFY, None, id="x-token-lines-forged-valid"),
@@ -127,7 +127,7 @@ def test_explicit_locations(
 def test_repeated_header_lines(rig: ParityRig, name: str) -> None:
     """Two lines holding the same valid token: one entry `T,T` (bad format) for an inline header, else two."""
     assert (name in INLINE_HEADERS) == (name in JOINED), (
-        "engine/extract.py INLINE_HEADERS disagrees with Envoy"
+        "authn/extractor.py INLINE_HEADERS disagrees with Envoy"
     )
     seen_envoy, seen_meshgate = rig.ask(name, "GET", "/p", [(name, T), (name, T)])
     if name in JOINED:

@@ -1,4 +1,4 @@
-"""Issue 10 items 3 and 4, against a real Envoy 1.40: how a token may be spelled.
+"""Against a real Envoy 1.40: how a token may be spelled.
 
 Rows with a meshgate answer are spellings Envoy 1.40 lets through (200) and meshgate refuses with that
 segment's message (docs/security.md "JWS": one token, one spelling, refused after Envoy's checks); the others

@@ -7,7 +7,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path
 
-from meshgate.cli import main
+from meshgate.cli.main import main
 
 
 @dataclass

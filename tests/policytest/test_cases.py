@@ -13,7 +13,7 @@ import pytest
 from tests.policytest.helpers import meshgate_test
 from tests.support.samples import SAMPLES
 
-from meshgate.tokens import generate_key
+from meshgate.jose.mint import generate_key
 
 ISTIO_KID = "DHFbpoIUqrY8t2zpA2qXfCmr5VO5ZEr4RzHU_-envvQ"
 POLICIES = """\

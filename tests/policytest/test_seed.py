@@ -1,4 +1,4 @@
-"""Issue 15 "must show": examples/seed/tests.yaml passes offline; a changed expectation fails, names the
+"""examples/seed/tests.yaml passes offline; a changed expectation fails, names the
 case, exits 1, and the JUnit report counts the failure (structure checked with xml.etree)."""
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from tests.policytest.helpers import meshgate_test
 from tests.support.seed import seed_tree
 
-from meshgate.resources.load import load_paths
+from meshgate.config.load import load_paths
 
 CASES = (
     "no token is denied by require-jwt",

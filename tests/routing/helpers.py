@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
-from meshgate.resources.load import LoadResult, load_text
+from meshgate.config.load import LoadResult, load_text
 
 SPEC_FIRST_LINE = 7
 SUPPORT = """

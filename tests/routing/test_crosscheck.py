@@ -1,6 +1,6 @@
 """Problems between resources and TLS Secrets: each at the `file:line` of the reference that cannot be resolved.
 
-istiod accepts these resources one by one and fails later in the data plane (routing/crosscheck.py docstring;
+istiod accepts these resources one by one and fails later in the data plane (config/networking/crosscheck.py docstring;
 docs/routing.md says which is istiod's behaviour and which meshgate's). Mutations caught: dropping a check,
 reporting at the resource's line instead of the reference's, reporting a reference to a resource that failed
 its own validation a second time.
@@ -13,7 +13,7 @@ import base64
 import pytest
 from tests.routing.helpers import cert_and_key, secret
 
-from meshgate.resources.load import load_text
+from meshgate.config.load import load_text
 
 GW = """apiVersion: networking.istio.io/v1
 kind: Gateway

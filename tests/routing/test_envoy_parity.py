@@ -29,8 +29,8 @@ import pytest
 import yaml
 from tests.support.istio_envoy import Generator
 
-from meshgate.resources.load import load_text
-from meshgate.resources.model import Workload
+from meshgate.config.load import load_text
+from meshgate.config.model import Workload
 from meshgate.routing.match import Request
 from meshgate.routing.table import RoutingTable, build_routing_table
 

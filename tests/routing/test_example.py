@@ -6,9 +6,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from meshgate.resources.load import load_paths
-from meshgate.resources.model import Workload
-from meshgate.resources.select import select_for_workload
+from meshgate.config.load import load_paths
+from meshgate.config.model import Workload
+from meshgate.config.select import select_for_workload
 from meshgate.routing.match import Request
 from meshgate.routing.table import build_routing_table
 

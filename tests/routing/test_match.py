@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import pytest
 
-from meshgate.routing.hosts import strip_port
+from meshgate.config.networking.hosts import strip_port
+from meshgate.config.networking.model import StringMatch
 from meshgate.routing.match import HeaderMatcher, HeaderView, Request, StringMatcher, path_only
-from meshgate.routing.model import StringMatch
 from meshgate.routing.table import RouteConfig, VirtualHost
 
 

@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from meshgate.routing.action import replace_all, rewrite_error
-from meshgate.routing.re2 import RE2Error, compile_re2, translate
+from meshgate.config.networking.re2 import RE2Error, compile_re2, translate
+from meshgate.config.networking.rewrite import replace_all, rewrite_error
 
 MEANING = [
     # pattern, text, RE2 full match

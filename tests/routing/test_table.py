@@ -13,8 +13,8 @@ from __future__ import annotations
 import pytest
 from tests.routing.helpers import secret
 
-from meshgate.resources.load import load_text
-from meshgate.resources.model import Workload
+from meshgate.config.load import load_text
+from meshgate.config.model import Workload
 from meshgate.routing.match import Request
 from meshgate.routing.table import RoutingBuild, build_routing_table
 

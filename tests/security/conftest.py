@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 import httptools
 import pytest
-from tests.fronts.conftest import ISTIO_JWKS, ServeProcess, spawn_serve, write_policy
+from tests.gateway.conftest import ISTIO_JWKS, ServeProcess, spawn_serve, write_policy
 from tests.support.jwks_server import free_port
 
 T = TypeVar("T")

@@ -20,8 +20,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, padding, rsa
 from cryptography.hazmat.primitives.asymmetric.utils import decode_dss_signature
 
-from meshgate.engine.b64 import b64url_encode
-from meshgate.tokens import generate_key, load_private_key, sign_token
+from meshgate.jose.b64 import b64url_encode
+from meshgate.jose.mint import generate_key, load_private_key, sign_token
 
 DATA = Path(__file__).resolve().parents[2] / "src" / "meshgate" / "data"
 SAMPLE_JWKS = (DATA / "jwks.json").read_text()

@@ -16,7 +16,7 @@ import pytest
 from tests.security.tables import ATTACKS, CONFIG, GOOD, Attack, signed
 from tests.support.servers import GatewayThread, Upstream
 
-from meshgate.fronts.serve import ServeOptions
+from meshgate.gateway.serve import ServeOptions
 
 pytestmark = pytest.mark.e2e
 

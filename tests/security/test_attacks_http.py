@@ -18,13 +18,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from tests.fronts.conftest import DEMO_JWT, ServeProcess, mask_date, wait_until
+from tests.gateway.conftest import DEMO_JWT, ServeProcess, mask_date, wait_until
 from tests.security.conftest import LoopThread, RawUpstream, exchange
 from tests.support.jwks_server import JwksServer, ec_jwks
 from tests.support.servers import GatewayThread
 
-from meshgate.fronts.serve import ServeOptions
-from meshgate.tokens import build_claims, generate_key, sign_token
+from meshgate.gateway.serve import ServeOptions
+from meshgate.jose.mint import build_claims, generate_key, sign_token
 
 D = b"date: <DATE>\r\n"
 SERVER = b"server: istio-envoy\r\n"

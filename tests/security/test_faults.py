@@ -1,6 +1,6 @@
 """Faults around a live `meshgate serve`, over real sockets: broken JWKS endpoints and a resetting upstream.
 
-JWKS (Envoy: any failed fetch is `JwksFetchFail`, jwks_cache.cc; istio-semantics.md §1.6): a token of an
+JWKS (Envoy: any failed fetch is `JwksFetchFail`, jwks_cache.cc; docs/istio-semantics.md §3.6): a token of an
 issuer whose key set cannot be had gets 401 `Jwks remote fetch is failed`; no token is left to the policy;
 other issuers and other connections are served meanwhile. Keys come only from the configured `jwksUri`,
 never from a token's `jku`/`x5u`. Upstream (Envoy router, observed on 1.40): a reset before the response
@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from tests.fronts.conftest import (
+from tests.gateway.conftest import (
     DEMO_JWT,
     POLICY,
     RawClient,
@@ -28,7 +28,7 @@ from tests.security.conftest import RESET_HEAD, RESET_MID_BODY, LoopThread, RawU
 from tests.support.jwks_server import ISTIO_JWKS, ISTIO_KID, JwksServer, free_port, make_test_ca
 from tests.support.samples import SAMPLES
 
-from meshgate.tokens import b64url_encode, build_claims, load_private_key
+from meshgate.jose.mint import b64url_encode, build_claims, load_private_key
 
 D = b"date: <DATE>\r\n"
 SERVER = b"server: istio-envoy\r\n"
@@ -56,7 +56,7 @@ def get(path: str, tok: str | None = None) -> bytes:
 
 
 def unauthorized(body: bytes, path: str = "/x") -> bytes:
-    """jwt_authn's 401 (filter.cc onComplete), as in tests/fronts/test_gateway_replies.py."""
+    """jwt_authn's 401 (filter.cc onComplete), as in tests/gateway/test_gateway_replies.py."""
     return (
         b'HTTP/1.1 401 Unauthorized\r\nwww-authenticate: Bearer realm="http://ex.com%b", error="invalid_token"\r\n'
         b"content-length: %d\r\ncontent-type: text/plain\r\n" % (path.encode(), len(body))

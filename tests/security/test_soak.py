@@ -17,7 +17,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 import pytest
-from tests.fronts.conftest import DEMO_JWT, RawClient, ServeProcess, get, rss_kib
+from tests.gateway.conftest import DEMO_JWT, RawClient, ServeProcess, get, rss_kib
 from tests.security.conftest import RawUpstream, exchange
 from tests.security.test_attacks_http import ATTACKS, FORWARDED
 
@@ -74,7 +74,7 @@ def one_shot(port: int, kind: str, rng: random.Random, tally: Tally) -> None:
     if kind == "attack":
         attack = rng.choice(REFUSED)
         request, expected = attack.request, int(attack.answer[9:12])
-    else:  # a path Envoy's normalization refuses (istio-semantics: %00 → 400)
+    else:  # a path Envoy's normalization refuses (docs/istio-semantics.md §7: %00 → 400)
         request, expected = get("/soak/a%00b", token=DEMO_JWT), 400
     out = exchange(port, request, wait=10)
     status = out.statuses[0] if out.statuses else 0

@@ -40,7 +40,7 @@ from tests.support.istio_xds import jwt_authn_filter, rbac_filters
 from tests.support.jwks_server import ISTIO_JWKS, TestCA
 from tests.support.seed import SEED_JWKS_URI, SEED_RESOURCES
 
-from meshgate.resources.load import load_text
+from meshgate.config.load import load_text
 
 Config = dict[str, Any]
 _EXT = "type.googleapis.com/envoy.extensions."

@@ -32,7 +32,7 @@ from typing import Any
 import httptools
 from tests.support.istio_xds import jwt_authn_filter, rbac_filters
 
-from meshgate.resources.load import load_text
+from meshgate.config.load import load_text
 
 ENVOY = Path(sys.executable).parent / "envoy"
 Config = dict[str, Any]

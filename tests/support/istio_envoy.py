@@ -2,7 +2,7 @@
 ServiceEntries: one listener per plain-HTTP server port, the route configuration of buildGatewayHTTPRouteConfig,
 one static cluster per ServiceEntry host and port pointing at a loopback test server.
 
-Test-side and written apart from src/meshgate/routing/compile.py (it shares only routing/hosts.py's name
+Test-side and written apart from src/meshgate/routing/compile.py (it shares only config/networking/hosts.py's name
 helpers and the loaded model), so the Envoy parity test compares meshgate's decisions with what Envoy does
 with istiod's translation: istio/istio pilot/pkg/networking/core/gateway.go (buildGatewayHTTPRouteConfig),
 route/route.go (BuildHTTPRoutesForVirtualService, TranslateRoute, TranslateRouteMatch, translateHeaderMatch,
@@ -15,10 +15,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from meshgate.resources.model import ResourceSet, Workload
-from meshgate.resources.select import selector_matches
-from meshgate.routing import hosts
-from meshgate.routing.model import Headers, HttpMatch, HttpRoute, StringMatch, VirtualService
+from meshgate.config.model import ResourceSet, Workload
+from meshgate.config.networking import hosts
+from meshgate.config.networking.model import Headers, HttpMatch, HttpRoute, StringMatch, VirtualService
+from meshgate.config.select import selector_matches
 
 Config = dict[str, Any]
 _TYPE = "type.googleapis.com/envoy.extensions."

@@ -1,6 +1,6 @@
 """What istiod sends Envoy for a set of Istio security resources: jwt_authn and RBAC filter configs.
 
-Built from meshgate's own parsed resources (`meshgate.resources.model`), so a parity test loads one YAML
+Built from meshgate's own parsed resources (`meshgate.config.model`), so a parity test loads one YAML
 text and gives the very same policies to Envoy and to meshgate. Mirrors (read, not copied):
 - `istio/istio:pilot/pkg/security/authn/policy_applier.go` convertToEnvoyJwtConfig: rules sorted by issuer,
   providers `origins-<i>`, `payload_in_metadata: payload`, `forward = forwardOriginalToken`, space-delimited
@@ -21,7 +21,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from meshgate.resources.model import Action, AuthorizationPolicy, JwtRule, Operation, Rule, Source
+from meshgate.config.model import Action, AuthorizationPolicy, JwtRule, Operation, Rule, Source
 
 Config = dict[str, Any]
 JWT_FILTER = "envoy.filters.http.jwt_authn"  # istio/istio:pilot/pkg/xds/filters/filters.go

@@ -15,8 +15,8 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from tests.support.samples import SAMPLES
 
-from meshgate.engine.b64 import b64url_encode
-from meshgate.tokens import load_private_key
+from meshgate.jose.b64 import b64url_encode
+from meshgate.jose.mint import load_private_key
 
 SAMPLE_PEM = (SAMPLES / "key.pem").read_bytes()
 SAMPLE_KID = json.loads((SAMPLES / "jwks.json").read_text())["keys"][0]["kid"]

@@ -3,7 +3,7 @@
 `ParityRig(configs)` starts, for a mapping of name → Istio YAML text: one recording upstream
 (recording_upstream.py), one Envoy process with a listener per configuration (envoy_jwt.py, configured as
 istiod would), and one in-process `meshgate serve` gateway per configuration (the real Gateway of
-fronts/serve.py, as tests/support/servers.py runs it), all on loopback and all forwarding to the same
+gateway/serve.py, as tests/support/servers.py runs it), all on loopback and all forwarding to the same
 upstream. `ask(name, method, target, headers)` sends identical bytes to both and returns a `Seen` for each:
 status, body, `www-authenticate`, and what reached the upstream (its request-target and headers, or None).
 Start one rig per test module: Envoy starts in well under a second.
@@ -21,7 +21,7 @@ from tests.support.envoy_jwt import EnvoyProcess, exchange, request_bytes
 from tests.support.recording_upstream import RecordingUpstream
 from tests.support.servers import GatewayThread
 
-from meshgate.fronts.serve import ServeOptions
+from meshgate.gateway.serve import ServeOptions
 
 HOST = "parity.example.com"
 

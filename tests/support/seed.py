@@ -1,4 +1,4 @@
-"""The seed (issue 10 item 8: `frontend` + `require-jwt` in `default`, app=frontend) laid out as in the repo.
+"""The seed (`frontend` + `require-jwt` in `default`, app=frontend) laid out as in the repo.
 
 `seed_tree()` copies examples/seed (the seed's two resources and tests.yaml) under `<tmp>/examples/seed/`,
 with `<tmp>/src/meshgate/data` pointing at the packaged samples, so the test file's relative paths resolve

@@ -12,7 +12,7 @@ from typing import Any
 
 from aiohttp import WSMsgType, web
 
-from meshgate.fronts.serve import Gateway, ServeOptions
+from meshgate.gateway.serve import Gateway, ServeOptions
 
 
 # --- the upstream ------------------------------------------------------------------------------
@@ -127,7 +127,7 @@ class Upstream:
 
 # --- the gateway in a thread ---------------------------------------------------------------------
 class GatewayThread:
-    """`Gateway` (fronts/serve.py) on a uvloop loop in a background thread; the access log in memory."""
+    """`Gateway` (gateway/serve.py) on a uvloop loop in a background thread; the access log in memory."""
 
     def __init__(self, opts: ServeOptions) -> None:
         import uvloop

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import field
+from dataclasses import dataclass, field
 
-from meshgate.engine.immutable import immutable
+from meshgate.errors import UsageError
 
 
 def build_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, tuple[str, ...]]:
@@ -16,9 +16,18 @@ def build_headers(pairs: Iterable[tuple[str, str]]) -> dict[str, tuple[str, ...]
     return {name: tuple(values) for name, values in grouped.items()}
 
 
-@immutable
+def parse_header_line(text: str) -> tuple[str, str]:
+    """`Name: value` (a `--header` flag, a line of the admin page's form) → (name, value), trimmed."""
+    name, sep, value = text.partition(":")
+    if not sep or not name.strip():
+        raise UsageError(f"--header: expected 'Name: value', got {text!r}")
+    return name.strip(), value.strip()
+
+
+@dataclass(slots=True)
 class RequestAttributes:
-    """What the engine knows of a request, exactly as it arrived (nothing normalized yet).
+    """What the engine knows of a request, exactly as it arrived (nothing normalized yet). A plain record:
+    every front builds one per request.
 
     `path` is the raw request-target (`:path`, query included); the engine normalizes it once.
     `headers` maps lower-cased names to every value in arrival order. `peer_ip` is the TCP peer,

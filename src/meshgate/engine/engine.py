@@ -1,35 +1,38 @@
-"""The engine: one compiled workload view, deciding requests synchronously (design.md "What flows").
+"""The engine: one compiled workload view, deciding requests synchronously (docs/architecture.md).
 
-Order, as Envoy runs Istio's filter chain (istio-semantics.md §1.3.4): path normalization (HCM) →
+Order, as Envoy runs Istio's filter chain (docs/istio-semantics.md §3.2): path normalization (HCM) →
 CUSTOM match (before jwt_authn) → jwt_authn → RBAC AUDIT → DENY → ALLOW. Authorization reads the
-headers as jwt_authn left them (client copies of output headers gone: header_view.py), and the path
-meshgate's path guard accepted (docs/security.md).
+headers as jwt_authn left them (client copies of output headers gone: authn/header_edits.py), and the
+path meshgate's path guard accepted (docs/security.md).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
+from meshgate.authn.authenticator import Authenticator
+from meshgate.authn.header_edits import edited
+from meshgate.authn.query import without_params
+from meshgate.authn.result import AuthnResult, AuthnTrace
+from meshgate.authn.verified_tokens import VerifiedTokens
+from meshgate.authz.authorizer import Authorizer
+from meshgate.authz.request import AuthzRequest
+from meshgate.authz.result import AuthzTrace
+from meshgate.config.model import AuthorizationPolicy, RequestAuthentication, ResourceSet, Workload
+from meshgate.config.select import select_for_workload
 from meshgate.engine.attributes import RequestAttributes
-from meshgate.engine.authn import Authenticator, AuthnResult
-from meshgate.engine.authz import Authorizer, AuthzRequest
-from meshgate.engine.decision import AuthzTrace, Decision, Trace, UpstreamEdits
-from meshgate.engine.header_view import edited
-from meshgate.engine.immutable import immutable
-from meshgate.engine.keyset import KeySnapshot
+from meshgate.engine.decision import Decision, Trace, UpstreamEdits, allowed, rbac_denied
 from meshgate.engine.options import EngineOptions
 from meshgate.engine.pathnorm import normalize_path, path_rejection, strip_query
-from meshgate.engine.query import without_params
 from meshgate.engine.remote_ip import remote_ip
-from meshgate.engine.status import RBAC_ACCESS_DENIED, www_authenticate
-from meshgate.engine.verified_tokens import VerifiedTokens
-from meshgate.resources.model import AuthorizationPolicy, RequestAuthentication, ResourceSet, Workload
-from meshgate.resources.select import select_for_workload
+from meshgate.engine.status import www_authenticate
+from meshgate.jose.keys import KeySnapshot
 
 REALM_MAX_PATH = 256  # jwt_authn filter.cc: realm uses the first 256 characters of :path
 
 
-@immutable
+@dataclass(frozen=True, slots=True)
 class JwksSource:
     """A remote key set the workload needs: the store fetches it with the rule's timeout."""
 
@@ -56,8 +59,8 @@ class Engine:
         self.authorization_policies = tuple(authorization_policies)
         rules = tuple(rule for ra in self.request_authentications for rule in ra.jwt_rules)
         kept: Authenticator | None = previous.authenticator if previous is not None else None
-        if kept is None or kept.rules != rules or verified_tokens not in (None, kept.token_cache):
-            kept = Authenticator(rules, self.options.token_cache_size, verified_tokens)
+        if kept is None or kept.rules != rules or verified_tokens not in (None, kept.verified_tokens):
+            kept = Authenticator(rules, self.options.memo_entries, verified_tokens)
         self.authenticator: Authenticator = kept
         self.authorizer = Authorizer(self.authorization_policies, self.options.custom_providers)
 
@@ -71,7 +74,7 @@ class Engine:
         verified_tokens: VerifiedTokens | None = None,
         previous: Engine | None = None,
     ) -> Engine:
-        """Select what applies to `workload` (istio-semantics.md §1.2, §3.2) and compile it."""
+        """Select what applies to `workload` (docs/istio-semantics.md §2) and compile it."""
         authns, policies = select_for_workload(resources, workload)
         return cls(authns, policies, options, verified_tokens=verified_tokens, previous=previous)
 
@@ -99,18 +102,20 @@ class Engine:
             remote_ip(attrs, self.options.trusted_proxies), attrs.local_ip, attrs.sni, authn.identity,
         )  # fmt: skip
         authz = self.authorizer.authorize(request)
-        trace = Trace(authn=authn.trace, authz=authz.trace, path=path)
-        if not authz.allowed and authz.trace.action == "CUSTOM":
+        trace = Trace(authn.trace, authz.trace, path)
+        if authz.custom_denied:
             # A CUSTOM policy with an unusable provider became deny rules, which Envoy evaluates in
             # the CUSTOM filters *before* jwt_authn: they answer 403 even when the token is bad.
-            return Decision(False, 403, RBAC_ACCESS_DENIED, (), None, trace)
+            return rbac_denied(trace, path=path)
+        provider = authz.custom_provider
         if not authn.ok:
-            return _jwt_denied(attrs, path, authn, trace, authz.custom_provider)
+            return _jwt_denied(attrs, path, authn, trace, provider)
         if not authz.allowed:
-            return Decision(False, 403, RBAC_ACCESS_DENIED, (), None, trace, (), authz.custom_provider)
+            return rbac_denied(trace, path=path, custom_provider=provider)
         upstream_path = without_params(path, authn.remove_params) if authn.remove_params else path
-        edits = UpstreamEdits(path=upstream_path, remove=authn.remove_headers, set=authn.set_headers)
-        return Decision(True, 200, "", (), edits, trace, (), authz.custom_provider)
+        return allowed(
+            UpstreamEdits(upstream_path, authn.remove_headers, authn.set_headers), trace, path, provider
+        )
 
 
 def _jwt_denied(
@@ -121,19 +126,26 @@ def _jwt_denied(
     custom_provider: str | None,
 ) -> Decision:
     realm = f"{attrs.scheme}://{attrs.authority}{path[:REALM_MAX_PATH]}"
-    headers = (("www-authenticate", www_authenticate(realm, authn.status)),)
-    status = authn.status.http_status
-    return Decision(False, status, authn.status.message, headers, None, trace, authn.refresh, custom_provider)
+    status = authn.status
+    return Decision(
+        allowed=False,
+        status=status.http_status,
+        body=status.message,
+        headers=(("www-authenticate", www_authenticate(realm, status)),),
+        upstream=None,
+        trace=trace,
+        refresh=authn.refresh,
+        custom_provider=custom_provider,
+        path=path,
+    )
 
 
 def _bad_request(attrs: RequestAttributes, reason: str) -> Decision:
     """Envoy answers a path it cannot normalize (e.g. `%00`) with an empty 400 (conn_manager_utility.cc);
     meshgate answers the same for the targets path_guard.py refuses."""
-    from meshgate.engine.decision import AuthnTrace
-
     trace = Trace(
         authn=AuthnTrace(outcome="not evaluated"),
         authz=AuthzTrace(outcome="not evaluated", reason="path normalization failed"),
         path=f"cannot normalize {attrs.path!r}: {reason}",
     )
-    return Decision(False, 400, "", (), None, trace)
+    return Decision(allowed=False, status=400, body="", headers=(), upstream=None, trace=trace)

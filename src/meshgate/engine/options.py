@@ -22,4 +22,4 @@ class EngineOptions:
     # Names of CUSTOM providers declared in the mesh config; a CUSTOM policy naming any other
     # provider becomes a deny rule (istio/istio:pilot/pkg/security/authz/builder/extauthz.go).
     custom_providers: frozenset[str] = frozenset()
-    token_cache_size: int = 4096
+    memo_entries: int = 4096  # bound of the verified-token cache and of the authentication result memo

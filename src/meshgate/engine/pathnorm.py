@@ -1,4 +1,4 @@
-"""Envoy HCM path normalization as Istio configures it (istio-semantics.md §4.1, §4.2), made safe.
+"""Envoy HCM path normalization as Istio configures it (docs/istio-semantics.md §7), made safe.
 
 `normalize_path` is what the engine (and so every front) uses: meshgate's refusals (path_guard.py,
 docs/security.md "Paths") around `envoy_normalize_path`, which reproduces Envoy 1.40 exactly as below.

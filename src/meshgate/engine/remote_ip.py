@@ -1,4 +1,4 @@
-"""Envoy's "downstream remote address" for `remoteIpBlocks` / `remote.ip` (istio-semantics.md §3.9).
+"""Envoy's "downstream remote address" for `remoteIpBlocks` / `remote.ip` (docs/istio-semantics.md §5.6).
 
 A gateway (`use_remote_address: true`) with `xff_num_trusted_hops = N`: N = 0 → the TCP peer;
 N > 0 → skip the N−1 right-most X-Forwarded-For entries and take the next one from the right,

@@ -15,10 +15,10 @@ from typing import Any
 from cryptography.hazmat.primitives import serialization
 
 from meshgate.engine.engine import Engine
-from meshgate.engine.jwks import parse_jwks
-from meshgate.engine.keyset import KeySet
-from meshgate.engine.status import JwtStatus
-from meshgate.jwks.oneshot import FetchOutcome, fetch_once
+from meshgate.jose.jwks import parse_jwks
+from meshgate.jose.keys import KeySet
+from meshgate.jose.status import JwtStatus
+from meshgate.keystore.oneshot import FetchOutcome, fetch_once
 
 OFFLINE_HINT = "map it to a local JWKS file: `jwks: {URI: FILE}` in the test file, or --jwks URI=FILE"
 

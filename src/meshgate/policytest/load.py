@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import os
 
+from meshgate.config.model import DEFAULT_ROOT_NAMESPACE, Workload
+from meshgate.config.yamlnodes import SyntaxProblem, YMap, YNode, YSeq, compose_documents, type_name
 from meshgate.errors import Problem
 from meshgate.policytest.model import Case, Expectation, PolicyTestFile
 from meshgate.policytest.nodes import Reader
 from meshgate.policytest.requests import read_request
-from meshgate.resources.model import DEFAULT_ROOT_NAMESPACE, Workload
-from meshgate.resources.yamlnodes import SyntaxProblem, YMap, YNode, YSeq, compose_documents, type_name
 
 API_VERSION = "meshgate/v1"
 KIND = "PolicyTest"

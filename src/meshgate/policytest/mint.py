@@ -5,8 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from meshgate.jose.mint import generate_key, load_private_key, sign_token
 from meshgate.policytest.model import TokenSpec
-from meshgate.tokens import generate_key, load_private_key, sign_token
 
 
 @dataclass(frozen=True, slots=True)

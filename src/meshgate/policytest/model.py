@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from meshgate.resources.model import Workload
+from meshgate.config.model import Workload
 
 DEFAULT_EXPIRES_IN_S = 3600
 TOKEN_PLACEHOLDER = "$TOKEN"  # in a header value or the path: put the case's token there instead

@@ -1,11 +1,11 @@
-"""Typed reads of a test file's YAML tree (resources/yamlnodes.py), each problem at its `file:line`."""
+"""Typed reads of a test file's YAML tree (config/yamlnodes.py), each problem at its `file:line`."""
 
 from __future__ import annotations
 
 from typing import Any
 
+from meshgate.config.yamlnodes import YMap, YNode, YScalar, YSeq, type_name
 from meshgate.errors import Problem
-from meshgate.resources.yamlnodes import YMap, YNode, YScalar, YSeq, type_name
 
 
 class Reader:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from meshgate.fronts.check import format_decision
+from meshgate.engine.explain import format_decision
 from meshgate.policytest.run import CaseResult
 
 INDENT = "    "

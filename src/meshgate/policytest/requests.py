@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import os
 
+from meshgate.config.yamlnodes import YEntry, YMap, YNode, YScalar, type_name
+from meshgate.jose.mint import SUPPORTED_ALGS
 from meshgate.policytest.model import DEFAULT_EXPIRES_IN_S, RequestSpec, TokenSpec
 from meshgate.policytest.nodes import Reader, plain
-from meshgate.resources.yamlnodes import YEntry, YMap, YNode, YScalar, type_name
-from meshgate.tokens import SUPPORTED_ALGS
 
 REQUEST_FIELDS = frozenset({"method", "path", "host", "scheme", "port", "headers", "token", "source_ip"})
 TOKEN_FIELDS = frozenset({"file", "key", "new_key", "claims", "alg", "kid", "expires_in"})

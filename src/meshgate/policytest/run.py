@@ -10,18 +10,18 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
+from meshgate.config.load import load_paths
+from meshgate.config.model import ResourceSet
 from meshgate.engine.attributes import RequestAttributes, build_headers
 from meshgate.engine.decision import Decision
 from meshgate.engine.engine import Engine
-from meshgate.engine.keyset import KeySet
 from meshgate.errors import Problem
-from meshgate.jwks.oneshot import FetchOutcome
+from meshgate.jose.keys import KeySet
+from meshgate.keystore.oneshot import FetchOutcome
 from meshgate.policytest.compare import mismatches
 from meshgate.policytest.keys import JwksMapping, KeyResolver, engine_keysets, holders
 from meshgate.policytest.mint import Minter, Token
 from meshgate.policytest.model import TOKEN_PLACEHOLDER, Case, PolicyTestFile, RequestSpec
-from meshgate.resources.load import load_paths
-from meshgate.resources.model import ResourceSet
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,10 +1,9 @@
 """Istio's ingress routing: Gateway, VirtualService and ServiceEntry (networking.istio.io), TLS Secrets.
 
-Two halves. Loading (imported by resources/, so it imports only resources' leaf modules): schema.py and
-codecs.py decode the kinds strictly, validate_*.py check them as istiod does, build.py builds model.py's
-frozen values, crosscheck.py reports what one resource names and the configuration lacks. Routing: table.py
-builds, for one gateway workload, the listeners, SNI filter chains and virtual hosts istiod would give its
-Envoy; compile.py turns VirtualServices into routes; match.py and action.py decide a request as Envoy does.
+The resources themselves are loaded, validated and built as values by config/ (config/networking/,
+config/validation/). Here, pure: table.py builds, for one gateway workload, the listeners, SNI filter
+chains and virtual hosts istiod would give its Envoy; compile.py turns VirtualServices into routes; match.py
+and action.py decide a request as Envoy does.
 
 The API the gateway uses (docs/routing.md):
 
@@ -16,6 +15,4 @@ The API the gateway uses (docs/routing.md):
     decision.outcome             -> forward | redirect | direct_response | no_route | cluster_not_found
     decision.forward             -> cluster.endpoints[i] (address, port, workload), path, authority,
                                     request_headers.apply(...), response_headers, timeout_s
-
-This module imports nothing: resources/model.py imports routing/model.py, so the package must load cheaply.
 """

@@ -8,7 +8,7 @@ GetDestinationCluster). Envoy's behaviour: envoyproxy/envoy source/common/router
 kept; regex_rewrite replaces within the path only), source/common/router/header_parser.cc (evaluateHeaders:
 removals, then overwrites, then appends; an empty value is not added), weighted_cluster_specifier.cc
 (pickWeightedCluster: random % total weight), source/common/http/utility.cc (newUri, createSslRedirectPath);
-google/re2 re2/re2.cc (GlobalReplace, Rewrite, CheckRewriteString) for regex_rewrite.
+The regex_rewrite substitution itself: config/networking/rewrite.py.
 """
 
 from __future__ import annotations
@@ -18,10 +18,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
-from meshgate.resources.model import Workload
+from meshgate.config.model import Workload
+from meshgate.config.networking.rewrite import replace_all
 
 Outcome = Literal["forward", "redirect", "direct_response", "no_route", "cluster_not_found", "no_listener"]
-NO_HEALTHY_UPSTREAM = b"no healthy upstream"  # Envoy's local reply when a cluster has no endpoint
 REDIRECT_STATUS = {0: 301, 301: 301, 302: 302, 303: 303, 307: 307, 308: 308}  # route.go ApplyRedirect
 
 
@@ -235,56 +235,3 @@ def _request_host(authority: str, new_scheme: str, scheme: str, new_port: bool) 
 def ssl_redirect(authority: str, path: str, ref: RouteRef | None) -> RouteDecision:
     """A virtual host with require_tls ALL (tls.httpsRedirect) answers a plain request with createSslRedirectPath."""
     return RouteDecision("redirect", 301, headers=(("location", f"https://{authority}{path}"),), route=ref)
-
-
-def replace_all(regex: re.Pattern[str], text: str, rewrite: str) -> str:
-    """RE2::GlobalReplace: every non-overlapping match replaced; an empty match where the previous match ended
-    is skipped, one character copied (Python's re.sub would replace it). `\\N` names a group, `\\\\` is `\\`."""
-    out: list[str] = []
-    pos, last_end = 0, -1
-    while pos <= len(text):
-        m = regex.search(text, pos)
-        if m is None:
-            break
-        out.append(text[pos : m.start()])
-        if m.start() == m.end() == last_end:
-            out.append(text[pos : pos + 1])
-            pos += 1
-            continue
-        out.append(_expand(m, rewrite))
-        pos = last_end = m.end()
-    out.append(text[pos:])
-    return "".join(out)
-
-
-def _expand(m: re.Match[str], rewrite: str) -> str:
-    out, i = [], 0
-    while i < len(rewrite):
-        c = rewrite[i]
-        if c == "\\" and i + 1 < len(rewrite):
-            nxt = rewrite[i + 1]
-            out.append(nxt if nxt == "\\" else (m.group(int(nxt)) or "") if nxt.isdigit() else "\\" + nxt)
-            i += 2
-            continue
-        out.append(c)
-        i += 1
-    return "".join(out)
-
-
-def rewrite_error(regex: re.Pattern[str], rewrite: str) -> str | None:
-    """RE2::CheckRewriteString: every `\\N` must name a group of `regex`, and `\\` escapes only digits or `\\`."""
-    i = 0
-    while i < len(rewrite):
-        if rewrite[i] == "\\":
-            nxt = rewrite[i + 1 : i + 2]
-            if nxt.isdigit() and int(nxt) > regex.groups:
-                has = f"the regexp only has {regex.groups} parenthesized subexpressions."
-                return f"Rewrite schema requests {nxt} matches, but {has}"
-            if not nxt:
-                return "Rewrite schema error: '\\' not allowed at end."
-            if not nxt.isdigit() and nxt != "\\":
-                return "Rewrite schema error: '\\' must be followed by a digit or '\\'."
-            i += 2
-            continue
-        i += 1
-    return None

@@ -15,9 +15,19 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from meshgate.config.model import ResourceSet, Workload
+from meshgate.config.networking import hosts
+from meshgate.config.networking.model import (
+    Headers,
+    HttpMatch,
+    HttpRoute,
+    Redirect,
+    RouteDestination,
+    ServiceEntry,
+    VirtualService,
+)
+from meshgate.config.networking.re2 import compile_re2
 from meshgate.errors import Problem
-from meshgate.resources.model import ResourceSet, Workload
-from meshgate.routing import hosts
 from meshgate.routing.action import (
     REDIRECT_STATUS,
     Cluster,
@@ -31,16 +41,6 @@ from meshgate.routing.action import (
     WeightedCluster,
 )
 from meshgate.routing.match import Request, RouteMatcher, compile_match
-from meshgate.routing.model import (
-    Headers,
-    HttpMatch,
-    HttpRoute,
-    Redirect,
-    RouteDestination,
-    ServiceEntry,
-    VirtualService,
-)
-from meshgate.routing.re2 import compile_re2
 
 
 @dataclass(frozen=True, slots=True)

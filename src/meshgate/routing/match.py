@@ -17,8 +17,8 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from meshgate.routing.model import HttpMatch, StringMatch
-from meshgate.routing.re2 import compile_re2
+from meshgate.config.networking.model import HttpMatch, StringMatch
+from meshgate.config.networking.re2 import compile_re2
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,15 +16,15 @@ import random as _random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from meshgate.config.model import ResourceSet, Workload
+from meshgate.config.networking import hosts
+from meshgate.config.networking.crosscheck import credential_key, server_class
+from meshgate.config.networking.model import Gateway, Server
+from meshgate.config.select import selector_matches
 from meshgate.errors import Problem
-from meshgate.resources.model import ResourceSet, Workload
-from meshgate.resources.select import selector_matches
-from meshgate.routing import hosts
 from meshgate.routing.action import NO_ROUTE, HeaderEdits, RouteDecision, RouteRef, ssl_redirect
 from meshgate.routing.compile import CompiledRoute, RouteCompiler
-from meshgate.routing.crosscheck import credential_key, server_class
 from meshgate.routing.match import HeaderView, Request
-from meshgate.routing.model import Gateway, Server
 
 
 def _default_random() -> int:

@@ -1,0 +1,1 @@
+"""The `meshgate` command line: one module per command, shared options in options.py."""

@@ -1,0 +1,1 @@
+"""istiod's validation of each kind, message for message, over a decoded spec."""

@@ -1,0 +1,130 @@
+"""One request on a downstream connection: decide, then answer locally, serve the built-in app, or proxy.
+
+The request head is decided synchronously with the engine in force; a task is started only when the
+engine asks for the network (an unknown kid's key set, a CUSTOM provider: server/decide.py) or a new
+upstream connection is needed. The body is streamed to the upstream as it is parsed (buffered while the
+upstream connection is being made); the response is Transfer's (gateway/transfer.py).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from meshgate.engine.decision import Decision
+from meshgate.gateway.builtin_app import hello_response
+from meshgate.gateway.context import PAUSE_BUFFER
+from meshgate.gateway.heads import LAST_CHUNK, chunk_parts, upstream_request_head
+from meshgate.gateway.local_reply import CONTINUE_100, DATES
+from meshgate.gateway.transfer import DPE, Transfer
+from meshgate.server.decide import settle
+
+log = logging.getLogger("meshgate.gateway")
+
+PENDING_BODY_LIMIT = 256 * 1024  # request body buffered while deciding / connecting before reading pauses
+
+
+class Exchange(Transfer):
+    """A request/response from its parsed head to its access-log line; `begin` once it may run."""
+
+    __slots__ = ()
+
+    def begin(self) -> None:
+        """Called once this exchange is at the head of the connection's queue."""
+        req = self.req
+        if req.reject is not None:
+            status, body = req.reject
+            self.reply(status, body, close=True, flags=DPE if status in (400, 431, 501) else "-")
+            return
+        conn = self.conn
+        if req.expect_continue:
+            conn.write(CONTINUE_100)
+        ctx = conn.ctx
+        state = ctx.state
+        engine = state.engine  # read once: the whole request is decided by one configuration
+        attrs = req.attributes(ctx.scheme, conn.peer_ip, conn.local_ip, conn.local_port)
+        decision = engine.decide(attrs, state.keystore.snapshot, self.start)
+        if decision.refresh or decision.custom_provider is not None:  # server/decide.py waits(), inlined
+            pending = settle(decision, attrs, engine, state.keystore, ctx.clock, ctx.custom_providers)
+            ctx.spawn(pending, self._settled)
+            return
+        self._decided(decision)
+
+    def _settled(self, task: asyncio.Task[Decision]) -> None:
+        if task.cancelled():
+            return
+        exc = task.exception()
+        if exc is not None:
+            log.error("deciding failed", exc_info=exc)
+            self.conn.fail(self)
+            return
+        self._decided(task.result())
+
+    def _decided(self, decision: Decision) -> None:
+        self.decision = decision
+        if self.finished:
+            return
+        if not decision.allowed or decision.upstream is None:
+            close = decision.status == 400  # path normalization failure: Envoy closes (observed)
+            self.reply(
+                decision.status, decision.body, decision.headers, close=close, ctype=decision.content_type
+            )
+            return
+        edits = decision.upstream
+        ctx = self.conn.ctx
+        if ctx.pool is None:
+            self._builtin(edits.path)
+            return
+        req = self.req
+        self.upstream_head, self.xff, self.request_id = upstream_request_head(
+            req.method, edits.path.encode("latin-1"), req.raw_headers, peer_ip=self.conn.peer_ip_bytes,
+            scheme=ctx.scheme_bytes, drop=ctx.removals(edits), set_headers=edits.set, chunked=req.chunked,
+            upgrade=req.upgrade, listed=req.listed,
+        )  # fmt: skip
+        up = ctx.pool.acquire()
+        if up is not None:
+            self._attach(up)
+        else:
+            self._connect()
+
+    # request body ------------------------------------------------------------------------------
+    def request_body(self, data: bytes) -> None:
+        self.bytes_in += len(data)
+        if self.discard or self.finished:
+            return
+        up = self.up
+        if up is not None:
+            self.body_sent = True
+            if self.req.chunked:
+                up.writelines(chunk_parts(data))
+            else:
+                up.write(data)
+            return
+        self.pending.append(data)
+        self.pending_size += len(data)
+        if self.pending_size > PENDING_BODY_LIMIT:
+            self.conn.pause(PAUSE_BUFFER)
+
+    def request_complete(self) -> None:
+        self.req_done = True
+        if self.finished:
+            return
+        up = self.up
+        if up is not None:
+            if self.req.chunked:
+                up.write(LAST_CHUNK)
+            self._arm_timer()
+        elif self.resp_done:
+            self._finish()
+
+    def _builtin(self, path: str) -> None:
+        """No `--upstream`: the built-in app answers, through the same response-head rules as an upstream."""
+        ctx = self.conn.ctx
+        close = not self.req.keep_alive or ctx.draining
+        data, sent = hello_response(path, date_line=DATES.line(ctx.clock()), head=self.head, close=close)
+        self.status, self.bytes_out, self.service_ms = 200, sent, 0
+        self.resp_started = self.resp_done = self.discard = True
+        self.close_after = close
+        self.conn.write(data)
+        if self.req_done or close:
+            self._finish()

@@ -1,0 +1,1 @@
+"""What every serving process shares: state, reload, admin, runtime, metrics, access log."""
