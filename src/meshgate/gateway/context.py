@@ -11,6 +11,7 @@ from meshgate.custom.mesh_config import ExtAuthzProvider
 from meshgate.engine.decision import UpstreamEdits
 from meshgate.gateway.deadlines import DeadlineSweep
 from meshgate.gateway.heads import removal_names
+from meshgate.gateway.router import Router, SingleUpstream
 from meshgate.gateway.upstream import UpstreamPool
 from meshgate.server.state import ServingState
 
@@ -55,6 +56,8 @@ class GatewayContext:
         self._removals: dict[tuple[str, ...], frozenset[bytes]] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
         self.draining = False
+        # what an allowed request does next (gateway/router.py); routing replaces it (gateway/routed.py)
+        self.router: Router = SingleUpstream(pool, self.removals)
 
     def removals(self, edits: UpstreamEdits) -> frozenset[bytes]:
         """The names `edits` takes off the request, encoded once per distinct removal list."""

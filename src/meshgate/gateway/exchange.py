@@ -16,6 +16,7 @@ from meshgate.gateway.builtin_app import hello_response
 from meshgate.gateway.context import PAUSE_BUFFER
 from meshgate.gateway.heads import LAST_CHUNK, chunk_parts, upstream_request_head
 from meshgate.gateway.local_reply import CONTINUE_100, DATES
+from meshgate.gateway.router import LocalAnswer, Step
 from meshgate.gateway.transfer import DPE, Transfer
 from meshgate.server.decide import settle
 
@@ -70,18 +71,33 @@ class Exchange(Transfer):
                 decision.status, decision.body, decision.headers, close=close, ctype=decision.content_type
             )
             return
-        edits = decision.upstream
-        ctx = self.conn.ctx
-        if ctx.pool is None:
-            self._builtin(edits.path)
+        step = self.conn.ctx.router.step(self, decision)
+        if step is not None:
+            self.routed(step)
+
+    def routed(self, step: Step) -> None:
+        """What the router decided: answer locally, let the built-in app answer, or send upstream."""
+        self.step = step
+        if self.finished:
             return
+        if isinstance(step, LocalAnswer):
+            self.reply(step.status, step.body, step.headers, close=step.close, ctype=step.content_type)
+            return
+        if step.pool is None:
+            self._builtin(step.path)
+            return
+        self.pool = step.pool
+        if step.sweep is not None:
+            self.sweep = step.sweep
         req = self.req
+        ctx = self.conn.ctx
+        headers = req.raw_headers if step.headers is None else step.headers
         self.upstream_head, self.xff, self.request_id = upstream_request_head(
-            req.method, edits.path.encode("latin-1"), req.raw_headers, peer_ip=self.conn.peer_ip_bytes,
-            scheme=ctx.scheme_bytes, drop=ctx.removals(edits), set_headers=edits.set, chunked=req.chunked,
+            req.method, step.path.encode("latin-1"), headers, peer_ip=self.conn.peer_ip_bytes,
+            scheme=ctx.scheme_bytes, drop=step.drop, set_headers=step.set_headers, chunked=req.chunked,
             upgrade=req.upgrade, listed=req.listed,
         )  # fmt: skip
-        up = ctx.pool.acquire()
+        up = step.pool.acquire()
         if up is not None:
             self._attach(up)
         else:

@@ -14,6 +14,7 @@ from typing import Protocol, TextIO
 from meshgate.engine.decision import Decision
 from meshgate.gateway.context import GatewayContext
 from meshgate.gateway.request_head import RequestHead
+from meshgate.gateway.router import Step, ToUpstream
 from meshgate.server.access_log import AccessLogEntry
 
 log = logging.getLogger("meshgate.gateway")
@@ -36,6 +37,7 @@ class Finished(Protocol):
     up_start: float
     xff: bytes | None
     request_id: bytes | None
+    step: Step | None
 
 
 def record(exchange: Finished, ctx: GatewayContext, peer_ip: str) -> None:
@@ -70,12 +72,19 @@ def record(exchange: Finished, ctx: GatewayContext, peer_ip: str) -> None:
                 user_agent=req.user_agent,
                 request_id=request_id.decode("latin-1") if request_id else req.request_id,
                 authority=req.host,
-                upstream_host=ctx.upstream_host if exchange.up_start else None,
+                upstream_host=_upstream_host(exchange, ctx) if exchange.up_start else None,
                 reason=decision.reason if decision is not None else "none",
             )
         )
     except Exception:  # the log must never break the data path
         log.exception("access log / metrics failed")
+
+
+def _upstream_host(exchange: Finished, ctx: GatewayContext) -> str:
+    step = exchange.step
+    if isinstance(step, ToUpstream) and step.upstream_host is not None:
+        return step.upstream_host
+    return ctx.upstream_host
 
 
 class DeferredFlushStream:

@@ -1,12 +1,10 @@
 """One request's upstream leg and response: connect, write the response back, time out, answer, end.
 
-Callback-driven, no task per request: the upstream's parser callbacks write the response downstream.
-Backpressure is the transports' own: a full upstream write buffer pauses downstream reading, a full
-downstream write buffer pauses upstream reading.
-Envoy's router behaviours (observed on Envoy 1.40): 503 when the upstream cannot be reached or resets
-before the response head, 504 when the route timeout (end of request → end of response) fires first,
-and a reset downstream connection when the upstream dies mid-response. `Exchange` (gateway/exchange.py)
-adds the request's side: its decision and its body.
+Callback-driven, no task per request; backpressure is the transports' own (a full write buffer on one
+side pauses reading on the other). Envoy's router (observed on Envoy 1.40): 503 when the upstream cannot
+be reached or resets before the response head, 504 when the route timeout (end of request → end of
+response) fires first, a reset downstream connection when the upstream dies mid-response. `Exchange`
+(gateway/exchange.py) adds the request's side: its decision, its route step and its body.
 """
 
 from __future__ import annotations
@@ -17,6 +15,7 @@ from typing import Protocol
 from meshgate.engine.decision import Decision
 from meshgate.engine.status import LOCAL_REPLY_CONTENT_TYPE
 from meshgate.gateway.context import PAUSE_BUFFER, PAUSE_UPSTREAM, GatewayContext
+from meshgate.gateway.deadlines import DeadlineSweep
 from meshgate.gateway.exchange_log import record
 from meshgate.gateway.heads import LAST_CHUNK, NOTHING, chunk_parts, downstream_response_head
 from meshgate.gateway.local_reply import (
@@ -27,7 +26,8 @@ from meshgate.gateway.local_reply import (
     local_reply,
 )
 from meshgate.gateway.request_head import RequestHead
-from meshgate.gateway.upstream import UpstreamConnection
+from meshgate.gateway.router import Step, ToUpstream
+from meshgate.gateway.upstream import UpstreamConnection, UpstreamPool
 
 # Envoy response flags (envoyproxy/envoy:source/common/stream_info/utility.cc).
 UF, UC, UT, DC, DPE = "UF", "UC", "UT", "DC", "DPE"
@@ -60,10 +60,10 @@ class Transfer:
     """One request/response on a downstream connection, from its parsed head to its access-log line."""
 
     __slots__ = (
-        "body_sent", "bytes_in", "bytes_out", "close_after", "conn", "decision", "discard",
-        "finished", "flags", "head", "output", "pending", "pending_size", "req", "req_done", "request_id",
-        "resp_chunked", "resp_done", "resp_started", "retried", "service_ms", "start", "status", "timed",
-        "tunnel", "up", "up_start", "upstream_head", "xff",
+        "body_sent", "bytes_in", "bytes_out", "close_after", "conn", "decision", "discard", "finished",
+        "flags", "head", "output", "pending", "pending_size", "pool", "req", "req_done", "request_id",
+        "resp_chunked", "resp_done", "resp_started", "retried", "service_ms", "start", "status", "step",
+        "sweep", "timed", "tunnel", "up", "up_start", "upstream_head", "xff",
     )  # fmt: skip
 
     def __init__(self, conn: Downstream, req: RequestHead) -> None:
@@ -89,10 +89,13 @@ class Transfer:
         self.head = req.method == b"HEAD"
         self.xff: bytes | None = None  # as sent upstream (decoded only for the access log)
         self.request_id: bytes | None = None
+        self.step: Step | None = None  # the router's answer (gateway/router.py), with its pool and deadline
+        self.pool: UpstreamPool | None = None
+        self.sweep: DeadlineSweep = conn.ctx.deadlines
 
     # upstream ----------------------------------------------------------------------------------
     def _connect(self) -> None:
-        pool = self.conn.ctx.pool
+        pool = self.pool
         assert pool is not None
         self.conn.ctx.spawn(pool.connect(), self._connected)
 
@@ -101,8 +104,8 @@ class Transfer:
             return
         exc = task.exception()
         if self.finished:
-            if exc is None and self.conn.ctx.pool is not None:
-                self.conn.ctx.pool.release(task.result())
+            if exc is None and self.pool is not None:
+                self.pool.release(task.result())
             return
         if exc is not None:
             self.reply(503, UPSTREAM_CONNECT_FAILURE, flags=UF)
@@ -147,6 +150,8 @@ class Transfer:
         close = not upgraded and (self.must_close() or req.upgrade is not None)
         self.resp_chunked = chunked = framing in ("chunked", "close")
         up = self.up
+        if isinstance(self.step, ToUpstream) and self.step.edit_response is not None:
+            headers = self.step.edit_response(headers)
         head = downstream_response_head(
             status, headers, date_line=DATES.line(now), service_time_ms=self.service_ms, chunked=chunked,
             close=close, upgrade=upgraded, listed=None if up is None or up.lists_names else NOTHING,
@@ -177,7 +182,7 @@ class Transfer:
         self.resp_done = True
         self.discard = True
         if up is not None:
-            pool = self.conn.ctx.pool
+            pool = self.pool
             if keep_alive and self.req_done and pool is not None:
                 pool.release(up)
             else:
@@ -209,10 +214,7 @@ class Transfer:
         self.reply(503, UPSTREAM_CONNECTION_TERMINATION, flags=UC)
 
     def on_upstream_paused(self, paused: bool) -> None:
-        if paused:
-            self.conn.pause(PAUSE_UPSTREAM)
-        else:
-            self.conn.resume(PAUSE_UPSTREAM)
+        (self.conn.pause if paused else self.conn.resume)(PAUSE_UPSTREAM)
 
     def on_tunnel_data(self, data: bytes) -> None:
         self.bytes_out += len(data)
@@ -225,12 +227,12 @@ class Transfer:
     def _arm_timer(self) -> None:
         if not self.timed and not self.tunnel:
             self.timed = True
-            self.conn.ctx.deadlines.arm(self)
+            self.sweep.arm(self)
 
     def _cancel_timer(self) -> None:
         if self.timed:
             self.timed = False
-            self.conn.ctx.deadlines.disarm(self)
+            self.sweep.disarm(self)
 
     def expire(self) -> None:
         """The route timeout passed (called by the DeadlineSweep, already disarmed)."""

@@ -1,0 +1,92 @@
+"""The step between "allowed at the gateway hop" and "connect upstream": what the exchange does next.
+
+The listener's context holds one router (`GatewayContext.router`). Given an exchange the gateway hop
+allowed, it answers with a step: send the request upstream (which pool, the request-target, the header
+edits, the deadline, how to edit the response), or answer locally (redirect, direct response, 404, a
+denial at the destination hop). A router that must wait (a key set refetch, a CUSTOM provider at the
+destination hop) answers None and later calls `exchange.routed(step)`.
+
+`SingleUpstream` is meshgate fronting one upstream (`--upstream`, or the built-in app): every allowed
+request goes there with the engine's edits. Routing by Gateway/VirtualService/ServiceEntry is
+gateway/routed.py's router.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from meshgate.engine.decision import Decision, UpstreamEdits
+from meshgate.engine.status import LOCAL_REPLY_CONTENT_TYPE
+from meshgate.gateway.deadlines import DeadlineSweep
+from meshgate.gateway.upstream import UpstreamPool
+
+RawHeaders = list[tuple[bytes, bytes]]
+
+
+@dataclass(slots=True)
+class ToUpstream:
+    """Send the request to `pool` (None: the built-in app answers) with these edits.
+
+    `headers` replaces the request's received headers when the route changed them (None: as received);
+    `drop` and `set_headers` are then applied as for the engine's UpstreamEdits. `sweep` holds the route
+    timeout (None: the listener's `--upstream-timeout`). `edit_response` rewrites the upstream's response
+    headers before they are sent downstream. `upstream_host`, `cluster` and `route_name` are for the log.
+    """
+
+    pool: UpstreamPool | None
+    path: str
+    drop: frozenset[bytes]
+    set_headers: Sequence[tuple[str, str]] = ()
+    headers: Sequence[tuple[bytes, bytes]] | None = None
+    sweep: DeadlineSweep | None = None
+    edit_response: Callable[[RawHeaders], RawHeaders] | None = None
+    upstream_host: str | None = None
+    cluster: str | None = None
+    route_name: str | None = None
+
+
+@dataclass(slots=True)
+class LocalAnswer:
+    """Answer without an upstream, with Envoy's local-reply layout (gateway/local_reply.py)."""
+
+    status: int
+    body: str
+    headers: tuple[tuple[str, str], ...] = ()
+    content_type: str = LOCAL_REPLY_CONTENT_TYPE
+    close: bool = False
+    cluster: str | None = None
+    route_name: str | None = None
+
+
+Step = ToUpstream | LocalAnswer
+
+
+class Routable(Protocol):
+    """What a router hands its late answer to (gateway/exchange.py Exchange)."""
+
+    def routed(self, step: Step) -> None: ...
+
+
+class Router(Protocol):
+    """Decides the step for a request the gateway hop allowed (`decision.upstream` is set)."""
+
+    def step(self, exchange: Routable, decision: Decision) -> Step | None: ...
+
+
+class SingleUpstream:
+    """Today's meshgate: every allowed request to one pool (or the built-in app) with the engine's edits."""
+
+    __slots__ = ("pool", "removals")
+
+    def __init__(
+        self, pool: UpstreamPool | None, removals: Callable[[UpstreamEdits], frozenset[bytes]]
+    ) -> None:
+        self.pool = pool
+        self.removals = removals
+
+    def step(self, exchange: Routable, decision: Decision) -> Step | None:
+        edits = decision.upstream
+        assert edits is not None
+        return ToUpstream(self.pool, edits.path, self.removals(edits), edits.set)
