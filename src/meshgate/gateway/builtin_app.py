@@ -6,8 +6,6 @@ rules as a proxied one (`x-envoy-upstream-service-time`, `date`, `server: istio-
 
 from __future__ import annotations
 
-from meshgate.gateway.heads import downstream_response_head
-
 HELLO_PREFIX = "Hello World! "
 CONTENT_TYPE = b"text/plain"
 
@@ -22,13 +20,7 @@ def hello_body(path: str) -> bytes:
     return (HELLO_PREFIX + path[:cut]).encode("utf-8", "replace")
 
 
-def hello_response(
-    path: str, *, date_line: bytes, head: bool = False, close: bool = False
-) -> tuple[bytes, int]:
-    """(response bytes, body bytes sent) for one allowed request."""
+def hello_head(path: str) -> tuple[list[tuple[bytes, bytes]], bytes]:
+    """(response headers, body) for one allowed request, for any downstream protocol."""
     body = hello_body(path)
-    headers = [(b"content-type", CONTENT_TYPE), (b"content-length", b"%d" % len(body))]
-    head_bytes = downstream_response_head(200, headers, date_line=date_line, service_time_ms=0, close=close)
-    if head:
-        return head_bytes, 0
-    return head_bytes + body, len(body)
+    return [(b"content-type", CONTENT_TYPE), (b"content-length", b"%d" % len(body))], body

@@ -12,7 +12,7 @@ from meshgate.engine.decision import UpstreamEdits
 from meshgate.gateway.deadlines import DeadlineSweep
 from meshgate.gateway.heads import removal_names
 from meshgate.gateway.router import Router, SingleUpstream
-from meshgate.gateway.upstream import UpstreamPool
+from meshgate.gateway.seam import Pool
 from meshgate.server.state import ServingState
 
 T = TypeVar("T")
@@ -34,7 +34,7 @@ class GatewayContext:
     def __init__(
         self,
         state: ServingState,
-        pool: UpstreamPool | None,
+        pool: Pool | None,
         *,
         scheme: str = "http",
         upstream_timeout: float = 15.0,
@@ -48,7 +48,7 @@ class GatewayContext:
         self.scheme_bytes = scheme.encode()
         self.upstream_timeout = upstream_timeout
         self.deadlines = DeadlineSweep(upstream_timeout)
-        self.upstream_host = pool.target.address if pool is not None else "builtin"
+        self.upstream_host = pool.address if pool is not None else "builtin"
         self.access_log_enabled = access_log
         self.custom_providers: Mapping[str, ExtAuthzProvider] = custom_providers or {}
         self.connections: set[Connection] = set()

@@ -12,10 +12,9 @@ import asyncio
 import logging
 
 from meshgate.engine.decision import Decision
-from meshgate.gateway.builtin_app import hello_response
+from meshgate.gateway.builtin_app import hello_head
 from meshgate.gateway.context import PAUSE_BUFFER
-from meshgate.gateway.heads import LAST_CHUNK, chunk_parts, upstream_request_head
-from meshgate.gateway.local_reply import CONTINUE_100, DATES
+from meshgate.gateway.local_reply import DATES
 from meshgate.gateway.router import LocalAnswer, Step
 from meshgate.gateway.transfer import DPE, Transfer
 from meshgate.server.decide import settle
@@ -39,7 +38,7 @@ class Exchange(Transfer):
             return
         conn = self.conn
         if req.expect_continue:
-            conn.write(CONTINUE_100)
+            conn.send_continue()
         ctx = conn.ctx
         state = ctx.state
         engine = state.engine  # read once: the whole request is decided by one configuration
@@ -91,13 +90,14 @@ class Exchange(Transfer):
             self.sweep = step.sweep
         req = self.req
         ctx = self.conn.ctx
+        pool = step.pool
         headers = req.raw_headers if step.headers is None else step.headers
-        self.upstream_head, self.xff, self.request_id = upstream_request_head(
+        self.upstream_head, self.xff, self.request_id = pool.request_head(
             req.method, step.path.encode("latin-1"), headers, peer_ip=self.conn.peer_ip_bytes,
             scheme=ctx.scheme_bytes, drop=step.drop, set_headers=step.set_headers, chunked=req.chunked,
             upgrade=req.upgrade, listed=req.listed,
         )  # fmt: skip
-        up = step.pool.acquire()
+        up = pool.acquire()
         if up is not None:
             self._attach(up)
         else:
@@ -111,10 +111,7 @@ class Exchange(Transfer):
         up = self.up
         if up is not None:
             self.body_sent = True
-            if self.req.chunked:
-                up.writelines(chunk_parts(data))
-            else:
-                up.write(data)
+            up.send_body(data, chunked=self.req.chunked)
             return
         self.pending.append(data)
         self.pending_size += len(data)
@@ -127,8 +124,7 @@ class Exchange(Transfer):
             return
         up = self.up
         if up is not None:
-            if self.req.chunked:
-                up.write(LAST_CHUNK)
+            up.send_end(chunked=self.req.chunked)
             self._arm_timer()
         elif self.resp_done:
             self._finish()
@@ -137,10 +133,18 @@ class Exchange(Transfer):
         """No `--upstream`: the built-in app answers, through the same response-head rules as an upstream."""
         ctx = self.conn.ctx
         close = not self.req.keep_alive or ctx.draining
-        data, sent = hello_response(path, date_line=DATES.line(ctx.clock()), head=self.head, close=close)
-        self.status, self.bytes_out, self.service_ms = 200, sent, 0
+        headers, body = hello_head(path)
+        self.status, self.bytes_out, self.service_ms = 200, 0 if self.head else len(body), 0
         self.resp_started = self.resp_done = self.discard = True
         self.close_after = close
-        self.conn.write(data)
+        conn = self.conn
+        conn.cork()  # head and body in one write
+        conn.send_head(
+            200, headers, date_line=DATES.line(ctx.clock()), service_ms=0, close=close, end=self.head
+        )
+        if not self.head:
+            conn.send_data(body, chunked=False)
+            conn.send_end(chunked=False, trailers=None)
+        conn.uncork()
         if self.req_done or close:
             self._finish()

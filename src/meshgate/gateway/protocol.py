@@ -21,9 +21,10 @@ from typing import cast
 import httptools
 
 from meshgate.gateway.context import PAUSE_PIPELINE, PAUSE_TUNNEL, GatewayContext
+from meshgate.gateway.downstream import Ending, Http1Responses
 from meshgate.gateway.exchange import Exchange
 from meshgate.gateway.request_head import RequestHead
-from meshgate.gateway.transfer import DPE, Transfer
+from meshgate.gateway.transfer import DPE
 from meshgate.gateway.upstream import UpstreamConnection
 from meshgate.server.http1 import BAD_REQUEST_BODY, HEADERS_TOO_LARGE_BODY, HeadReader
 
@@ -31,7 +32,7 @@ log = logging.getLogger("meshgate.gateway")
 TUNNEL_BUFFER_LIMIT = 256 * 1024
 
 
-class GatewayProtocol(HeadReader, asyncio.Protocol):
+class GatewayProtocol(HeadReader, Http1Responses, asyncio.Protocol):
     """One downstream connection."""
 
     def __init__(self, ctx: GatewayContext) -> None:
@@ -157,7 +158,7 @@ class GatewayProtocol(HeadReader, asyncio.Protocol):
         else:
             self.pause(PAUSE_PIPELINE)
 
-    def exchange_done(self, exchange: Transfer) -> None:
+    def exchange_done(self, exchange: Ending) -> None:
         """Called by an exchange once logged: start the next pipelined one, or close."""
         if self.queue and self.queue[0] is exchange:
             self.queue.popleft()
@@ -192,7 +193,7 @@ class GatewayProtocol(HeadReader, asyncio.Protocol):
                 self.queue.remove(broken)
         self._enqueue(exchange)
 
-    def fail(self, exchange: Transfer) -> None:
+    def fail(self, exchange: Ending) -> None:
         """An unexpected error while handling `exchange`: close without a traceback reaching the client."""
         exchange.close_after = True
         self.abort()

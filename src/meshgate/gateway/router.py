@@ -20,7 +20,7 @@ from typing import Protocol
 from meshgate.engine.decision import Decision, UpstreamEdits
 from meshgate.engine.status import LOCAL_REPLY_CONTENT_TYPE
 from meshgate.gateway.deadlines import DeadlineSweep
-from meshgate.gateway.upstream import UpstreamPool
+from meshgate.gateway.seam import Pool
 
 RawHeaders = list[tuple[bytes, bytes]]
 
@@ -35,7 +35,7 @@ class ToUpstream:
     headers before they are sent downstream. `upstream_host`, `cluster` and `route_name` are for the log.
     """
 
-    pool: UpstreamPool | None
+    pool: Pool | None
     path: str
     drop: frozenset[bytes]
     set_headers: Sequence[tuple[str, str]] = ()
@@ -80,9 +80,7 @@ class SingleUpstream:
 
     __slots__ = ("pool", "removals")
 
-    def __init__(
-        self, pool: UpstreamPool | None, removals: Callable[[UpstreamEdits], frozenset[bytes]]
-    ) -> None:
+    def __init__(self, pool: Pool | None, removals: Callable[[UpstreamEdits], frozenset[bytes]]) -> None:
         self.pool = pool
         self.removals = removals
 

@@ -10,50 +10,27 @@ response) fires first, a reset downstream connection when the upstream dies mid-
 from __future__ import annotations
 
 import asyncio
-from typing import Protocol
 
 from meshgate.engine.decision import Decision
 from meshgate.engine.status import LOCAL_REPLY_CONTENT_TYPE
-from meshgate.gateway.context import PAUSE_BUFFER, PAUSE_UPSTREAM, GatewayContext
+from meshgate.gateway.context import PAUSE_BUFFER, PAUSE_UPSTREAM
 from meshgate.gateway.deadlines import DeadlineSweep
+from meshgate.gateway.downstream import Downstream
 from meshgate.gateway.exchange_log import record
-from meshgate.gateway.heads import LAST_CHUNK, NOTHING, chunk_parts, downstream_response_head
+from meshgate.gateway.heads import NOTHING
 from meshgate.gateway.local_reply import (
     DATES,
     UPSTREAM_CONNECT_FAILURE,
     UPSTREAM_CONNECTION_TERMINATION,
     UPSTREAM_REQUEST_TIMEOUT,
-    local_reply,
 )
 from meshgate.gateway.request_head import RequestHead
 from meshgate.gateway.router import Step, ToUpstream
-from meshgate.gateway.upstream import UpstreamConnection, UpstreamPool
+from meshgate.gateway.seam import Pool, Upstream, UpstreamHead
+from meshgate.gateway.upstream import UpstreamConnection
 
 # Envoy response flags (envoyproxy/envoy:source/common/stream_info/utility.cc).
 UF, UC, UT, DC, DPE = "UF", "UC", "UT", "DC", "DPE"
-
-
-class Downstream(Protocol):
-    """What an exchange needs of its client connection (gateway/protocol.py GatewayProtocol)."""
-
-    ctx: GatewayContext
-    peer_ip: str
-    peer_ip_bytes: bytes
-    local_ip: str
-    local_port: int
-    paused: int
-    write_paused: bool
-
-    def write(self, data: bytes) -> None: ...
-    def writelines(self, parts: list[bytes]) -> None: ...
-    def cork(self) -> None: ...
-    def uncork(self) -> None: ...
-    def pause(self, reason: int) -> None: ...
-    def resume(self, reason: int) -> None: ...
-    def close(self) -> None: ...
-    def start_tunnel(self, up: UpstreamConnection) -> None: ...
-    def fail(self, exchange: Transfer) -> None: ...
-    def exchange_done(self, exchange: Transfer) -> None: ...
 
 
 class Transfer:
@@ -63,7 +40,7 @@ class Transfer:
         "body_sent", "bytes_in", "bytes_out", "close_after", "conn", "decision", "discard", "finished",
         "flags", "head", "output", "pending", "pending_size", "pool", "req", "req_done", "request_id",
         "resp_chunked", "resp_done", "resp_started", "retried", "service_ms", "start", "status", "step",
-        "sweep", "timed", "tunnel", "up", "up_start", "upstream_head", "xff",
+        "sweep", "timed", "trailers", "tunnel", "up", "up_start", "upstream_head", "xff",
     )  # fmt: skip
 
     def __init__(self, conn: Downstream, req: RequestHead) -> None:
@@ -75,7 +52,8 @@ class Transfer:
         self.req_done = self.resp_started = self.resp_done = self.finished = False
         self.discard = req.reject is not None  # body bytes are dropped (local reply / built-in app)
         self.close_after = False
-        self.up: UpstreamConnection | None = None
+        self.up: Upstream | None = None
+        self.trailers: list[tuple[bytes, bytes]] | None = None
         self.pending: list[bytes] = []
         self.pending_size = 0
         self.status = 0
@@ -85,12 +63,12 @@ class Transfer:
         self.timed = False  # armed in the context's DeadlineSweep (the route timeout)
         self.service_ms: int | None = None
         self.up_start = 0.0
-        self.upstream_head = b""
+        self.upstream_head: UpstreamHead = b""
         self.head = req.method == b"HEAD"
         self.xff: bytes | None = None  # as sent upstream (decoded only for the access log)
         self.request_id: bytes | None = None
         self.step: Step | None = None  # the router's answer (gateway/router.py), with its pool and deadline
-        self.pool: UpstreamPool | None = None
+        self.pool: Pool | None = None
         self.sweep: DeadlineSweep = conn.ctx.deadlines
 
     # upstream ----------------------------------------------------------------------------------
@@ -99,7 +77,7 @@ class Transfer:
         assert pool is not None
         self.conn.ctx.spawn(pool.connect(), self._connected)
 
-    def _connected(self, task: asyncio.Task[UpstreamConnection]) -> None:
+    def _connected(self, task: asyncio.Task[Upstream]) -> None:
         if task.cancelled():
             return
         exc = task.exception()
@@ -112,23 +90,13 @@ class Transfer:
             return
         self._attach(task.result())
 
-    def _attach(self, up: UpstreamConnection) -> None:
+    def _attach(self, up: Upstream) -> None:
         self.up = up
         up.start(self, head_request=self.head)
         self.up_start = self.conn.ctx.clock()
-        chunked = self.req.chunked
-        if self.pending or (self.req_done and chunked):
-            parts = [self.upstream_head]
-            for data in self.pending:
-                parts += chunk_parts(data) if chunked else (data,)
-            self.body_sent = bool(self.pending)
-            if self.req_done and chunked:
-                parts.append(LAST_CHUNK)
-            self.pending = []
-            self.pending_size = 0
-            up.writelines(parts)
-        else:
-            up.write(self.upstream_head)
+        self.body_sent = bool(self.pending)
+        pending, self.pending, self.pending_size = self.pending, [], 0
+        up.send_request(self.upstream_head, pending, end=self.req_done, chunked=self.req.chunked)
         conn = self.conn
         if conn.paused:
             conn.resume(PAUSE_BUFFER)
@@ -152,33 +120,32 @@ class Transfer:
         up = self.up
         if isinstance(self.step, ToUpstream) and self.step.edit_response is not None:
             headers = self.step.edit_response(headers)
-        head = downstream_response_head(
-            status, headers, date_line=DATES.line(now), service_time_ms=self.service_ms, chunked=chunked,
-            close=close, upgrade=upgraded, listed=None if up is None or up.lists_names else NOTHING,
-        )  # fmt: skip
         self.close_after = close
-        self.conn.write(head)
-        if upgraded and self.up is not None:
+        self.conn.send_head(
+            status, headers, date_line=DATES.line(now), service_ms=self.service_ms, chunked=chunked,
+            close=close, upgrade=upgraded, listed=None if up is None or up.lists_names else NOTHING,
+            end=framing == "none" and not upgraded,
+        )  # fmt: skip
+        if upgraded and isinstance(up, UpstreamConnection):
             self.tunnel = True
             self._cancel_timer()
-            self.conn.start_tunnel(self.up)
+            self.conn.start_tunnel(up)
 
     def on_response_body(self, data: bytes) -> None:
         if self.finished:
             return
         self.bytes_out += len(data)
-        if self.resp_chunked:
-            self.conn.writelines(chunk_parts(data))
-        else:
-            self.conn.write(data)
+        self.conn.send_data(data, chunked=self.resp_chunked)
+
+    def on_response_trailers(self, trailers: list[tuple[bytes, bytes]]) -> None:
+        self.trailers = trailers
 
     def on_response_end(self, keep_alive: bool) -> None:
         up, self.up = self.up, None
         self._cancel_timer()
         if self.finished:
             return
-        if self.resp_chunked:
-            self.conn.write(LAST_CHUNK)
+        self.conn.send_end(chunked=self.resp_chunked, trailers=self.trailers)
         self.resp_done = True
         self.discard = True
         if up is not None:
@@ -198,7 +165,7 @@ class Transfer:
         if self.tunnel or self.resp_started:
             if not self.tunnel:
                 self.flags = UC
-            self.conn.close()
+            self.conn.abort_response()
             self._finish()
             return
         if (
@@ -244,7 +211,7 @@ class Transfer:
             return
         if self.resp_started:
             self.flags = UT
-            self.conn.close()
+            self.conn.abort_response()
             self._finish()
         else:
             self.reply(504, UPSTREAM_REQUEST_TIMEOUT, flags=UT)
@@ -274,10 +241,9 @@ class Transfer:
         self.resp_started = self.resp_done = self.discard = True
         self.close_after = close
         date = DATES.line(self.conn.ctx.clock())
-        self.conn.write(
-            local_reply(status, body, headers, head=self.head, close=close, content_type=ctype, date=date)
+        self.bytes_out = self.conn.send_local_reply(
+            self.req, status, body, headers, close=close, content_type=ctype, date_line=date
         )
-        self.bytes_out = 0 if self.head else len(body.encode())
         if self.req_done or close:
             self._finish()
 

@@ -13,40 +13,20 @@ import contextlib
 import logging
 import ssl
 from dataclasses import dataclass
-from typing import Protocol, cast
+from typing import cast
 from urllib.parse import urlsplit
 
 import httptools
 
 from meshgate.errors import UsageError
-from meshgate.gateway.heads import PLAIN_CONNECTION
+from meshgate.gateway.heads import LAST_CHUNK, PLAIN_CONNECTION, chunk_parts, upstream_request_head
+from meshgate.gateway.seam import UpstreamHead, UpstreamSink
 
 log = logging.getLogger("meshgate.gateway")
 
 MAX_IDLE_PER_POOL = 256
 CONNECT_TIMEOUT_S = 10.0  # istio/api DestinationRule connectTimeout default (10 s)
 NO_BODY_STATUSES = frozenset({204, 304})
-
-
-class Output(Protocol):
-    """The downstream connection: writes made between cork() and uncork() leave in one syscall."""
-
-    def cork(self) -> None: ...
-    def uncork(self) -> None: ...
-
-
-class UpstreamSink(Protocol):
-    """What an exchange offers its upstream connection (see gateway/exchange.py)."""
-
-    @property
-    def output(self) -> Output: ...  # where the response goes (corked around each upstream read)
-
-    def on_response_head(self, status: int, headers: list[tuple[bytes, bytes]], framing: str) -> None: ...
-    def on_response_body(self, data: bytes) -> None: ...
-    def on_response_end(self, keep_alive: bool) -> None: ...
-    def on_upstream_lost(self, error: str) -> None: ...
-    def on_upstream_paused(self, paused: bool) -> None: ...
-    def on_tunnel_data(self, data: bytes) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -213,6 +193,29 @@ class UpstreamConnection(asyncio.Protocol):
         self.until_close = False
         self.used += 1
 
+    def send_request(self, head: UpstreamHead, body: list[bytes], *, end: bool, chunked: bool) -> None:
+        """The head and the body received so far in one write (`end`: the body is complete)."""
+        assert isinstance(head, bytes)
+        if not body and not (end and chunked):
+            self.write(head)
+            return
+        parts = [head]
+        for data in body:
+            parts += chunk_parts(data) if chunked else (data,)
+        if end and chunked:
+            parts.append(LAST_CHUNK)
+        self.writelines(parts)
+
+    def send_body(self, data: bytes, *, chunked: bool) -> None:
+        if chunked:
+            self.writelines(chunk_parts(data))
+        else:
+            self.write(data)
+
+    def send_end(self, *, chunked: bool) -> None:
+        if chunked:
+            self.write(LAST_CHUNK)
+
     def write(self, data: bytes) -> None:
         if self.transport is not None and not self.closed:
             self.transport.write(data)
@@ -241,10 +244,16 @@ class UpstreamConnection(asyncio.Protocol):
 class UpstreamPool:
     """Idle keep-alive connections to one target (per worker process), most recently used first."""
 
+    request_head = staticmethod(upstream_request_head)  # gateway/seam.py Pool: requests go as HTTP/1.1
+
     def __init__(self, target: UpstreamTarget, ssl_context: ssl.SSLContext | None = None) -> None:
         self.target = target
         self.ssl_context = ssl_context
         self.idle: list[UpstreamConnection] = []
+
+    @property
+    def address(self) -> str:
+        return self.target.address
 
     def acquire(self) -> UpstreamConnection | None:
         while self.idle:
