@@ -25,8 +25,21 @@ class RequestHead:
     """A parsed request head: raw bytes for re-serializing, str views for the engine and the log."""
 
     __slots__ = (
-        "attr_headers", "chunked", "expect_continue", "has_body", "host", "keep_alive", "listed", "method",
-        "method_str", "raw_headers", "reject", "target", "target_str", "upgrade",
+        "attr_headers",
+        "chunked",
+        "expect_continue",
+        "h2c",
+        "has_body",
+        "host",
+        "keep_alive",
+        "listed",
+        "method",
+        "method_str",
+        "raw_headers",
+        "reject",
+        "target",
+        "target_str",
+        "upgrade",
     )  # fmt: skip
 
     def __init__(
@@ -62,6 +75,11 @@ class RequestHead:
         connection = attrs.get("connection")
         self.listed = NOTHING if connection is None else listed_by_connection(raw_headers)
         upgrade = attrs.get("upgrade") if upgrade_requested else None
+        # envoyproxy/envoy:source/common/http/http1/codec_impl.cc "Ignore h2c upgrade requests until we
+        # support them": answered as HTTP/1.1 (Upgrade and HTTP2-Settings are hop-by-hop: never forwarded)
+        self.h2c = upgrade is not None and upgrade[0].strip().lower() == "h2c"
+        if self.h2c:
+            upgrade, upgrade_requested = None, False
         self.upgrade = upgrade[0].encode("latin-1") if upgrade else None
         self.reject = self._rejection(http_version, upgrade_requested, te, host, connection)
 

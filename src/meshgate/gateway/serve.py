@@ -22,13 +22,13 @@ from typing import TextIO, cast
 from meshgate.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ConfigError, UsageError
 from meshgate.gateway.context import GatewayContext
 from meshgate.gateway.exchange_log import DeferredFlushStream
-from meshgate.gateway.protocol import GatewayProtocol
+from meshgate.gateway.h2.auto import AutoProtocol
 from meshgate.gateway.upstream import UpstreamPool, UpstreamTarget
 from meshgate.server.admin.server import AdminServer
 from meshgate.server.options import WorkloadOptions, parse_address
 from meshgate.server.reload import Built, load_and_build
 from meshgate.server.runtime import Runtime, run, run_loop
-from meshgate.server.tls import client_context, server_context
+from meshgate.server.tls import ALPN_LISTENER, client_context, server_context
 
 log = logging.getLogger("meshgate.serve")
 
@@ -86,7 +86,9 @@ class Gateway:
         host, port = parse_address(opts.listen, "--listen")
         if bool(opts.tls_cert) != bool(opts.tls_key):
             raise UsageError("--tls-cert and --tls-key go together")
-        tls = server_context(opts.tls_cert, opts.tls_key) if opts.tls_cert and opts.tls_key else None
+        tls = None
+        if opts.tls_cert and opts.tls_key:
+            tls = server_context(opts.tls_cert, opts.tls_key, ALPN_LISTENER)
         target = UpstreamTarget.parse(opts.upstream) if opts.upstream else None
         pool = None
         if target is not None:
@@ -100,7 +102,7 @@ class Gateway:
         )  # fmt: skip
         loop = asyncio.get_running_loop()
         self.server = await loop.create_server(
-            lambda: GatewayProtocol(ctx),
+            lambda: AutoProtocol(ctx),
             host,
             port,
             ssl=tls,
