@@ -23,6 +23,8 @@ from meshgate.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ConfigError, Usage
 from meshgate.gateway.context import GatewayContext
 from meshgate.gateway.exchange_log import DeferredFlushStream
 from meshgate.gateway.h2.auto import AutoProtocol
+from meshgate.gateway.h2.upstream import H2Pool
+from meshgate.gateway.seam import Pool
 from meshgate.gateway.upstream import UpstreamPool, UpstreamTarget
 from meshgate.server.admin.server import AdminServer
 from meshgate.server.options import WorkloadOptions, parse_address
@@ -46,6 +48,7 @@ class ServeOptions(WorkloadOptions):
     tls_cert: str | None = None
     tls_key: str | None = None
     upstream_timeout: float = 15.0  # Envoy route timeout default
+    upstream_protocol: str = "http1"  # or "h2" (gateway/h2/upstream.py)
     drain_timeout: float = 10.0
 
 
@@ -90,9 +93,12 @@ class Gateway:
         if opts.tls_cert and opts.tls_key:
             tls = server_context(opts.tls_cert, opts.tls_key, ALPN_LISTENER)
         target = UpstreamTarget.parse(opts.upstream) if opts.upstream else None
-        pool = None
+        pool: Pool | None = None
         if target is not None:
-            pool = UpstreamPool(target, client_context(opts.ca_file) if target.tls else None)
+            tls_client = (
+                client_context(opts.ca_file, h2=opts.upstream_protocol == "h2") if target.tls else None
+            )
+            pool = (H2Pool if opts.upstream_protocol == "h2" else UpstreamPool)(target, tls_client)
         state = await self.runtime.start()
         self.flusher = asyncio.get_running_loop().create_task(self.log_stream.flush_periodically())
         await state.keystore.wait_first_attempts(FIRST_JWKS_WAIT_S)

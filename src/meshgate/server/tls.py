@@ -22,11 +22,11 @@ def server_context(cert_file: str, key_file: str, alpn: list[str] = ALPN_HTTP11)
     return context
 
 
-def client_context(ca_file: str | None = None) -> ssl.SSLContext:
+def client_context(ca_file: str | None = None, *, h2: bool = False) -> ssl.SSLContext:
     """Verifies the upstream's certificate against the system CAs, or `ca_file`."""
     try:
         context = ssl.create_default_context(cafile=ca_file)
     except (OSError, ssl.SSLError) as exc:
         raise UsageError(f"--ca-file: cannot load {ca_file}: {exc}") from None
-    context.set_alpn_protocols(ALPN_HTTP11)
+    context.set_alpn_protocols(["h2"] if h2 else ALPN_HTTP11)
     return context
