@@ -115,7 +115,10 @@ class H2Stream:
                     self.outbox.appendleft(data[window:])
                     data = data[:window]
                 self.outbox_size -= len(data)
-                h2.send_data(sid, data)
+                last = not self.outbox and self.end_pending is not None and not self.end_pending[1]
+                h2.send_data(sid, data, end_stream=last)
+                if last:
+                    self.end_pending, self.ended = None, True
             if not self.outbox and self.end_pending is not None:
                 _, trailers = self.end_pending
                 self.end_pending = None
@@ -165,8 +168,9 @@ class H2Stream:
             out += [(b"content-length", b"%d" % len(payload)), (b"content-type", content_type.encode())]
         self._headers(out + tail, not payload or head)
         if payload and not head:
-            self.send_data(payload, chunked=False)
-            self.send_end(chunked=False, trailers=None)
+            self.outbox.append(payload)
+            self.outbox_size += len(payload)
+            self.send_end(chunked=False, trailers=None)  # END_STREAM rides on the one DATA frame
             return len(payload)
         return 0
 
