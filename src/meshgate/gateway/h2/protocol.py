@@ -22,6 +22,8 @@ from h2.connection import H2Connection
 from h2.errors import ErrorCodes
 from h2.exceptions import H2Error, ProtocolError
 from h2.settings import SettingCodes, Settings
+from hpack.exceptions import HPACKError, OversizedHeaderListError
+from hyperframe.frame import GoAwayFrame
 
 from meshgate.gateway.context import GatewayContext
 from meshgate.gateway.exchange import Exchange
@@ -31,7 +33,6 @@ from meshgate.gateway.h2.stream import H2Stream
 from meshgate.gateway.request_head import RequestHead
 
 log = logging.getLogger("meshgate.gateway")
-_GOAWAY_KEPT = (ErrorCodes.COMPRESSION_ERROR,)
 
 
 class H2Protocol(asyncio.Protocol):
@@ -58,7 +59,7 @@ class H2Protocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.write_paused = self.closing = False
         self.corked = 0
-        self.control_while_paused = 0
+        self.control_queued = 0
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
@@ -98,14 +99,25 @@ class H2Protocol(asyncio.Protocol):
                 self.flush()
 
     def _protocol_error(self, exc: Exception) -> None:
-        """Envoy closes without a GOAWAY, but for HPACK errors (GOAWAY COMPRESSION_ERROR) and DATA on an
-        idle stream (GOAWAY PROTOCOL_ERROR)."""
-        code = getattr(exc, "error_code", None)
-        keep = code in _GOAWAY_KEPT or "idle" in str(exc).lower()
+        """Envoy closes without a GOAWAY, but for HPACK errors (GOAWAY COMPRESSION_ERROR, last stream the
+        one being decoded) and DATA on an idle stream (h2's GOAWAY PROTOCOL_ERROR, last stream 0)."""
         pending = self.h2.data_to_send()
-        if keep and pending and self.transport is not None:
-            self.transport.write(pending)
-        self.close()
+        goaway = b""
+        if isinstance(exc.__cause__, HPACKError) and not isinstance(exc.__cause__, OversizedHeaderListError):
+            goaway = GoAwayFrame(
+                0, last_stream_id=self.frames.highest_headers, error_code=ErrorCodes.COMPRESSION_ERROR
+            ).serialize()
+        elif "idle" in str(exc).lower():
+            goaway = pending
+        if goaway and self.transport is not None:
+            self.transport.write(goaway)
+        self._drop()
+
+    def _drop(self) -> None:
+        """Close without writing what h2 still holds for the client."""
+        self.closing = True
+        if self.transport is not None:
+            self.transport.close()
 
     # events ----------------------------------------------------------------------------------------
     def _dispatch(self, events: list[ev.Event]) -> None:
@@ -181,11 +193,11 @@ class H2Protocol(asyncio.Protocol):
         """A stream the client reset: premature when its response had not started (CVE-2023-44487)."""
         exchange = stream.exchange
         premature = exchange is not None and not exchange.resp_started
+        self.streams.pop(stream.stream_id, None)  # first: stream_done() must not count it again
         if exchange is not None and not exchange.finished:
             exchange.downstream_lost()
-        self.streams.pop(stream.stream_id, None)
         if not self.guard.stream_closed(premature):
-            self.close()
+            self._drop()  # what h2 queued in this read (PING acks, answers) is not sent
 
     def _window(self, sid: int) -> None:
         targets = (
@@ -196,10 +208,11 @@ class H2Protocol(asyncio.Protocol):
                 stream.pump()
 
     def _control_frame(self) -> None:
-        if self.write_paused:
-            self.control_while_paused += 1
-            if self.control_while_paused > limits.MAX_OUTBOUND_CONTROL:
-                self.abort()
+        """PING and SETTINGS are acknowledged: more than Envoy's max_outbound_control_frames queued (in one
+        read, or while the client does not read) closes the connection."""
+        self.control_queued += 1
+        if self.control_queued > limits.MAX_OUTBOUND_CONTROL:
+            self.abort()
 
     def _goaway(self, code: int, last_stream_id: int) -> None:
         self.h2.close_connection(code, last_stream_id=last_stream_id)
@@ -233,6 +246,8 @@ class H2Protocol(asyncio.Protocol):
         data = self.h2.data_to_send()
         if data:
             self.transport.write(data)
+        if not self.write_paused:
+            self.control_queued = 0
 
     def pause_writing(self) -> None:
         self.write_paused = True
@@ -242,7 +257,7 @@ class H2Protocol(asyncio.Protocol):
 
     def resume_writing(self) -> None:
         self.write_paused = False
-        self.control_while_paused = 0
+        self.control_queued = 0
         for stream in self.streams.values():
             if stream.exchange is not None and stream.exchange.up is not None and not stream.upstream_paused:
                 stream.exchange.up.pause_reading(False)
@@ -256,8 +271,11 @@ class H2Protocol(asyncio.Protocol):
             self.close()
 
     def close(self) -> None:
+        """Close once what h2 has queued (a GOAWAY among it) is written, even inside a read."""
         if not self.closing and self.transport is not None:
-            self.flush()
+            data = self.h2.data_to_send()
+            if data:
+                self.transport.write(data)
             self.closing = True
             self.transport.close()
 
