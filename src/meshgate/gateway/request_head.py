@@ -35,6 +35,7 @@ class RequestHead:
         "listed",
         "method",
         "method_str",
+        "protocol",
         "raw_headers",
         "reject",
         "target",
@@ -56,6 +57,7 @@ class RequestHead:
         self.target = target
         self.raw_headers = raw_headers
         self.keep_alive = keep_alive
+        self.protocol = "HTTP/1.1"  # %PROTOCOL% in the access log; "HTTP/2" for an HTTP/2 stream
         self.method_str = method.decode("latin-1")
         self.target_str = target.decode("latin-1")
         attrs: dict[str, tuple[str, ...]] = {}  # the engine's view: lower-cased names, every value in order

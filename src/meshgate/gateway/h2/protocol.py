@@ -166,7 +166,7 @@ class H2Protocol(asyncio.Protocol):
         ended = event.stream_ended is not None
         head.has_body = not ended
         head.chunked = not ended and "content-length" not in head.attr_headers
-        head.keep_alive = True
+        head.protocol = "HTTP/2"
         stream = H2Stream(self, sid)
         stream.exchange = Exchange(stream, head)
         self.streams[sid] = stream

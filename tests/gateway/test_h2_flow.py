@@ -1,0 +1,115 @@
+"""HTTP/2 flow control through the gateway, both ways (gateway/h2/stream.py): a client that stops reading
+makes the gateway stop reading the upstream instead of buffering the response, and a request body larger
+than every window the gateway advertised still arrives whole (its DATA is acknowledged as the upstream takes
+it). Buffered bytes are read from the live connection objects, not inferred from time.
+
+Mutation caught: a stream that queues response DATA without pausing the upstream holds the whole 32 MB
+response (the bound below is 2 MiB); one that never acknowledges request DATA stalls the 20 MB upload at the
+16 MiB stream window (the upload times out).
+"""
+
+from __future__ import annotations
+
+import socket
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from h2.config import H2Configuration
+from h2.connection import H2Connection
+from h2.events import DataReceived, ResponseReceived, StreamEnded, WindowUpdated
+from tests.support.h2_facts import DEMO_JWT
+from tests.support.servers import Upstream
+
+from meshgate.gateway.h2.protocol import H2Protocol
+from meshgate.gateway.h2.stream import OUTBOUND_HIGH_WATER
+
+RESPONSE_SIZE = 32 * 1024 * 1024
+UPLOAD_SIZE = 20 * 1024 * 1024  # above the 16 MiB stream window and near the 24 MiB connection window
+
+
+@pytest.fixture
+def gateway(start_gateway: Any, upstream: Upstream) -> Iterator[Any]:
+    yield start_gateway(upstream.url)
+
+
+class Client:
+    def __init__(self, port: int) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+        self.conn = H2Connection(H2Configuration(client_side=True, header_encoding=None))
+        self.conn.initiate_connection()
+        self.flush()
+
+    def flush(self) -> None:
+        self.sock.sendall(self.conn.data_to_send())
+
+    def request(self, method: str, path: str, end: bool) -> int:
+        sid = self.conn.get_next_available_stream_id()
+        headers = [(":method", method), (":scheme", "http"), (":authority", "h"), (":path", path),
+                   ("authorization", f"Bearer {DEMO_JWT}")]  # fmt: skip
+        self.conn.send_headers(sid, headers, end_stream=end)
+        self.flush()
+        return sid
+
+    def events(self) -> list[Any]:
+        data = self.sock.recv(1 << 20)
+        if not data:
+            raise ConnectionError("closed")
+        out = self.conn.receive_data(data)
+        self.flush()
+        return out
+
+
+def _h2_connections(gateway: Any) -> list[H2Protocol]:
+    ctx = gateway.gateway.ctx
+    return [c for c in list(ctx.connections) if isinstance(c, H2Protocol)]
+
+
+def test_slow_reader_pauses_the_upstream_instead_of_buffering(gateway: Any) -> None:
+    client = Client(gateway.port)
+    sid = client.request("GET", f"/big?n={RESPONSE_SIZE}", end=True)
+    time.sleep(1.5)  # the client reads nothing: its 64 KiB window shuts, the gateway must stop reading
+    (conn,) = _h2_connections(gateway)
+    held = sum(s.outbox_size for s in conn.streams.values())
+    assert held <= OUTBOUND_HIGH_WATER + 1024 * 1024, held
+    received, status = 0, None
+    ended = False
+    while not ended:
+        for event in client.events():
+            if isinstance(event, ResponseReceived):
+                status = dict(event.headers)[b":status"]
+            elif isinstance(event, DataReceived):
+                received += len(event.data)
+                client.conn.acknowledge_received_data(event.flow_controlled_length, sid)
+            elif isinstance(event, StreamEnded):
+                ended = True
+        client.flush()
+    assert (status, received) == (b"200", RESPONSE_SIZE)
+
+
+def test_request_body_larger_than_the_windows_arrives_whole(gateway: Any, upstream: Upstream) -> None:
+    client = Client(gateway.port)
+    sid = client.request("POST", "/upload", end=False)
+    view = memoryview(b"u" * UPLOAD_SIZE)
+    deadline = time.monotonic() + 30
+    while view:
+        window = min(client.conn.local_flow_control_window(sid), client.conn.max_outbound_frame_size)
+        if window <= 0:
+            assert time.monotonic() < deadline, "the gateway stopped opening the window"
+            for event in client.events():
+                assert isinstance(event, (WindowUpdated,)) or not isinstance(event, ResponseReceived)
+            continue
+        client.conn.send_data(sid, bytes(view[:window]))
+        view = view[window:]
+        client.flush()
+    client.conn.end_stream(sid)
+    client.flush()
+    body, ended = b"", False
+    while not ended:
+        for event in client.events():
+            if isinstance(event, DataReceived):
+                body += event.data
+            ended = ended or isinstance(event, StreamEnded)
+    assert b'"received": %d' % UPLOAD_SIZE in body, body
+    assert upstream.seen[-1].body_size == UPLOAD_SIZE
