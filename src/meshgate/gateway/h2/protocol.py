@@ -27,12 +27,13 @@ from hyperframe.frame import GoAwayFrame
 
 from meshgate.gateway.context import GatewayContext
 from meshgate.gateway.exchange import Exchange
-from meshgate.gateway.h2 import limits
+from meshgate.gateway.h2 import limits, speedups
 from meshgate.gateway.h2.heads import split_request
 from meshgate.gateway.h2.stream import H2Stream
 from meshgate.gateway.request_head import RequestHead
 
 log = logging.getLogger("meshgate.gateway")
+speedups.install()
 
 
 class H2Protocol(asyncio.Protocol):

@@ -10,7 +10,7 @@ acknowledged (re-opening the client's window) only while the upstream side is no
 from __future__ import annotations
 
 from collections import deque
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from h2.errors import ErrorCodes
 from h2.exceptions import H2Error
@@ -23,8 +23,28 @@ from meshgate.gateway.request_head import RequestHead
 from meshgate.gateway.upstream import UpstreamConnection
 
 if TYPE_CHECKING:
+    from h2.connection import H2Connection
+
     from meshgate.gateway.exchange import Exchange
-    from meshgate.gateway.h2.protocol import H2Protocol
+
+
+class Connection(Protocol):
+    """What a stream uses of its HTTP/2 connection (gateway/h2/protocol.py H2Protocol)."""
+
+    h2: H2Connection
+    ctx: GatewayContext
+    peer_ip: str
+    peer_ip_bytes: bytes
+    local_ip: str
+    local_port: int
+    write_paused: bool
+
+    def flush(self) -> None: ...
+    def cork(self) -> None: ...
+    def uncork(self) -> None: ...
+    def acknowledge(self, sid: int, size: int) -> None: ...
+    def stream_done(self, stream: H2Stream) -> None: ...
+
 
 OUTBOUND_HIGH_WATER = 256 * 1024  # response bytes held for the client's window before the upstream pauses
 
@@ -36,7 +56,7 @@ def date_value(date_line: bytes) -> bytes:
 class H2Stream:
     """The Downstream of one exchange; `conn` is the HTTP/2 connection it shares with others."""
 
-    def __init__(self, conn: H2Protocol, stream_id: int) -> None:
+    def __init__(self, conn: Connection, stream_id: int) -> None:
         self.conn = conn
         self.h2 = conn.h2
         self.ctx: GatewayContext = conn.ctx
