@@ -63,8 +63,9 @@ PROBE = "/meshgate.test.Probe/"
 LISTENER_OF = {
     "upstream refused (after Istio's 2 retries): 503 → 14 UNAVAILABLE": "down",
     "route timeout (VirtualService 0.3 s): 504 → 14 UNAVAILABLE, not 4 DEADLINE_EXCEEDED": "silent",
+    "client grpc-timeout 200m (max_grpc_timeout 0s honours it): 504 → 14": "silent-untimed",
 }
-NEEDS_ROUTING = ("no virtual host", "directResponse", "client grpc-timeout")
+NEEDS_ROUTING = ("no virtual host", "directResponse")
 NO_RETRY = {"upstream refused (after Istio's 2 retries): 503 → 14 UNAVAILABLE": grpc_reply(
     14, UPSTREAM_CONNECT_FAILURE)}  # fmt: skip
 ROWS = [r for r in GRPC_LOCAL_REPLIES if not any(r.name.startswith(p) for p in NEEDS_ROUTING)]

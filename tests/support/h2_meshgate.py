@@ -5,7 +5,8 @@ h2_hostile.py) can be asserted against meshgate.
 meshgate has one upstream per `serve` (routing by host is another module's), so each Envoy route becomes a
 gateway of its own: `plain` / `tls` → the grpcio server over h2c (`--upstream-protocol h2`), `web` /
 `web-tls` → the HTTP/1.1 recording upstream, `down` → a stopped grpcio server (connection refused), `silent`
-→ a server that accepts and never answers. The seed's jwksUri is replaced by the same key set inline.
+→ a server that accepts and never answers (route timeout 0.3 s; `silent-untimed`: the default 15 s).
+The seed's jwksUri is replaced by the same key set inline.
 """
 
 from __future__ import annotations
@@ -68,6 +69,8 @@ class MeshgateRig:
                 "down": {"upstream": f"http://127.0.0.1:{dead_port}", "upstream_protocol": "h2"},
                 "silent": {"upstream": f"http://127.0.0.1:{self.silent.port}", "upstream_protocol": "h2",
                            "upstream_timeout": 0.3},
+                "silent-untimed": {"upstream": f"http://127.0.0.1:{self.silent.port}",
+                                   "upstream_protocol": "h2"},  # the default 15 s route timeout
             }  # fmt: skip
             for name, fields in specs.items():
                 self.gateways[name] = GatewayThread(replace(base, **fields))  # type: ignore[arg-type]

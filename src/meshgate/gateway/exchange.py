@@ -78,7 +78,8 @@ class Exchange(Transfer):
         req = self.req
         self.upstream_head, self.xff, self.request_id = pool.request_head(
             req.method, edits.path.encode("latin-1"), req.raw_headers, peer_ip=self.conn.peer_ip_bytes,
-            scheme=ctx.scheme_bytes, drop=ctx.removals(edits), set_headers=edits.set, chunked=req.chunked,
+            scheme=ctx.scheme_bytes, drop=ctx.removals(edits), chunked=req.chunked,
+            set_headers=edits.set if req.deadlines is None else (*edits.set, req.deadlines.header()),
             upgrade=req.upgrade, listed=req.listed,
         )  # fmt: skip
         up = pool.acquire()

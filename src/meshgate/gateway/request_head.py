@@ -8,6 +8,7 @@ a proxy needs (HTTP/1.1 only, Connection listings, websocket-only upgrades, orig
 from __future__ import annotations
 
 from meshgate.engine.attributes import RequestAttributes
+from meshgate.gateway.h2.grpc_reply import grpc_deadline
 from meshgate.gateway.heads import (
     MAX_CONNECTION_TOKENS,
     NOMINATION_REFUSED,
@@ -27,6 +28,7 @@ class RequestHead:
     __slots__ = (
         "attr_headers",
         "chunked",
+        "deadlines",
         "expect_continue",
         "h2c",
         "has_body",
@@ -83,6 +85,7 @@ class RequestHead:
         if self.h2c:
             upgrade, upgrade_requested = None, False
         self.upgrade = upgrade[0].encode("latin-1") if upgrade else None
+        self.deadlines = None if "grpc-timeout" not in attrs else grpc_deadline(attrs)  # else the route's
         self.reject = self._rejection(http_version, upgrade_requested, te, host, connection)
 
     def _rejection(

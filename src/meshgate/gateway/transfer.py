@@ -193,12 +193,12 @@ class Transfer:
     def _arm_timer(self) -> None:
         if not self.timed and not self.tunnel:
             self.timed = True
-            self.conn.ctx.deadlines.arm(self)
+            (self.req.deadlines or self.conn.ctx.deadlines).arm(self)
 
     def _cancel_timer(self) -> None:
         if self.timed:
             self.timed = False
-            self.conn.ctx.deadlines.disarm(self)
+            (self.req.deadlines or self.conn.ctx.deadlines).disarm(self)
 
     def expire(self) -> None:
         """The route timeout passed (called by the DeadlineSweep, already disarmed)."""
