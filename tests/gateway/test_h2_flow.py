@@ -19,7 +19,10 @@ import pytest
 from h2.config import H2Configuration
 from h2.connection import H2Connection
 from h2.events import DataReceived, ResponseReceived, StreamEnded, WindowUpdated
+from hyperframe.frame import GoAwayFrame
 from tests.support.h2_facts import DEMO_JWT
+from tests.support.h2_hostile import request
+from tests.support.h2_raw import REFUSED_STREAM, RawH2
 from tests.support.servers import Upstream
 
 from meshgate.gateway.h2.protocol import H2Protocol
@@ -113,3 +116,24 @@ def test_request_body_larger_than_the_windows_arrives_whole(gateway: Any, upstre
             ended = ended or isinstance(event, StreamEnded)
     assert b'"received": %d' % UPLOAD_SIZE in body, body
     assert upstream.seen[-1].body_size == UPLOAD_SIZE
+
+
+def test_drain_sends_goaway_and_lets_the_open_stream_finish(start_gateway: Any, upstream: Upstream) -> None:
+    """A stopping gateway (SIGTERM: gateway/serve.py stop) tells HTTP/2 clients with GOAWAY NO_ERROR naming
+    the last stream it took, answers that stream, refuses a newer one, then closes — the HTTP/1.1 drain, in
+    HTTP/2's words."""
+    gw = start_gateway(upstream.url)
+    auth = ("authorization", f"Bearer {DEMO_JWT}")
+    with RawH2(gw.port) as raw:
+        raw.send(raw.settings_ack(), raw.headers_frame(1, request(path="/slow?s=0.5", extra=(auth,))))
+        time.sleep(0.2)
+        gw.loop.call_soon_threadsafe(gw.gateway.ctx.drain)
+        raw.read(lambda fs: any(isinstance(f, GoAwayFrame) for f in fs), 3)
+        raw.send(raw.headers_frame(3, request(extra=(auth,))))
+        raw.read(lambda fs: False, 3)  # until the gateway closes
+        assert raw.closed
+        goaway = raw.goaway()
+        assert goaway is not None and (goaway.error_code, goaway.last_stream_id) == (0, 1)
+        assert raw.status_of(1) == 200 and raw.resets() == {3: REFUSED_STREAM}
+        ends = [f for f in raw.frames if f.stream_id == 1 and "END_STREAM" in f.flags]
+        assert len(ends) == 1

@@ -61,6 +61,7 @@ class H2Protocol(asyncio.Protocol):
         self.write_paused = self.closing = False
         self.corked = 0
         self.control_queued = 0
+        self.last_stream: int | None = None  # set by drain(): streams above it are refused
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
@@ -154,6 +155,9 @@ class H2Protocol(asyncio.Protocol):
 
     def _request(self, event: ev.RequestReceived) -> H2Stream | None:
         sid = event.stream_id
+        if self.last_stream is not None and sid > self.last_stream:
+            self.h2.reset_stream(sid, ErrorCodes.REFUSED_STREAM)
+            return None
         headers = event.headers or []
         size = sum(len(k) + len(v) for k, v in headers)
         if len(headers) > limits.MAX_HEADERS_COUNT or size > limits.MAX_HEADERS_BYTES:
@@ -264,10 +268,13 @@ class H2Protocol(asyncio.Protocol):
                 stream.exchange.up.pause_reading(False)
 
     def drain(self) -> None:
-        """Draining: a GOAWAY NO_ERROR, then close once the open streams are answered."""
-        with contextlib.suppress(H2Error):
-            self.h2.close_connection(ErrorCodes.NO_ERROR)
+        """Draining: GOAWAY NO_ERROR naming the last stream taken, written beside h2 (whose own GOAWAY would
+        stop the open streams too); newer streams are refused; closed once the open ones are answered."""
+        if self.transport is None or self.closing or self.last_stream is not None:
+            return
+        self.last_stream = self.h2.highest_inbound_stream_id
         self.flush()
+        self.transport.write(GoAwayFrame(0, last_stream_id=self.last_stream, error_code=0).serialize())
         if not self.streams:
             self.close()
 
