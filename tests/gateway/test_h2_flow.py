@@ -13,6 +13,7 @@ from __future__ import annotations
 import socket
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,6 +24,7 @@ from hyperframe.frame import GoAwayFrame
 from tests.support.h2_facts import DEMO_JWT
 from tests.support.h2_hostile import request
 from tests.support.h2_raw import REFUSED_STREAM, RawH2
+from tests.support.jwks_server import make_test_ca
 from tests.support.servers import Upstream
 
 from meshgate.gateway.h2.protocol import H2Protocol
@@ -137,3 +139,35 @@ def test_drain_sends_goaway_and_lets_the_open_stream_finish(start_gateway: Any, 
         assert raw.status_of(1) == 200 and raw.resets() == {3: REFUSED_STREAM}
         ends = [f for f in raw.frames if f.stream_id == 1 and "END_STREAM" in f.flags]
         assert len(ends) == 1
+
+
+ALLOW_ALL = """\
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: allow-all, namespace: default}
+spec:
+  action: ALLOW
+  rules:
+  - {}
+"""
+
+
+def test_https_upstream_speaks_h2_by_alpn(start_gateway: Any, tmp_path: Path) -> None:
+    """`--upstream https://… --upstream-protocol h2`: the upstream connection offers ALPN h2 and carries the
+    request as an HTTP/2 stream. The upstream is a second meshgate (TLS listener, built-in app), whose access
+    log says which protocol reached it; the client speaks HTTP/1.1 to the first."""
+    ca = make_test_ca(tmp_path / "ca")
+    inner = start_gateway(None, policy=ALLOW_ALL, tls_cert=ca.cert_file, tls_key=ca.key_file)
+    outer = start_gateway(f"https://localhost:{inner.port}", upstream_protocol="h2", ca_file=ca.ca_file)
+    with socket.create_connection(("127.0.0.1", outer.port), timeout=5) as s:
+        s.sendall(f"GET /hello HTTP/1.1\r\nHost: h\r\nAuthorization: Bearer {DEMO_JWT}\r\n\r\n".encode())
+        answer = b""
+        while not answer.endswith(b"Hello World! /hello"):
+            chunk = s.recv(65536)
+            assert chunk, answer
+            answer += chunk
+    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
+    deadline = time.monotonic() + 5  # the access log is flushed once a second
+    while '"GET /hello HTTP/2"' not in inner.log.getvalue():
+        assert time.monotonic() < deadline, inner.log.getvalue()
+        time.sleep(0.05)
