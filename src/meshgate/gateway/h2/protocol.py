@@ -53,6 +53,7 @@ class H2Protocol(asyncio.Protocol):
             },
         )
         h2.decoder.max_header_list_size = limits.DECODED_HEADER_LIST_LIMIT
+        h2.encoder = speedups.StatelessEncoder()  # type: ignore[assignment]
         self.frames = limits.GuardedFrames()
         h2.incoming_buffer = self.frames
         self.guard = limits.AbuseGuard()
@@ -61,6 +62,7 @@ class H2Protocol(asyncio.Protocol):
         self.write_paused = self.closing = False
         self.corked = 0
         self.control_queued = 0
+        self.held = b""  # frames h2 wrote while reading (PING/SETTINGS acks), sent after the answers
         self.last_stream: int | None = None  # set by drain(): streams above it are refused
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -87,6 +89,7 @@ class H2Protocol(asyncio.Protocol):
         self.corked += 1
         try:
             events = self.h2.receive_data(data)
+            self.held += self.h2.data_to_send()  # h2's acks leave after the answers to this read
             self._dispatch(events)
         except ProtocolError as exc:
             self._protocol_error(exc)
@@ -249,6 +252,8 @@ class H2Protocol(asyncio.Protocol):
         if self.corked or self.closing or self.transport is None:
             return
         data = self.h2.data_to_send()
+        if self.held:
+            data, self.held = data + self.held, b""
         if data:
             self.transport.write(data)
         if not self.write_paused:
