@@ -43,7 +43,8 @@ class H2Protocol(asyncio.Protocol):
         self.ctx = ctx
         self.peer_ip, self.local_ip, self.local_port = peer
         self.peer_ip_bytes = self.peer_ip.encode()
-        config = H2Configuration(client_side=False, header_encoding=None, normalize_inbound_headers=False)
+        config = H2Configuration(client_side=False, header_encoding=None, normalize_inbound_headers=False,
+                                 validate_outbound_headers=False, normalize_outbound_headers=False)  # fmt: skip
         self.h2 = h2 = H2Connection(config)
         h2.local_settings = Settings(
             client=False,

@@ -252,4 +252,4 @@ class H2Stream:
 
 
 def _encode(headers: tuple[tuple[str, str], ...] | list[tuple[str, str]]) -> list[tuple[bytes, bytes]]:
-    return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers]
+    return [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers]  # HTTP/2: lower case
