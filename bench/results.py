@@ -21,6 +21,7 @@ TARGETS = (
     ("fresh/envoy", ("meshgate", 1, "fresh"), ("envoy", 1, "fresh"), 1.3),
     ("same/envoy", ("meshgate", 1, "same"), ("envoy", 1, "same"), 3.0),
     ("mix_w2/nginx2", ("meshgate", 2, "mix"), ("nginx", 2, "mix"), 0.45),
+    ("h2mix/envoy", ("meshgate", 1, "h2mix"), ("envoy", 1, "h2mix"), 2.0),  # issue 14: HTTP/2 (h2load)
 )
 P99_MIXES = ("mix", "fresh", "same")
 Key = tuple[str, int, str]

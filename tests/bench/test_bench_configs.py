@@ -22,7 +22,7 @@ import yaml
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding, rsa
 
-from bench import envoy_config, nginx_config, procs, results, seed, wrk_driver
+from bench import envoy_config, h2load_driver, nginx_config, procs, results, seed, wrk_driver
 
 Row, Load, Mix, WrkResult = results.Row, wrk_driver.Load, wrk_driver.Mix, wrk_driver.WrkResult
 
@@ -251,6 +251,8 @@ _ALL_ROWS = [
     Row("meshgate", 1, "same", _result(20000, 1.0)),
     Row("nginx", 2, "mix", _result(40000)),
     Row("meshgate", 2, "mix", _result(32000)),
+    Row("envoy", 1, "h2mix", _result(5000, 9.0)),
+    Row("meshgate", 1, "h2mix", _result(11000, 8.0)),
 ]
 
 
@@ -259,11 +261,13 @@ _ALL_ROWS = [
     [
         (
             _ALL_ROWS,
-            "ratios: mix/envoy=4.50 mix/nginx=0.60 fresh/envoy=1.50 same/envoy=4.00 mix_w2/nginx2=0.80",
+            "ratios: mix/envoy=4.50 mix/nginx=0.60 fresh/envoy=1.50 same/envoy=4.00 mix_w2/nginx2=0.80"
+            " h2mix/envoy=2.20",
         ),
         (
             _ALL_ROWS[:4],
-            "ratios: mix/envoy=n/a mix/nginx=n/a fresh/envoy=n/a same/envoy=n/a mix_w2/nginx2=n/a",
+            "ratios: mix/envoy=n/a mix/nginx=n/a fresh/envoy=n/a same/envoy=n/a mix_w2/nginx2=n/a"
+            " h2mix/envoy=n/a",
         ),
     ],
     ids=["all-rows", "meshgate-missing"],
@@ -401,3 +405,26 @@ def test_ingress_mix_never_repeats_a_request(tmp_path: Path, fresh: bool) -> Non
         assert [a.removeprefix("Bearer ") for a in auths[:40]] == (tokens * 2)[start : start + 40]
     else:
         assert len(set(auths)) > 40
+
+
+# h2load 1.52's summary (bench/h2load_driver.py): the mean lands in the p50 column, the max in p99.
+H2LOAD_OUTPUT = """finished in 2.00s, 2465.00 req/s, 150.21KB/s
+requests: 4930 total, 4970 started, 4930 done, 4928 succeeded, 2 failed, 1 errored, 0 timeout
+status codes: 4920 2xx, 0 3xx, 8 4xx, 0 5xx
+traffic: 300.42KB (307630) total, 9.66KB (9890) headers (space savings 93.54%), 82.44KB (84420) data
+                     min         max         mean         sd        +/- sd
+time for request:      620us     58.42ms     16.05ms      5.12ms    70.00%
+"""
+
+
+def test_h2load_summary_is_read() -> None:
+    got = h2load_driver.parse(H2LOAD_OUTPUT, tokens=50)
+    assert got == WrkResult(4930, 2.0, 16.05, 58.42, 10, 1, 4930, 50)
+
+
+def test_h2load_uri_file_carries_each_client_token(tmp_path: Path) -> None:
+    tokens = tmp_path / "tokens.txt"
+    tokens.write_text("tok-a\ntok-b\n")
+    lines = h2load_driver.uri_file(tokens, tmp_path / "uris.txt", 8080).read_text().splitlines()
+    assert [line.rsplit("access_token=", 1)[1] for line in lines] == ["tok-a", "tok-b"]
+    assert all(line.startswith("http://127.0.0.1:8080/api/v1/items/") for line in lines)

@@ -123,8 +123,8 @@ REPLIES: list[tuple[str, bytes, bytes, bool]] = [
         True,
     ),
     (
-        "unconfigured-upgrade-403",  # only websocket upgrades are configured
-        get("/x", extra="Connection: Upgrade\r\nUpgrade: h2c\r\n"),
+        "unconfigured-upgrade-403",  # only websocket upgrades are configured (h2c is ignored: below)
+        get("/x", extra="Connection: Upgrade\r\nUpgrade: foo\r\n"),
         b"HTTP/1.1 403 Forbidden\r\n" + D + SERVER + b"connection: close\r\ncontent-length: 0\r\n\r\n",
         True,
     ),

@@ -156,7 +156,10 @@ def test_101_keeps_the_upgrade_pair() -> None:
 REJECTIONS: list[tuple[str, list[tuple[bytes, bytes]], dict[str, Any], tuple[int, str] | None]] = [
     ("http10-426", [(b"Host", b"h")], {"http_version": "1.0"}, (426, "Upgrade Required")),
     ("missing-host-400", [], {}, (400, "")),
-    ("h2c-upgrade-403", [(b"Host", b"h"), (b"Upgrade", b"h2c")], {"upgrade_requested": True}, (403, "")),
+    ("other-upgrade-403", [(b"Host", b"h"), (b"Upgrade", b"foo")], {"upgrade_requested": True}, (403, "")),
+    # envoyproxy/envoy:source/common/http/http1/codec_impl.cc ignores h2c upgrades (tests/parity/
+    # test_grpc_envoy_facts.py test_h2c_upgrade_is_stripped_not_honoured): a plain HTTP/1.1 request
+    ("h2c-upgrade-ignored", [(b"Host", b"h"), (b"Upgrade", b"h2c")], {"upgrade_requested": True}, None),
     ("websocket-accepted", [(b"Host", b"h"), (b"Upgrade", b"WebSocket")], {"upgrade_requested": True}, None),
     ("plain-accepted", [(b"Host", b"h")], {}, None),
 ]  # fmt: skip

@@ -21,6 +21,12 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tls-cert")
     p.add_argument("--tls-key")
     p.add_argument("--upstream-timeout", type=float, default=15.0, metavar="S")
+    p.add_argument(
+        "--upstream-protocol",
+        choices=("http1", "h2"),
+        default="http1",
+        help="HTTP/1.1 (default) or HTTP/2 to the upstream (h2c for http://, ALPN h2 for https://)",
+    )
     add_serving_flags(p, ["envoy", "json", "off"])
 
 
@@ -36,6 +42,7 @@ def options_from_args(args: argparse.Namespace) -> ServeOptions:
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         upstream_timeout=args.upstream_timeout,
+        upstream_protocol=args.upstream_protocol,
     )
 
 

@@ -61,3 +61,27 @@ class DeadlineSweep:
             self._handle.cancel()
             self._handle = None
         self.armed.clear()
+
+
+class OneTimer:
+    """A route timeout of its own, for the request that brings one (gRPC's `grpc-timeout`): the same
+    arm / disarm as DeadlineSweep, one timer."""
+
+    __slots__ = ("handle", "timeout_s")
+
+    def __init__(self, timeout_s: float) -> None:
+        self.timeout_s = timeout_s
+        self.handle: asyncio.TimerHandle | None = None
+
+    def arm(self, item: Expirable) -> None:
+        self.disarm(item)
+        self.handle = asyncio.get_running_loop().call_later(self.timeout_s, item.expire)
+
+    def disarm(self, item: Expirable) -> None:
+        if self.handle is not None:
+            self.handle.cancel()
+            self.handle = None
+
+    def header(self) -> tuple[str, str]:
+        """What Envoy's router tells the upstream (router.cc setTimeoutHeaders)."""
+        return ("x-envoy-expected-rq-timeout-ms", str(int(self.timeout_s * 1000)))

@@ -37,7 +37,9 @@ class Downstream(Protocol):
     local_ip: str
     local_port: int
     paused: int
-    write_paused: bool
+
+    @property
+    def write_paused(self) -> bool: ...  # the client is not reading: upstream reading waits too
 
     def send_continue(self) -> None: ...
     def send_head(

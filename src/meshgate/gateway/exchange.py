@@ -94,7 +94,8 @@ class Exchange(Transfer):
         headers = req.raw_headers if step.headers is None else step.headers
         self.upstream_head, self.xff, self.request_id = pool.request_head(
             req.method, step.path.encode("latin-1"), headers, peer_ip=self.conn.peer_ip_bytes,
-            scheme=ctx.scheme_bytes, drop=step.drop, set_headers=step.set_headers, chunked=req.chunked,
+            scheme=ctx.scheme_bytes, drop=step.drop, chunked=req.chunked,
+            set_headers=step.set_headers if req.deadlines is None else (*step.set_headers, req.deadlines.header()),
             upgrade=req.upgrade, listed=req.listed,
         )  # fmt: skip
         up = pool.acquire()

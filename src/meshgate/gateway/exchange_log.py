@@ -19,7 +19,6 @@ from meshgate.server.access_log import AccessLogEntry
 
 log = logging.getLogger("meshgate.gateway")
 
-PROTOCOL = "HTTP/1.1"
 FLUSH_INTERVAL_S = 1.0  # Envoy's access_log_flush_interval default
 
 
@@ -61,7 +60,7 @@ def record(exchange: Finished, ctx: GatewayContext, peer_ip: str) -> None:
                 start_time=exchange.start,
                 method=req.method_str,
                 path=path,
-                protocol=PROTOCOL,
+                protocol=req.protocol,
                 response_code=exchange.status,
                 response_flags=exchange.flags,
                 bytes_received=exchange.bytes_in,

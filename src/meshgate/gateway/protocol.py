@@ -85,9 +85,13 @@ class GatewayProtocol(HeadReader, Http1Responses, asyncio.Protocol):
         try:
             self.parser.feed_data(data)
         except httptools.HttpParserUpgrade as exc:
-            if not self.failed:
+            rest = data[exc.args[0] :]
+            if self.queue and self.queue[-1].req.h2c:  # an ignored h2c upgrade: HTTP/1.1 goes on
+                self.parser = httptools.HttpRequestParser(self)
+                if rest:
+                    self.data_received(rest)
+            elif not self.failed:
                 self.upgrade_buffer = []
-                rest = data[exc.args[0] :]
                 if rest:
                     self._tunnel_data(rest)
         except httptools.HttpParserCallbackError as exc:

@@ -8,6 +8,7 @@ a proxy needs (HTTP/1.1 only, Connection listings, websocket-only upgrades, orig
 from __future__ import annotations
 
 from meshgate.engine.attributes import RequestAttributes
+from meshgate.gateway.h2.grpc_reply import grpc_deadline
 from meshgate.gateway.heads import (
     MAX_CONNECTION_TOKENS,
     NOMINATION_REFUSED,
@@ -25,8 +26,23 @@ class RequestHead:
     """A parsed request head: raw bytes for re-serializing, str views for the engine and the log."""
 
     __slots__ = (
-        "attr_headers", "chunked", "expect_continue", "has_body", "host", "keep_alive", "listed", "method",
-        "method_str", "raw_headers", "reject", "target", "target_str", "upgrade",
+        "attr_headers",
+        "chunked",
+        "deadlines",
+        "expect_continue",
+        "h2c",
+        "has_body",
+        "host",
+        "keep_alive",
+        "listed",
+        "method",
+        "method_str",
+        "protocol",
+        "raw_headers",
+        "reject",
+        "target",
+        "target_str",
+        "upgrade",
     )  # fmt: skip
 
     def __init__(
@@ -43,6 +59,7 @@ class RequestHead:
         self.target = target
         self.raw_headers = raw_headers
         self.keep_alive = keep_alive
+        self.protocol = "HTTP/1.1"  # %PROTOCOL% in the access log; "HTTP/2" for an HTTP/2 stream
         self.method_str = method.decode("latin-1")
         self.target_str = target.decode("latin-1")
         attrs: dict[str, tuple[str, ...]] = {}  # the engine's view: lower-cased names, every value in order
@@ -62,7 +79,13 @@ class RequestHead:
         connection = attrs.get("connection")
         self.listed = NOTHING if connection is None else listed_by_connection(raw_headers)
         upgrade = attrs.get("upgrade") if upgrade_requested else None
+        # envoyproxy/envoy:source/common/http/http1/codec_impl.cc "Ignore h2c upgrade requests until we
+        # support them": answered as HTTP/1.1 (Upgrade and HTTP2-Settings are hop-by-hop: never forwarded)
+        self.h2c = upgrade is not None and upgrade[0].strip().lower() == "h2c"
+        if self.h2c:
+            upgrade, upgrade_requested = None, False
         self.upgrade = upgrade[0].encode("latin-1") if upgrade else None
+        self.deadlines = None if "grpc-timeout" not in attrs else grpc_deadline(attrs)  # else the route's
         self.reject = self._rejection(http_version, upgrade_requested, te, host, connection)
 
     def _rejection(

@@ -22,13 +22,15 @@ from typing import TextIO, cast
 from meshgate.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ConfigError, UsageError
 from meshgate.gateway.context import GatewayContext
 from meshgate.gateway.exchange_log import DeferredFlushStream
-from meshgate.gateway.protocol import GatewayProtocol
+from meshgate.gateway.h2.auto import AutoProtocol
+from meshgate.gateway.h2.upstream import H2Pool
+from meshgate.gateway.seam import Pool
 from meshgate.gateway.upstream import UpstreamPool, UpstreamTarget
 from meshgate.server.admin.server import AdminServer
 from meshgate.server.options import WorkloadOptions, parse_address
 from meshgate.server.reload import Built, load_and_build
 from meshgate.server.runtime import Runtime, run, run_loop
-from meshgate.server.tls import client_context, server_context
+from meshgate.server.tls import ALPN_LISTENER, client_context, server_context
 
 log = logging.getLogger("meshgate.serve")
 
@@ -46,6 +48,7 @@ class ServeOptions(WorkloadOptions):
     tls_cert: str | None = None
     tls_key: str | None = None
     upstream_timeout: float = 15.0  # Envoy route timeout default
+    upstream_protocol: str = "http1"  # or "h2" (gateway/h2/upstream.py)
     drain_timeout: float = 10.0
 
 
@@ -86,11 +89,16 @@ class Gateway:
         host, port = parse_address(opts.listen, "--listen")
         if bool(opts.tls_cert) != bool(opts.tls_key):
             raise UsageError("--tls-cert and --tls-key go together")
-        tls = server_context(opts.tls_cert, opts.tls_key) if opts.tls_cert and opts.tls_key else None
+        tls = None
+        if opts.tls_cert and opts.tls_key:
+            tls = server_context(opts.tls_cert, opts.tls_key, ALPN_LISTENER)
         target = UpstreamTarget.parse(opts.upstream) if opts.upstream else None
-        pool = None
+        pool: Pool | None = None
         if target is not None:
-            pool = UpstreamPool(target, client_context(opts.ca_file) if target.tls else None)
+            tls_client = (
+                client_context(opts.ca_file, h2=opts.upstream_protocol == "h2") if target.tls else None
+            )
+            pool = (H2Pool if opts.upstream_protocol == "h2" else UpstreamPool)(target, tls_client)
         state = await self.runtime.start()
         self.flusher = asyncio.get_running_loop().create_task(self.log_stream.flush_periodically())
         await state.keystore.wait_first_attempts(FIRST_JWKS_WAIT_S)
@@ -100,7 +108,7 @@ class Gateway:
         )  # fmt: skip
         loop = asyncio.get_running_loop()
         self.server = await loop.create_server(
-            lambda: GatewayProtocol(ctx),
+            lambda: AutoProtocol(ctx),
             host,
             port,
             ssl=tls,

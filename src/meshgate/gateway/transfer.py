@@ -194,12 +194,12 @@ class Transfer:
     def _arm_timer(self) -> None:
         if not self.timed and not self.tunnel:
             self.timed = True
-            self.sweep.arm(self)
+            (self.req.deadlines or self.sweep).arm(self)  # a gRPC client's grpc-timeout beats the route's
 
     def _cancel_timer(self) -> None:
         if self.timed:
             self.timed = False
-            self.sweep.disarm(self)
+            (self.req.deadlines or self.sweep).disarm(self)  # a gRPC client's grpc-timeout beats the route's
 
     def expire(self) -> None:
         """The route timeout passed (called by the DeadlineSweep, already disarmed)."""

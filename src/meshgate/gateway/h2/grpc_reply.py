@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from meshgate.gateway.deadlines import OneTimer
 from meshgate.gateway.local_reply import local_reply
 
 GRPC_CONTENT_TYPE = "application/grpc"
@@ -65,3 +66,23 @@ def http1_grpc_reply(
     """Over HTTP/1.1: `200 OK`, the gRPC headers, `date`, `server`, [`connection: close`], `content-length: 0`."""
     fields = tuple(grpc_reply_headers(status, body, headers, head=head))
     return local_reply(200, "", fields, head=head, close=close, date=date_line)
+
+
+# source/common/grpc/common.cc getGrpcTimeout: 1-8 digits and a unit (Hours, Minutes, Seconds, milli, micro,
+# nano); anything else is ignored.
+_TIMEOUT_UNITS = {"H": 3600.0, "M": 60.0, "S": 1.0, "m": 1e-3, "u": 1e-6, "n": 1e-9}
+
+
+def grpc_deadline(headers: Mapping[str, tuple[str, ...]]) -> OneTimer | None:
+    """The route timeout of a gRPC request carrying `grpc-timeout`: Istio sets max_grpc_timeout to the
+    route timeout, 0s by default, which makes Envoy use the client's value uncapped (route/route.go
+    setTimeout; observed: 504 → grpc-status 14 `upstream request timeout`)."""
+    values = headers.get("grpc-timeout")
+    if not values or not grpc_request(headers):
+        return None
+    value = values[0]
+    unit = _TIMEOUT_UNITS.get(value[-1:])
+    digits = value[:-1]
+    if unit is None or not digits.isdigit() or len(digits) > 8:
+        return None
+    return OneTimer(int(digits) * unit)
