@@ -21,6 +21,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
     p.add_argument("--tls-cert")
     p.add_argument("--tls-key")
     p.add_argument("--upstream-timeout", type=float, default=15.0, metavar="S")
+    p.add_argument(
+        "--bind", default="127.0.0.1", metavar="HOST",
+        help="host of the ports Gateways selecting --labels ask for (then --listen/--upstream are not used)",
+    )  # fmt: skip
     add_serving_flags(p, ["envoy", "json", "off"])
 
 
@@ -36,6 +40,7 @@ def options_from_args(args: argparse.Namespace) -> ServeOptions:
         tls_cert=args.tls_cert,
         tls_key=args.tls_key,
         upstream_timeout=args.upstream_timeout,
+        bind=args.bind,
     )
 
 

@@ -58,6 +58,7 @@ class GatewayContext:
         self.draining = False
         # what an allowed request does next (gateway/router.py); routing replaces it (gateway/routed.py)
         self.router: Router = SingleUpstream(pool, self.removals)
+        self.routed = False  # the router is gateway/routed.py's: the log prints the cluster and route
 
     def removals(self, edits: UpstreamEdits) -> frozenset[bytes]:
         """The names `edits` takes off the request, encoded once per distinct removal list."""

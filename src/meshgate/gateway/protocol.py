@@ -53,6 +53,7 @@ class GatewayProtocol(HeadReader, asyncio.Protocol):
         self.peer_ip_bytes = b""
         self.local_ip = ""
         self.local_port = 0
+        self.sni: str | None = None
 
     # asyncio.Protocol -------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -63,6 +64,8 @@ class GatewayProtocol(HeadReader, asyncio.Protocol):
         self.peer_ip_bytes = self.peer_ip.encode()
         if sock:
             self.local_ip, self.local_port = str(sock[0]), int(sock[1])
+        tls = transport.get_extra_info("ssl_object")
+        self.sni = tls.server_hostname if tls is not None else None
         self.ctx.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:

@@ -20,6 +20,7 @@ from typing import Protocol
 from meshgate.engine.decision import Decision, UpstreamEdits
 from meshgate.engine.status import LOCAL_REPLY_CONTENT_TYPE
 from meshgate.gateway.deadlines import DeadlineSweep
+from meshgate.gateway.request_head import RequestHead
 from meshgate.gateway.upstream import UpstreamPool
 
 RawHeaders = list[tuple[bytes, bytes]]
@@ -32,7 +33,7 @@ class ToUpstream:
     `headers` replaces the request's received headers when the route changed them (None: as received);
     `drop` and `set_headers` are then applied as for the engine's UpstreamEdits. `sweep` holds the route
     timeout (None: the listener's `--upstream-timeout`). `edit_response` rewrites the upstream's response
-    headers before they are sent downstream. `upstream_host`, `cluster` and `route_name` are for the log.
+    headers before they are sent downstream. `upstream_host`, `cluster`, `route_name` and `hop` are for the log.
     """
 
     pool: UpstreamPool | None
@@ -45,6 +46,7 @@ class ToUpstream:
     upstream_host: str | None = None
     cluster: str | None = None
     route_name: str | None = None
+    hop: Decision | None = None  # the destination hop's decision (its reason goes to the log)
 
 
 @dataclass(slots=True)
@@ -58,13 +60,27 @@ class LocalAnswer:
     close: bool = False
     cluster: str | None = None
     route_name: str | None = None
+    hop: Decision | None = None  # the destination hop's decision when it answered
 
 
 Step = ToUpstream | LocalAnswer
 
 
+class Peer(Protocol):
+    """The downstream connection as a router sees it (gateway/protocol.py GatewayProtocol)."""
+
+    local_ip: str
+    sni: str | None  # the TLS server name the client sent, None on plain HTTP
+
+
 class Routable(Protocol):
-    """What a router hands its late answer to (gateway/exchange.py Exchange)."""
+    """What a router reads of an exchange and hands its late answer to (gateway/exchange.py Exchange)."""
+
+    req: RequestHead
+    start: float
+
+    @property
+    def conn(self) -> Peer: ...
 
     def routed(self, step: Step) -> None: ...
 

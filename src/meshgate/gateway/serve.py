@@ -22,12 +22,14 @@ from typing import TextIO, cast
 from meshgate.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ConfigError, UsageError
 from meshgate.gateway.context import GatewayContext
 from meshgate.gateway.exchange_log import DeferredFlushStream
+from meshgate.gateway.listeners import IngressListeners
 from meshgate.gateway.protocol import GatewayProtocol
 from meshgate.gateway.upstream import UpstreamPool, UpstreamTarget
 from meshgate.server.admin.server import AdminServer
 from meshgate.server.options import WorkloadOptions, parse_address
 from meshgate.server.reload import Built, load_and_build
 from meshgate.server.runtime import Runtime, run, run_loop
+from meshgate.server.state import ServingState
 from meshgate.server.tls import client_context, server_context
 
 log = logging.getLogger("meshgate.serve")
@@ -47,11 +49,12 @@ class ServeOptions(WorkloadOptions):
     tls_key: str | None = None
     upstream_timeout: float = 15.0  # Envoy route timeout default
     drain_timeout: float = 10.0
+    bind: str = "127.0.0.1"  # the host of the listeners Gateways ask for (meshgate as the ingress)
 
 
 def load_config(opts: ServeOptions) -> Built:
     """Load, validate and compile the config (raises ConfigError with every problem)."""
-    return load_and_build(list(opts.config_paths), opts.workload, opts.engine_options)
+    return load_and_build(list(opts.config_paths), opts.workload, opts.engine_options, ingress=True)
 
 
 class Gateway:
@@ -70,9 +73,10 @@ class Gateway:
         self.reuse_port = reuse_port
         self.announce = announce
         self.log_stream = DeferredFlushStream(access_log_stream or sys.stdout)
-        self.runtime = Runtime(opts, cast(TextIO, self.log_stream), with_admin=with_admin)
+        self.runtime = Runtime(opts, cast(TextIO, self.log_stream), with_admin=with_admin, ingress=True)
         self.server: asyncio.AbstractServer | None = None
         self.ctx: GatewayContext | None = None
+        self.listeners: IngressListeners | None = None  # when Gateways select meshgate (the ingress)
         self.flusher: asyncio.Task[None] | None = None
         self.port = 0
 
@@ -94,6 +98,9 @@ class Gateway:
         state = await self.runtime.start()
         self.flusher = asyncio.get_running_loop().create_task(self.log_stream.flush_periodically())
         await state.keystore.wait_first_attempts(FIRST_JWKS_WAIT_S)
+        if state.ingress is not None:
+            await self._start_ingress(state)
+            return
         self.ctx = ctx = GatewayContext(
             state, pool, scheme="https" if tls else "http", upstream_timeout=opts.upstream_timeout,
             access_log=opts.access_log_format != "off", custom_providers=self.runtime.providers,
@@ -109,6 +116,21 @@ class Gateway:
         )
         self.port = int(self.server.sockets[0].getsockname()[1])
         self._announce(host, target, tls is not None)
+
+    async def _start_ingress(self, state: ServingState) -> None:
+        """Gateways select meshgate: listen where they say (not `--listen`), route per request."""
+        self.listeners = listeners = IngressListeners(
+            state, bind=self.opts.bind, upstream_timeout=self.opts.upstream_timeout,
+            access_log=self.opts.access_log_format != "off", custom_providers=self.runtime.providers,
+            reuse_port=self.reuse_port,
+        )  # fmt: skip
+        await listeners.sync()
+        state.on_swap.append(listeners.resync)
+        if self.announce is not None:
+            lines = listeners.lines()
+            if self.admin is not None:
+                lines.append(f"meshgate serve: admin on http://{self.admin.host}:{self.admin.port}")
+            print("\n".join(lines), file=self.announce, flush=True)
 
     def _announce(self, host: str, target: UpstreamTarget | None, tls: bool) -> None:
         if self.announce is None:
@@ -131,6 +153,8 @@ class Gateway:
             self.ctx.drain()
             await self.ctx.wait_closed(grace_s)
             self.ctx.abort_all()
+        if self.listeners is not None:
+            await self.listeners.stop(grace_s)
         await self.runtime.close()
         if self.flusher is not None:
             self.flusher.cancel()

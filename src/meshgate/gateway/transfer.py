@@ -41,6 +41,7 @@ class Downstream(Protocol):
     peer_ip_bytes: bytes
     local_ip: str
     local_port: int
+    sni: str | None
     paused: int
     write_paused: bool
 

@@ -1,0 +1,98 @@
+"""meshgate as the ingress: the routing table of its own gateway workload and the destination workloads'
+engines, built with the configuration and put in force with it.
+
+Istio applies policies at two hops: the ingress gateway's Envoy (meshgate's own `--namespace`/`--labels`,
+the engine in `ServingState.engine`), then the sidecar of the workload the route sends the request to. Each
+destination workload (a ServiceEntry's namespace and an endpoint's labels, routing/action.py Upstream) gets
+its engine compiled here, once per configuration, sharing the process's verified-token cache; its key sets
+are fetched with the gateway's before anything listens. No Gateway selecting the workload: no Ingress, and
+`serve` fronts one upstream as before.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from meshgate.authn.verified_tokens import VerifiedTokens
+from meshgate.config.model import ResourceSet, Workload
+from meshgate.engine.options import EngineOptions
+from meshgate.errors import ConfigError, Problem
+from meshgate.routing.action import Cluster, ForwardAction
+from meshgate.routing.table import RoutingTable, build_routing_table
+
+if TYPE_CHECKING:
+    from meshgate.engine.engine import Engine, JwksSource
+
+WorkloadKey = tuple[str, tuple[tuple[str, str], ...]]
+
+
+def workload_key(workload: Workload) -> WorkloadKey:
+    return workload.namespace, tuple(sorted(workload.labels.items()))
+
+
+@dataclass(frozen=True, slots=True)
+class Ingress:
+    """One configuration's routing table and the engines of the workloads it routes to."""
+
+    table: RoutingTable
+    engines: Mapping[WorkloadKey, Engine]
+    warnings: tuple[Problem, ...] = ()
+
+    def engine_for(self, workload: Workload) -> Engine:
+        return self.engines[workload_key(workload)]
+
+    def jwks_sources(self) -> tuple[JwksSource, ...]:
+        seen: dict[str, JwksSource] = {}
+        for engine in self.engines.values():
+            for source in engine.jwks_sources():
+                seen.setdefault(source.uri, source)
+        return tuple(seen.values())
+
+    def clusters(self) -> Iterator[Cluster]:
+        """Every cluster a route of the table can send to (each once)."""
+        seen: set[str] = set()
+        for listener in self.table.listeners:
+            for chain in listener.chains:
+                for vhost in chain.route_config.virtual_hosts:
+                    for route in vhost.routes:
+                        if not isinstance(route.action, ForwardAction):
+                            continue
+                        for entry in route.action.clusters:
+                            if entry.cluster is not None and entry.cluster.name not in seen:
+                                seen.add(entry.cluster.name)
+                                yield entry.cluster
+
+
+def build_ingress(
+    resources: ResourceSet,
+    gateway: Workload,
+    options: EngineOptions,
+    verified_tokens: VerifiedTokens,
+    previous: Ingress | None = None,
+) -> Ingress | None:
+    """The Ingress of `resources` for the gateway workload, or None when no Gateway selects it.
+
+    Raises ConfigError with the table's `file:line` errors (unknown gateway, host or credentialName,
+    overlapping ports...): such a configuration is refused whole, at startup as on reload.
+    """
+    from meshgate.engine.engine import Engine
+
+    build = build_routing_table(resources, gateway)
+    errors = [p for p in build.problems if not p.warning]
+    if errors:
+        raise ConfigError(errors)
+    if build.table is None:
+        return None
+    ingress = Ingress(build.table, {}, tuple(p for p in build.problems if p.warning))
+    engines: dict[WorkloadKey, Engine] = {}
+    for cluster in ingress.clusters():
+        for upstream in cluster.endpoints:
+            key = workload_key(upstream.workload)
+            if key not in engines:
+                before = previous.engines.get(key) if previous is not None else None
+                engines[key] = Engine.for_workload(
+                    resources, upstream.workload, options, verified_tokens=verified_tokens, previous=before
+                )
+    return Ingress(build.table, engines, ingress.warnings)

@@ -1,0 +1,72 @@
+"""The seed through meshgate as the ingress (examples/ingress): the gateway routes every request to the
+`frontend` service, whose workload (app: frontend in default) the seed's two policies select; they run on the
+request as the gateway forwards it. The answers are Istio's (istio.io "JWT authentication" task, Envoy 1.40
+jwt_authn + RBAC as istiod configures them): no token 403 `RBAC: access denied`, another issuer 401
+`Jwt issuer is not configured`, demo.jwt 200 from the frontend — which never sees the token (jwt_authn
+removes it: `forwardOriginalToken` is false)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import pytest
+from tests.ingress.conftest import (
+    DEMO_JWT,
+    StaticJwks,
+    bearer,
+    call,
+    example_config,
+    free_port,
+    start_gateway,
+    upstream,
+)
+from tests.support.servers import Upstream
+
+from meshgate.cli.demo import another_issuers_token
+
+OTHER_ISSUER = another_issuers_token()
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "headers", "status", "body"),
+    [
+        ("no token: the sidecar's ALLOW rule needs a request principal", {}, 403, b"RBAC: access denied"),
+        ("another issuer: the sidecar's jwt_authn refuses it", bearer(OTHER_ISSUER), 401,
+         b"Jwt issuer is not configured"),
+        ("demo.jwt: allowed, proxied to the frontend", bearer(DEMO_JWT), 200, None),
+    ],
+)  # fmt: skip
+def test_seed_answers_through_the_gateway(
+    tmp_path: Path,
+    jwks: StaticJwks,
+    upstreams: list[Upstream],
+    behaviour: str,
+    headers: dict[str, str],
+    status: int,
+    body: bytes | None,
+) -> None:
+    frontend = upstream(upstreams)
+    port = free_port()
+    config = example_config(tmp_path / "c", gateway_port=port, frontend_port=frontend.port, jwks_uri=jwks.url)
+    gateway = start_gateway(config)
+    try:
+        reply = call(port, "/hello?x=1", headers=headers)
+        assert reply.status == status, behaviour
+        if body is not None:
+            assert reply.body == body
+            assert reply.header("server") == "istio-envoy"
+            assert not frontend.seen  # denied at the sidecar hop: the frontend never sees it
+            return
+        assert json.loads(reply.body)["path"] == "/hello?x=1"
+        (seen,) = frontend.seen
+        assert seen.header("authorization") == []  # removed by the sidecar's jwt_authn
+        assert seen.header("host") == ["example.com"]
+        assert jwks.hits >= 1  # the destination workload's jwksUri was registered and fetched
+        time.sleep(1.2)  # the access log is flushed once a second
+        line = gateway.log.getvalue().strip().splitlines()[-1]
+        assert f'"127.0.0.1:{frontend.port}"' in line
+        assert "outbound|80||frontend.default.svc.cluster.local" in line
+    finally:
+        gateway.stop()
