@@ -56,9 +56,9 @@ class GatewayContext:
         self._removals: dict[tuple[str, ...], frozenset[bytes]] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
         self.draining = False
-        # what an allowed request does next (gateway/router.py); routing replaces it (gateway/routed.py)
+        # what an allowed request does next (gateway/router.py); routing replaces it (gateway/ingress/routed.py)
         self.router: Router = SingleUpstream(pool, self.removals)
-        self.routed = False  # the router is gateway/routed.py's: the log prints the cluster and route
+        self.routed = False  # the router is gateway/ingress/routed.py's: the log prints the cluster and route
 
     def removals(self, edits: UpstreamEdits) -> frozenset[bytes]:
         """The names `edits` takes off the request, encoded once per distinct removal list."""

@@ -8,7 +8,7 @@ destination hop) answers None and later calls `exchange.routed(step)`.
 
 `SingleUpstream` is meshgate fronting one upstream (`--upstream`, or the built-in app): every allowed
 request goes there with the engine's edits. Routing by Gateway/VirtualService/ServiceEntry is
-gateway/routed.py's router.
+gateway/ingress/routed.py's router.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from typing import TextIO, cast
 from meshgate.errors import EXIT_FAILED, EXIT_OK, EXIT_USAGE, ConfigError, UsageError
 from meshgate.gateway.context import GatewayContext
 from meshgate.gateway.exchange_log import DeferredFlushStream
-from meshgate.gateway.listeners import IngressListeners
+from meshgate.gateway.ingress.listeners import IngressListeners
 from meshgate.gateway.protocol import GatewayProtocol
 from meshgate.gateway.upstream import UpstreamPool, UpstreamTarget
 from meshgate.server.admin.server import AdminServer

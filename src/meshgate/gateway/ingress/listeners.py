@@ -1,7 +1,7 @@
 """meshgate as the ingress: one listener per port the Gateways selecting it ask for, kept in step on reload.
 
 Each routing-table listener (routing/table.py Listener) is an asyncio server on `bind:port` (the server's
-`bind`, else `--bind`) with its own GatewayContext and RoutedRouter (gateway/routed.py). HTTPS listeners
+`bind`, else `--bind`) with its own GatewayContext and RoutedRouter (gateway/ingress/routed.py). HTTPS listeners
 select the filter chain's certificate by SNI as Envoy's filter chain match does (routing/table.py
 Listener.chain): the SSL context's `sni_callback` switches to the chain's context, and a name no chain
 serves fails the handshake (Envoy finds no filter chain and closes the connection). After a reload only
@@ -22,9 +22,9 @@ from dataclasses import dataclass
 
 from meshgate.custom.mesh_config import ExtAuthzProvider
 from meshgate.gateway.context import GatewayContext
-from meshgate.gateway.pools import EndpointPools
+from meshgate.gateway.ingress.pools import EndpointPools
+from meshgate.gateway.ingress.routed import RoutedRouter
 from meshgate.gateway.protocol import GatewayProtocol
-from meshgate.gateway.routed import RoutedRouter
 from meshgate.routing.table import FilterChain, Listener, RoutingTable, TlsMaterial
 from meshgate.server.state import ServingState
 from meshgate.server.tls import ALPN_HTTP11

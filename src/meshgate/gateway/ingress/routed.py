@@ -22,7 +22,7 @@ from meshgate.engine.decision import Decision
 from meshgate.gateway.context import GatewayContext
 from meshgate.gateway.deadlines import DeadlineSweep
 from meshgate.gateway.heads import removal_names
-from meshgate.gateway.pools import EndpointPools
+from meshgate.gateway.ingress.pools import EndpointPools
 from meshgate.gateway.router import LocalAnswer, RawHeaders, Routable, Step, ToUpstream
 from meshgate.routing.action import Forward, HeaderEdits, RouteDecision, RouteRef, Upstream
 from meshgate.routing.match import Request
