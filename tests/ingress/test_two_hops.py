@@ -1,0 +1,98 @@
+"""Policies at both hops, as Istio applies them: the gateway's own (selecting `istio: ingressgateway` in
+istio-system) on the request as received, then the destination workload's on the request as the gateway
+forwards it.
+
+The surprise Istio users meet (istio.io "Authorization on ingress gateway"; Envoy's jwt_authn removes the
+verified token unless `forward: true`, envoyproxy/envoy:source/extensions/filters/http/jwt_authn/
+authenticator.cc): a RequestAuthentication on the gateway for the same issuer strips the Authorization
+header, so the frontend's sidecar sees no token and its ALLOW rule on requestPrincipals answers 403 —
+unless the gateway's rule sets `forwardOriginalToken: true`.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from tests.ingress.conftest import (
+    DEMO_JWT,
+    StaticJwks,
+    bearer,
+    call,
+    example_config,
+    free_port,
+    start_gateway,
+    upstream,
+)
+from tests.support.servers import Upstream
+
+GATEWAY_AUTHN = """\
+apiVersion: security.istio.io/v1
+kind: RequestAuthentication
+metadata: {{name: ingress-jwt, namespace: istio-system}}
+spec:
+  selector: {{matchLabels: {{istio: ingressgateway}}}}
+  jwtRules:
+  - issuer: testing@secure.istio.io
+    jwksUri: {uri}
+    forwardOriginalToken: {forward}
+"""
+GATEWAY_DENY = """\
+apiVersion: security.istio.io/v1
+kind: AuthorizationPolicy
+metadata: {name: ingress-deny-admin, namespace: istio-system}
+spec:
+  selector: {matchLabels: {istio: ingressgateway}}
+  action: DENY
+  rules: [{to: [{operation: {paths: ["/admin*"]}}]}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "forward", "status", "token_upstream"),
+    [
+        ("the gateway's jwt_authn removes the token: the sidecar sees none, 403", "false", 403, None),
+        ("forwardOriginalToken on the gateway: the sidecar verifies it, 200, then removes it", "true", 200,
+         []),
+    ],
+)  # fmt: skip
+def test_gateway_request_authentication_strips_the_token_before_the_sidecar(
+    tmp_path: Path,
+    jwks: StaticJwks,
+    upstreams: list[Upstream],
+    behaviour: str,
+    forward: str,
+    status: int,
+    token_upstream: list[str] | None,
+) -> None:
+    frontend = upstream(upstreams)
+    port = free_port()
+    config = example_config(tmp_path / "c", gateway_port=port, frontend_port=frontend.port, jwks_uri=jwks.url)
+    (config / "gateway-authn.yaml").write_text(GATEWAY_AUTHN.format(uri=jwks.url, forward=forward))
+    gateway = start_gateway(config)
+    try:
+        reply = call(port, "/", headers=bearer(DEMO_JWT))
+        assert reply.status == status, behaviour
+        if token_upstream is None:
+            assert reply.body == b"RBAC: access denied" and not frontend.seen
+        else:
+            assert frontend.seen[-1].header("authorization") == token_upstream
+    finally:
+        gateway.stop()
+
+
+def test_gateway_policy_runs_before_routing(
+    tmp_path: Path, jwks: StaticJwks, upstreams: list[Upstream]
+) -> None:
+    """The gateway's DENY answers at the gateway hop, before routing: the frontend never sees /admin."""
+    frontend = upstream(upstreams)
+    port = free_port()
+    config = example_config(tmp_path / "c", gateway_port=port, frontend_port=frontend.port, jwks_uri=jwks.url)
+    (config / "gateway-deny.yaml").write_text(GATEWAY_DENY)
+    gateway = start_gateway(config)
+    try:
+        assert call(port, "/admin", headers=bearer(DEMO_JWT)).status == 403
+        assert call(port, "/", headers=bearer(DEMO_JWT)).status == 200
+        assert len(frontend.seen) == 1
+    finally:
+        gateway.stop()
