@@ -23,6 +23,7 @@ import httptools
 from meshgate.gateway.context import PAUSE_PIPELINE, PAUSE_TUNNEL, GatewayContext
 from meshgate.gateway.exchange import Exchange
 from meshgate.gateway.request_head import RequestHead
+from meshgate.gateway.router import SNI_ATTRIBUTE
 from meshgate.gateway.transfer import DPE, Transfer
 from meshgate.gateway.upstream import UpstreamConnection
 from meshgate.server.http1 import BAD_REQUEST_BODY, HEADERS_TOO_LARGE_BODY, HeadReader
@@ -65,7 +66,7 @@ class GatewayProtocol(HeadReader, asyncio.Protocol):
         if sock:
             self.local_ip, self.local_port = str(sock[0]), int(sock[1])
         tls = transport.get_extra_info("ssl_object")
-        self.sni = tls.server_hostname if tls is not None else None
+        self.sni = getattr(tls, SNI_ATTRIBUTE, None) if tls is not None else None
         self.ctx.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:

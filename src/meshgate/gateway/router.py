@@ -24,6 +24,9 @@ from meshgate.gateway.request_head import RequestHead
 from meshgate.gateway.upstream import UpstreamPool
 
 RawHeaders = list[tuple[bytes, bytes]]
+# A TLS server learns the client's server name only in the SNI callback: gateway/ingress/listeners.py notes
+# it on the connection's SSLObject under this name, gateway/protocol.py reads it back.
+SNI_ATTRIBUTE = "meshgate_sni"
 
 
 @dataclass(slots=True)

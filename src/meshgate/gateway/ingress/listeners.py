@@ -25,6 +25,7 @@ from meshgate.gateway.context import GatewayContext
 from meshgate.gateway.ingress.pools import EndpointPools
 from meshgate.gateway.ingress.routed import RoutedRouter
 from meshgate.gateway.protocol import GatewayProtocol
+from meshgate.gateway.router import SNI_ATTRIBUTE
 from meshgate.routing.table import FilterChain, Listener, RoutingTable, TlsMaterial
 from meshgate.server.state import ServingState
 from meshgate.server.tls import ALPN_HTTP11
@@ -75,6 +76,7 @@ def listener_context(listener: Listener) -> ssl.SSLContext:
         if chain is None:
             return ssl.ALERT_DESCRIPTION_HANDSHAKE_FAILURE
         sock.context = contexts[chains[id(chain)]]
+        setattr(sock, SNI_ATTRIBUTE, name)
         return None
 
     base = contexts[0]
