@@ -80,6 +80,10 @@ spec:
   - name: pair
     match: [{uri: {prefix: /pair}}]
     route: [{destination: {host: pair.default.svc.cluster.local}}]
+  - name: slow
+    match: [{uri: {prefix: /slow}}]
+    timeout: 0.3s
+    route: [{destination: {host: frontend.default.svc.cluster.local}}]
   - name: web
     match: [{uri: {prefix: /web}}]
     headers: {response: {set: {x-route: web}}}
@@ -225,3 +229,9 @@ def test_round_robin_across_endpoints(world: World) -> None:
         assert reply.status == 200
         picked.append(served)
     assert picked[0] != picked[1] and picked[0::2] == [picked[0]] * 2 and picked[1::2] == [picked[1]] * 2
+
+
+def test_route_timeout(world: World) -> None:
+    """The route's `timeout` is Envoy's route timeout: 504 `upstream request timeout` (router.cc)."""
+    reply, _ = world.send("/slow?s=2", host="shop.example")
+    assert (reply.status, reply.body) == (504, b"upstream request timeout")
