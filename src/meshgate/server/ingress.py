@@ -17,15 +17,18 @@ from typing import TYPE_CHECKING
 
 from meshgate.authn.verified_tokens import VerifiedTokens
 from meshgate.config.model import ResourceSet, Workload
+from meshgate.engine.attributes import RequestAttributes, build_headers
 from meshgate.engine.options import EngineOptions
 from meshgate.errors import ConfigError, Problem
-from meshgate.routing.action import Cluster, ForwardAction
+from meshgate.routing.action import Cluster, Forward, ForwardAction, Upstream
 from meshgate.routing.table import RoutingTable, build_routing_table
 
 if TYPE_CHECKING:
     from meshgate.engine.engine import Engine, JwksSource
 
 WorkloadKey = tuple[str, tuple[tuple[str, str], ...]]
+ORIGINAL_PATH = "x-envoy-original-path"  # Envoy's router after a path rewrite (docs/routing.md)
+ORIGINAL_HOST = "x-envoy-original-host"  # ... after a host rewrite
 
 
 def workload_key(workload: Workload) -> WorkloadKey:
@@ -96,3 +99,37 @@ def build_ingress(
                     resources, upstream.workload, options, verified_tokens=verified_tokens, previous=before
                 )
     return Ingress(build.table, engines, ingress.warnings)
+
+
+def forwarded_headers(seen: list[tuple[str, str]], forward: Forward) -> list[tuple[str, str]]:
+    """The headers the gateway sends on: `seen` (after its jwt_authn) with the route's header edits, the
+    rewritten authority as `host`, and Envoy's x-envoy-original-* headers."""
+    headers = forward.request_headers.apply(seen) if forward.request_headers.stages else list(seen)
+    if forward.original_authority is not None or all(n != "host" for n, _ in headers):
+        headers = [(n, v) for n, v in headers if n != "host"]
+        headers.insert(0, ("host", forward.authority))
+    if forward.original_path is not None:
+        headers.append((ORIGINAL_PATH, forward.original_path))
+    if forward.original_authority is not None:
+        headers.append((ORIGINAL_HOST, forward.original_authority))
+    return headers
+
+
+def sidecar_attributes(
+    method: str,
+    forward: Forward,
+    upstream: Upstream,
+    headers: list[tuple[str, str]],
+    gateway_ip: str,
+    scheme: str,
+) -> RequestAttributes:
+    """The request as the destination's sidecar receives it from the gateway: rewritten path and
+    authority, the gateway's and the route's header edits, the forwarded-for chain with the client appended
+    by the gateway; its peer is the gateway, its local address the endpoint."""
+    chain = [*(v for n, v in headers if n == "x-forwarded-for"), gateway_ip]
+    pairs = [(n, v) for n, v in headers if n not in ("x-forwarded-for", "x-forwarded-proto")]
+    pairs += [("x-forwarded-for", ",".join(chain)), ("x-forwarded-proto", scheme)]
+    return RequestAttributes(
+        method=method, path=forward.path, authority=forward.authority, scheme=scheme,
+        headers=build_headers(pairs), peer_ip=gateway_ip, local_port=upstream.port, local_ip=upstream.address,
+    )  # fmt: skip

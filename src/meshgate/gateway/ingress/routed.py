@@ -17,7 +17,6 @@ import logging
 import random as _random
 from collections.abc import Callable, Sequence
 
-from meshgate.engine.attributes import RequestAttributes, build_headers
 from meshgate.engine.decision import Decision
 from meshgate.gateway.context import GatewayContext
 from meshgate.gateway.deadlines import DeadlineSweep
@@ -27,12 +26,11 @@ from meshgate.gateway.router import LocalAnswer, RawHeaders, Routable, Step, ToU
 from meshgate.routing.action import Forward, HeaderEdits, RouteDecision, RouteRef, Upstream
 from meshgate.routing.match import Request
 from meshgate.server.decide import settle, waits
+from meshgate.server.ingress import forwarded_headers, sidecar_attributes
 
 log = logging.getLogger("meshgate.gateway")
 
 NO_HEALTHY_UPSTREAM = "no healthy upstream"  # envoyproxy/envoy:source/common/router/router.cc (503, UH)
-ORIGINAL_PATH = "x-envoy-original-path"  # router.cc finalizeRequestHeaders after a path rewrite
-ORIGINAL_HOST = "x-envoy-original-host"  # ... after a host rewrite (docs/routing.md)
 
 
 def _default_random() -> int:
@@ -77,9 +75,11 @@ class RoutedRouter:
             return LocalAnswer(
                 503, NO_HEALTHY_UPSTREAM, answer, cluster=forward.cluster.name, route_name=_name(route.route)
             )
-        headers = _forwarded(seen, forward)
+        headers = forwarded_headers(seen, forward)
         engine = ingress.engine_for(upstream.workload)
-        attrs = self._sidecar_attributes(ex, forward, upstream, headers)
+        attrs = sidecar_attributes(
+            req.method_str, forward, upstream, headers, ex.conn.local_ip, self.ctx.scheme
+        )
         state = self.ctx.state
         sidecar = engine.decide(attrs, state.keystore.snapshot, ex.start)
         if not waits(sidecar):
@@ -98,22 +98,6 @@ class RoutedRouter:
 
         self.ctx.spawn(pending, settled)
         return None
-
-    def _sidecar_attributes(
-        self, ex: Routable, forward: Forward, upstream: Upstream, headers: list[tuple[str, str]]
-    ) -> RequestAttributes:
-        """The request as the destination's sidecar receives it from the gateway: rewritten path and
-        authority, the gateway's and the route's header edits, the forwarded-for chain; its peer is the
-        gateway, its local address the endpoint."""
-        req = ex.req
-        chain = [*(v for n, v in headers if n == "x-forwarded-for"), ex.conn.local_ip]
-        pairs = [(n, v) for n, v in headers if n not in ("x-forwarded-for", "x-forwarded-proto")]
-        pairs += [("x-forwarded-for", ",".join(chain)), ("x-forwarded-proto", self.ctx.scheme)]
-        return RequestAttributes(
-            method=req.method_str, path=forward.path, authority=forward.authority, scheme=self.ctx.scheme,
-            headers=build_headers(pairs), peer_ip=ex.conn.local_ip, local_port=upstream.port,
-            local_ip=upstream.address,
-        )  # fmt: skip
 
     def _forward(
         self,
@@ -167,19 +151,6 @@ def _gateway_view(
     """The request headers after the gateway's jwt_authn (token removed unless forwarded, claim headers)."""
     seen = [(n.lower().decode("latin-1"), v.decode("latin-1")) for n, v in raw if n.lower() not in removed]
     return seen + list(added) if added else seen
-
-
-def _forwarded(seen: list[tuple[str, str]], forward: Forward) -> list[tuple[str, str]]:
-    """The route's header edits, the rewritten authority, and Envoy's x-envoy-original-* headers."""
-    headers = forward.request_headers.apply(seen) if forward.request_headers.stages else list(seen)
-    if forward.original_authority is not None or all(n != "host" for n, _ in headers):
-        headers = [(n, v) for n, v in headers if n != "host"]
-        headers.insert(0, ("host", forward.authority))
-    if forward.original_path is not None:
-        headers.append((ORIGINAL_PATH, forward.original_path))
-    if forward.original_authority is not None:
-        headers.append((ORIGINAL_HOST, forward.original_authority))
-    return headers
 
 
 def _local(route: RouteDecision) -> LocalAnswer:
