@@ -112,7 +112,8 @@ def example_config(directory: Path, *, gateway_port: int, frontend_port: int, jw
 
 
 def start_gateway(config: Path, **extra: object) -> GatewayThread:
-    opts = ServeOptions(config_paths=(str(config),), admin=None, **GATEWAY_WORKLOAD, **extra)  # type: ignore[arg-type]
+    fields: dict[str, object] = {"admin": None, **GATEWAY_WORKLOAD, **extra}
+    opts = ServeOptions(config_paths=(str(config),), **fields)  # type: ignore[arg-type]
     return GatewayThread(opts)
 
 

@@ -194,3 +194,26 @@ def test_refused_at_startup(setup: Setup) -> None:
     with pytest.raises(ConfigError) as caught:
         load_config(opts)
     assert [p.file for p in caught.value.problems] == [str(setup.directory / "vs.yaml")]
+
+
+def test_config_dump_shows_routes_with_their_source_and_no_key(setup: Setup) -> None:
+    """/config_dump: listeners, SNI chains naming their Secret (never the key), routes with file:line."""
+    admin = free_port()
+    gateway = start_gateway(setup.directory, access_log_format="off", admin=f"127.0.0.1:{admin}")
+    try:
+        reply = call(admin, "/config_dump", host="127.0.0.1")
+        assert reply.status == 200
+        assert b"PRIVATE KEY" not in reply.body
+        routing = json.loads(reply.body)["routing"]
+        (listener,) = routing["listeners"]
+        assert (listener["port"], listener["tls"]) == (setup.tls_port, True)
+        chains = {c["certificate_secret"]: c for c in listener["chains"]}
+        assert set(chains) == {"istio-system/a-cert", "istio-system/b-cert"}
+        (vhost,) = chains["istio-system/a-cert"]["virtual_hosts"]
+        (route,) = vhost["routes"]
+        assert route["virtual_service"] == "default/web"
+        assert route["source"] == f"{setup.directory / 'gw.yaml'}:30"  # BASE's `- route:` line
+        assert route["forward"]["clusters"][0]["endpoints"] == [f"127.0.0.1:{setup.up.port}"]
+        assert routing["destinations"][0]["workload"] == {"namespace": "default", "labels": {"app": "web"}}
+    finally:
+        gateway.stop()
