@@ -56,7 +56,8 @@ def walk(
         if forward is not None and forward.cluster.endpoints:
             upstream = forward.cluster.endpoints[0]
             headers = forwarded_headers(seen, forward)
-            sidecar = sidecar_attributes(attrs.method, forward, upstream, headers, GATEWAY_IP, attrs.scheme)
+            hop = (attrs.peer_ip, GATEWAY_IP, attrs.scheme)
+            sidecar = sidecar_attributes(attrs.method, forward, upstream, headers, hop)
             final = ingress.engine_for(upstream.workload).decide(sidecar, keys, now)
             workload = upstream.workload
             labels = ",".join(f"{k}={v}" for k, v in sorted(workload.labels.items())) or "(no labels)"

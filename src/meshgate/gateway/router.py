@@ -72,6 +72,7 @@ Step = ToUpstream | LocalAnswer
 class Peer(Protocol):
     """The downstream connection as a router sees it (gateway/protocol.py GatewayProtocol)."""
 
+    peer_ip: str
     local_ip: str
     sni: str | None  # the TLS server name the client sent, None on plain HTTP
 

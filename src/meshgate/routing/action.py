@@ -57,7 +57,9 @@ class HeaderEdits:
         return out
 
     def then(self, other: HeaderEdits) -> HeaderEdits:
-        return HeaderEdits(self.stages + other.stages)
+        if not other.stages:
+            return self
+        return HeaderEdits(self.stages + other.stages) if self.stages else other
 
     @classmethod
     def of(cls, *stages: HeaderStage) -> HeaderEdits:
@@ -111,9 +113,10 @@ class RouteRef:
     name: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Forward:
-    """A request to send upstream, with everything the route changed."""
+    """A request to send upstream, with everything the route changed. Built per request: a plain slots
+    record (docs/architecture.md "Values"), never changed once built."""
 
     cluster: Cluster
     path: str
@@ -125,7 +128,7 @@ class Forward:
     original_authority: str | None = None  # set when the authority was rewritten (x-envoy-original-host)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RouteDecision:
     outcome: Outcome
     status: int = 0

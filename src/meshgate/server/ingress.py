@@ -11,7 +11,7 @@ are fetched with the gateway's before anything listens. No Gateway selecting the
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -42,9 +42,16 @@ class Ingress:
     table: RoutingTable
     engines: Mapping[WorkloadKey, Engine]
     warnings: tuple[Problem, ...] = ()
+    # whether a route has a condition on a request header (else routing needs none: they are not built)
+    reads_headers: bool = True
+    # engines with no rule at all: their hop only normalizes the path (server/ingress.py callers skip it)
+    trivial: frozenset[int] = frozenset()
 
     def engine_for(self, workload: Workload) -> Engine:
         return self.engines[workload_key(workload)]
+
+    def is_trivial(self, engine: Engine) -> bool:
+        return id(engine) in self.trivial
 
     def jwks_sources(self) -> tuple[JwksSource, ...]:
         seen: dict[str, JwksSource] = {}
@@ -98,7 +105,22 @@ def build_ingress(
                 engines[key] = Engine.for_workload(
                     resources, upstream.workload, options, verified_tokens=verified_tokens, previous=before
                 )
-    return Ingress(build.table, engines, ingress.warnings)
+    trivial = frozenset(
+        id(e) for e in engines.values() if not e.request_authentications and not e.authorization_policies
+    )
+    return Ingress(build.table, engines, ingress.warnings, _reads_headers(build.table), trivial)
+
+
+def _reads_headers(table: RoutingTable) -> bool:
+    """Pseudo-header conditions (`:method`, `:authority`, `:scheme`) read the request's own fields."""
+    return any(
+        not header.name.startswith(":")
+        for listener in table.listeners
+        for chain in listener.chains
+        for vhost in chain.route_config.virtual_hosts
+        for route in vhost.routes
+        for header in route.matcher.headers
+    )
 
 
 def forwarded_headers(seen: list[tuple[str, str]], forward: Forward) -> list[tuple[str, str]]:
@@ -120,16 +142,51 @@ def sidecar_attributes(
     forward: Forward,
     upstream: Upstream,
     headers: list[tuple[str, str]],
-    gateway_ip: str,
-    scheme: str,
+    hop: tuple[str, str, str],
 ) -> RequestAttributes:
     """The request as the destination's sidecar receives it from the gateway: rewritten path and
-    authority, the gateway's and the route's header edits, the forwarded-for chain with the client appended
-    by the gateway; its peer is the gateway, its local address the endpoint."""
-    chain = [*(v for n, v in headers if n == "x-forwarded-for"), gateway_ip]
+    authority, the gateway's and the route's header edits, x-forwarded-for with the client appended and
+    x-forwarded-proto set (as the gateway sends them); its peer is the gateway, its local address the
+    endpoint. `hop`: (client ip, gateway ip, scheme)."""
     pairs = [(n, v) for n, v in headers if n not in ("x-forwarded-for", "x-forwarded-proto")]
-    pairs += [("x-forwarded-for", ",".join(chain)), ("x-forwarded-proto", scheme)]
+    grouped = build_headers(pairs)
+    return _sidecar(
+        method, forward, upstream, grouped, [v for n, v in headers if n == "x-forwarded-for"], hop
+    )
+
+
+def sidecar_attributes_of(
+    method: str,
+    forward: Forward,
+    upstream: Upstream,
+    received: Mapping[str, tuple[str, ...]],
+    gateway_edits: tuple[frozenset[str], Sequence[tuple[str, str]]],
+    hop: tuple[str, str, str],
+) -> RequestAttributes:
+    """`sidecar_attributes` for a route without header edits or host rewrite, from the request's grouped
+    headers (`received`), the names the gateway removed and the headers it set (claims, original path)."""
+    removed, added = gateway_edits
+    grouped = {k: v for k, v in received.items() if k not in removed and k not in _FORWARDING}
+    for name, value in added:
+        grouped[name] = (*grouped.get(name, ()), value)
+    return _sidecar(method, forward, upstream, grouped, list(received.get("x-forwarded-for", ())), hop)
+
+
+_FORWARDING = ("x-forwarded-for", "x-forwarded-proto")
+
+
+def _sidecar(
+    method: str,
+    forward: Forward,
+    upstream: Upstream,
+    grouped: dict[str, tuple[str, ...]],
+    chain: list[str],
+    hop: tuple[str, str, str],
+) -> RequestAttributes:
+    client_ip, gateway_ip, scheme = hop
+    grouped["x-forwarded-for"] = (",".join([*(v.strip() for v in chain if v.strip()), client_ip]),)
+    grouped["x-forwarded-proto"] = (scheme,)
     return RequestAttributes(
-        method=method, path=forward.path, authority=forward.authority, scheme=scheme,
-        headers=build_headers(pairs), peer_ip=gateway_ip, local_port=upstream.port, local_ip=upstream.address,
+        method=method, path=forward.path, authority=forward.authority, scheme=scheme, headers=grouped,
+        peer_ip=gateway_ip, local_port=upstream.port, local_ip=upstream.address,
     )  # fmt: skip

@@ -16,17 +16,27 @@ import asyncio
 import logging
 import random as _random
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 from meshgate.engine.decision import Decision
+from meshgate.engine.pathnorm import normalize_path
 from meshgate.gateway.context import GatewayContext
 from meshgate.gateway.deadlines import DeadlineSweep
-from meshgate.gateway.heads import removal_names
+from meshgate.gateway.heads import NOTHING, removal_names
+from meshgate.gateway.ingress.lanes import Lane, lane_for
 from meshgate.gateway.ingress.pools import EndpointPools
 from meshgate.gateway.router import LocalAnswer, RawHeaders, Routable, Step, ToUpstream
 from meshgate.routing.action import Forward, HeaderEdits, RouteDecision, RouteRef, Upstream
+from meshgate.routing.compile import CompiledRoute
 from meshgate.routing.match import Request
 from meshgate.server.decide import settle, waits
-from meshgate.server.ingress import forwarded_headers, sidecar_attributes
+from meshgate.server.ingress import (
+    ORIGINAL_PATH,
+    Ingress,
+    forwarded_headers,
+    sidecar_attributes,
+    sidecar_attributes_of,
+)
 
 log = logging.getLogger("meshgate.gateway")
 
@@ -35,6 +45,22 @@ NO_HEALTHY_UPSTREAM = "no healthy upstream"  # envoyproxy/envoy:source/common/ro
 
 def _default_random() -> int:
     return _random.getrandbits(64)
+
+
+@dataclass(slots=True)
+class Sent:
+    """What the gateway sends on: the route, its endpoint, and the header edits so far.
+
+    `headers` is None when the received headers go as they are, with `removed` taken off and `added`
+    appended (the gateway's jwt_authn edits, x-envoy-original-path); else the rebuilt list (route header
+    edits, host rewrite), with the gateway's edits in it already."""
+
+    route: RouteDecision
+    forward: Forward
+    upstream: Upstream
+    headers: list[tuple[str, str]] | None
+    removed: frozenset[bytes]
+    added: Sequence[tuple[str, str]]
 
 
 class RoutedRouter:
@@ -53,6 +79,8 @@ class RoutedRouter:
         self.port = port
         self.random = random
         self.sweeps: dict[float, DeadlineSweep] = {}
+        self.lanes_of: Ingress | None = None  # the configuration `lanes` belong to
+        self.lanes: dict[int, Lane | None] = {}  # id(CompiledRoute) → its Lane (None: the general path)
 
     def step(self, ex: Routable, decision: Decision) -> Step | None:
         ingress = self.ctx.state.ingress
@@ -61,10 +89,21 @@ class RoutedRouter:
         if ingress is None:  # this listener's configuration is no longer in force (closing)
             return LocalAnswer(404, "")
         req = ex.req
-        seen = _gateway_view(req.raw_headers, self.ctx.removals(edits), edits.set)
-        request = Request(
-            self.port, req.host or None, edits.path, req.method_str, seen, self.ctx.scheme, ex.conn.sni
-        )
+        removed = self.ctx.removals(edits)
+        seen = _gateway_view(req.raw_headers, removed, edits.set) if ingress.reads_headers else ()
+        scheme = self.ctx.scheme
+        request = Request(self.port, req.host or None, edits.path, req.method_str, seen, scheme, ex.conn.sni)
+        lane = self._lane(ingress, ingress.table.select(request))
+        if lane is not None:  # gateway/ingress/lanes.py: nothing to change but the destination
+            upstream = self.pools.pick(lane.cluster)
+            assert upstream is not None
+            path = normalize_path(edits.path, lane.normalization)
+            if path is not None:
+                sweep = self._sweep(lane.timeout_s) if lane.timeout_s is not None else None
+                return ToUpstream(
+                    self.pools.pool(upstream), path, removed, edits.set, None, sweep, lane.edit_response,
+                    lane.addresses[id(upstream)], lane.cluster.name, lane.route_name,
+                )  # fmt: skip
         route = ingress.table.route(request, self.random)
         forward = route.forward
         if route.outcome != "forward" or forward is None:
@@ -75,15 +114,28 @@ class RoutedRouter:
             return LocalAnswer(
                 503, NO_HEALTHY_UPSTREAM, answer, cluster=forward.cluster.name, route_name=_name(route.route)
             )
-        headers = forwarded_headers(seen, forward)
         engine = ingress.engine_for(upstream.workload)
-        attrs = sidecar_attributes(
-            req.method_str, forward, upstream, headers, ex.conn.local_ip, self.ctx.scheme
-        )
+        hop = (ex.conn.peer_ip, ex.conn.local_ip, scheme)
+        sent = Sent(route, forward, upstream, None, removed, edits.set)
+        if forward.request_headers.stages or forward.original_authority is not None:  # headers rebuilt
+            sent.headers = forwarded_headers(list(seen) or _gateway_view(req.raw_headers, removed, edits.set),
+                                             forward)  # fmt: skip
+            attrs = sidecar_attributes(req.method_str, forward, upstream, sent.headers, hop)
+        else:  # the received headers, the gateway's edits, x-envoy-original-path
+            if forward.original_path is not None:
+                sent.added = (*edits.set, (ORIGINAL_PATH, forward.original_path))
+            if ingress.is_trivial(engine):  # no rule at the destination: its hop only normalizes the path
+                path = normalize_path(forward.path, engine.options.path_normalization)
+                if path is not None:
+                    return self._forward(sent, None, path)
+            gone = _names(removed)
+            attrs = sidecar_attributes_of(
+                req.method_str, forward, upstream, req.attr_headers, (gone, sent.added), hop
+            )
         state = self.ctx.state
         sidecar = engine.decide(attrs, state.keystore.snapshot, ex.start)
         if not waits(sidecar):
-            return self._forward(route, forward, upstream, headers, sidecar)
+            return self._forward(sent, sidecar)
         pending = settle(sidecar, attrs, engine, state.keystore, self.ctx.clock, self.ctx.custom_providers)
 
         def settled(task: asyncio.Task[Decision]) -> None:
@@ -94,42 +146,52 @@ class RoutedRouter:
                 log.error("deciding at the destination hop failed", exc_info=exc)
                 ex.routed(LocalAnswer(503, "", close=True))
                 return
-            ex.routed(self._forward(route, forward, upstream, headers, task.result()))
+            ex.routed(self._forward(sent, task.result()))
 
         self.ctx.spawn(pending, settled)
         return None
 
-    def _forward(
-        self,
-        route: RouteDecision,
-        forward: Forward,
-        upstream: Upstream,
-        headers: list[tuple[str, str]],
-        sidecar: Decision,
-    ) -> Step:
+    def _forward(self, sent: Sent, sidecar: Decision | None, path: str | None = None) -> Step:
+        """The destination hop's answer: its denial (with the route's response edits), or the request sent."""
+        route, forward = sent.route, sent.forward
         name = _name(route.route)
-        edits = sidecar.upstream
-        if not sidecar.allowed or edits is None:
+        edits = sidecar.upstream if sidecar is not None else None
+        if sidecar is not None and (not sidecar.allowed or edits is None):
             answer = _edited(route.response_headers, sidecar.headers)
             close = sidecar.status == 400
             return LocalAnswer(
                 sidecar.status, sidecar.body, answer, sidecar.content_type, close, forward.cluster.name, name,
                 sidecar,
             )  # fmt: skip
-        edit_response = _response_editor(forward.response_headers)
+        drop, added = sent.removed, sent.added
+        if edits is not None:
+            path = edits.path
+            if edits.remove or edits.set:
+                dropped = removal_names(edits.remove, edits.set)
+                drop = drop | dropped
+                added = [*(p for p in added if p[0].encode("latin-1") not in dropped), *edits.set]
+        raw = None if sent.headers is None else [(_enc(n), _enc(v)) for n, v in sent.headers]
+        if raw is not None:  # the gateway's edits are in the rebuilt headers already
+            drop, added = (
+                (NOTHING, ()) if edits is None else (removal_names(edits.remove, edits.set), edits.set)
+            )
+        assert path is not None
         return ToUpstream(
-            self.pools.pool(upstream),
-            edits.path,
-            removal_names(edits.remove, edits.set),
-            edits.set,
-            [(_enc(n), _enc(v)) for n, v in headers],
-            self._sweep(forward.timeout_s),
-            edit_response,
-            _address(upstream),
-            forward.cluster.name,
-            name,
+            self.pools.pool(sent.upstream), path, drop, added, raw, self._sweep(forward.timeout_s),
+            _response_editor(forward.response_headers), _address(sent.upstream), forward.cluster.name, name,
             sidecar,
-        )
+        )  # fmt: skip
+
+    def _lane(self, ingress: Ingress, route: CompiledRoute | None) -> Lane | None:
+        """The route's Lane, built once per configuration in force."""
+        if route is None:
+            return None
+        if self.lanes_of is not ingress:
+            self.lanes_of, self.lanes = ingress, {}
+        key = id(route)
+        if key not in self.lanes:
+            self.lanes[key] = lane_for(route, ingress, _response_editor)
+        return self.lanes[key]
 
     def _sweep(self, timeout_s: float | None) -> DeadlineSweep | None:
         """The route timeout's deadline sweep (one per distinct timeout); None: the listener's default."""
@@ -143,6 +205,10 @@ class RoutedRouter:
     def close(self) -> None:
         for sweep in self.sweeps.values():
             sweep.close()
+
+
+def _names(removed: frozenset[bytes]) -> frozenset[str]:
+    return frozenset(n.decode("latin-1") for n in removed) if removed else frozenset()
 
 
 def _gateway_view(
