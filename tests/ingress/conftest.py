@@ -37,11 +37,12 @@ class StaticJwks:
     def __init__(self) -> None:
         owner = self
         self.hits = 0
+        self.document = ISTIO_JWKS  # what the next fetch gets (a test rotates keys by replacing it)
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_GET(self) -> None:
                 owner.hits += 1
-                body = ISTIO_JWKS.encode()
+                body = owner.document.encode()
                 self.send_response(200)
                 self.send_header("content-type", "application/json")
                 self.send_header("content-length", str(len(body)))

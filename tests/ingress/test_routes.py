@@ -59,6 +59,14 @@ spec:
   - {address: 127.0.0.1, ports: {http: @API@}, labels: {app: pair}}
 ---
 apiVersion: networking.istio.io/v1
+kind: ServiceEntry
+metadata: {name: empty, namespace: default}
+spec:
+  hosts: [empty.default.svc.cluster.local]
+  ports: [{number: 80, name: http, protocol: HTTP}]
+  resolution: STATIC
+---
+apiVersion: networking.istio.io/v1
 kind: VirtualService
 metadata: {name: shop, namespace: default}
 spec:
@@ -84,6 +92,9 @@ spec:
     match: [{uri: {prefix: /slow}}]
     timeout: 0.3s
     route: [{destination: {host: frontend.default.svc.cluster.local}}]
+  - name: empty
+    match: [{uri: {prefix: /empty}}]
+    route: [{destination: {host: empty.default.svc.cluster.local}}]
   - name: web
     match: [{uri: {prefix: /web}}]
     headers: {response: {set: {x-route: web}}}
@@ -155,6 +166,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
          {"x-canary": "no"}, 200, "frontend", "/web/x"),
         ("no virtual host for the Host: 404, empty body", "GET", "/web/x", "other.example", {}, 404, "-", None),
         ("no route for the path: 404, empty body", "GET", "/nothing", "shop.example", {}, 404, "-", None),
+        ("a cluster without endpoints: 503 no healthy upstream (router.cc)", "GET", "/empty", "shop.example", {},
+         503, "-", None),
     ],
 )  # fmt: skip
 def test_routes(
@@ -176,6 +189,8 @@ def test_routes(
         assert reply.body == b"" and reply.header("content-length") == "0"
     if status == 403:
         assert reply.body == b"RBAC: access denied"
+    if status == 503:
+        assert reply.body == b"no healthy upstream"
 
 
 def test_rewrite_sends_envoys_original_path(world: World) -> None:

@@ -11,6 +11,8 @@ unless the gateway's rule sets `forwardOriginalToken: true`.
 
 from __future__ import annotations
 
+import json
+import time
 from pathlib import Path
 
 import pytest
@@ -25,6 +27,10 @@ from tests.ingress.conftest import (
     upstream,
 )
 from tests.support.servers import Upstream
+
+from meshgate.jose.mint import generate_key, sign_token
+
+ISSUER = "testing@secure.istio.io"
 
 GATEWAY_AUTHN = """\
 apiVersion: security.istio.io/v1
@@ -94,5 +100,49 @@ def test_gateway_policy_runs_before_routing(
         assert call(port, "/admin", headers=bearer(DEMO_JWT)).status == 403
         assert call(port, "/", headers=bearer(DEMO_JWT)).status == 200
         assert len(frontend.seen) == 1
+    finally:
+        gateway.stop()
+
+
+def test_destination_hop_refetches_its_key_set_on_an_unknown_kid(
+    tmp_path: Path, jwks: StaticJwks, upstreams: list[Upstream]
+) -> None:
+    """The frontend's key set rotates after startup: a token signed with the new key names an unknown kid at
+    the destination hop, which refetches the key set once (jwks_cache, as the gateway's own hop does) and
+    decides again — 200, proxied. Catches a destination hop that does not settle or never answers."""
+    frontend = upstream(upstreams)
+    port = free_port()
+    config = example_config(tmp_path / "c", gateway_port=port, frontend_port=frontend.port, jwks_uri=jwks.url)
+    gateway = start_gateway(config, jwks_min_refresh=0.0)
+    try:
+        pem, jwk = generate_key("ES256")
+        keys = json.loads(jwks.document)["keys"]
+        jwks.document = json.dumps({"keys": [*keys, jwk]})
+        before = jwks.hits
+        now = int(time.time())
+        claims = {"iss": ISSUER, "sub": ISSUER, "iat": now, "exp": now + 600}
+        reply = call(port, "/rotated", headers=bearer(sign_token(pem, claims)))
+        assert reply.status == 200, reply.body
+        assert jwks.hits == before + 1
+        assert frontend.seen[-1].target == "/rotated"
+    finally:
+        gateway.stop()
+
+
+def test_reload_recompiles_the_destination_workloads_policies(
+    tmp_path: Path, jwks: StaticJwks, upstreams: list[Upstream]
+) -> None:
+    """Removing the frontend's ALLOW policy: after the reload its hop allows a request without a token."""
+    frontend = upstream(upstreams)
+    port = free_port()
+    config = example_config(tmp_path / "c", gateway_port=port, frontend_port=frontend.port, jwks_uri=jwks.url)
+    gateway = start_gateway(config)
+    try:
+        assert call(port, "/").status == 403
+        (config / "authorization-policy.yaml").unlink()
+        runtime = gateway.gateway.runtime
+        assert runtime.reloader is not None
+        assert gateway.call(runtime.reloader.reload()) is True
+        assert call(port, "/").status == 200
     finally:
         gateway.stop()
