@@ -165,10 +165,11 @@ def measure(setup: Setup, contender: str, workers: int, mixes: tuple[str, ...]) 
     if contender != "direct":
         server, port = launch(setup, contender, workers)
     try:
+        probe = routes.PROBE_PATH if contender == "meshgate-routes" else "/"  # its VirtualService has no `/`
         if server is not None:
-            procs.wait_ready(server, port, {"Authorization": f"Bearer {setup.demo}"}, timeout=30)
+            procs.wait_ready(server, port, {"Authorization": f"Bearer {setup.demo}"}, timeout=30, path=probe)
         if contender in ("envoy", "meshgate", "meshgate-routes"):
-            problems = procs.seed_problems(port, seed_cases(setup))
+            problems = procs.seed_problems(port, seed_cases(setup), path=probe)
             if problems:
                 raise procs.Unavailable(
                     f"{contender} does not answer the seed as Envoy: " + "; ".join(problems)

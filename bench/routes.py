@@ -14,6 +14,7 @@ from pathlib import Path
 
 ROUTES = 10
 LAST_PREFIX = "/api/v1/items/"  # bench/ingress_mix.lua's paths
+PROBE_PATH = LAST_PREFIX + "1"  # readiness and the seed's answers are asked there (no route serves `/`)
 
 
 def routes_yaml(port: int, upstream_port: int) -> str:

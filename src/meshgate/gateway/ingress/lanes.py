@@ -22,6 +22,7 @@ from meshgate.server.ingress import Ingress
 @dataclass(frozen=True, slots=True)
 class Lane:
     cluster: Cluster
+    cluster_name: str  # Istio's `outbound|port||host` (a property of Cluster: built once here)
     route_name: str | None
     timeout_s: float | None
     edit_response: Callable[[RawHeaders], RawHeaders] | None
@@ -52,7 +53,9 @@ def lane_for(
         return None
     response = action.response_headers.then(entry.response_headers)
     addresses = {id(u): _address(u) for u in cluster.endpoints}
-    return Lane(cluster, _name(route.ref), action.timeout_s, editor(response), addresses, modes.pop())
+    return Lane(
+        cluster, cluster.name, _name(route.ref), action.timeout_s, editor(response), addresses, modes.pop()
+    )
 
 
 def _name(ref: RouteRef) -> str | None:

@@ -27,7 +27,6 @@ from meshgate.gateway.ingress.lanes import Lane, lane_for
 from meshgate.gateway.ingress.pools import EndpointPools
 from meshgate.gateway.router import LocalAnswer, RawHeaders, Routable, Step, ToUpstream
 from meshgate.routing.action import Forward, HeaderEdits, RouteDecision, RouteRef, Upstream
-from meshgate.routing.compile import CompiledRoute
 from meshgate.routing.match import Request
 from meshgate.server.decide import settle, waits
 from meshgate.server.ingress import (
@@ -39,6 +38,7 @@ from meshgate.server.ingress import (
 )
 
 log = logging.getLogger("meshgate.gateway")
+UNSEEN = Lane.__new__(Lane)  # a route whose Lane was not built yet
 
 NO_HEALTHY_UPSTREAM = "no healthy upstream"  # envoyproxy/envoy:source/common/router/router.cc (503, UH)
 
@@ -93,7 +93,11 @@ class RoutedRouter:
         seen = _gateway_view(req.raw_headers, removed, edits.set) if ingress.reads_headers else ()
         scheme = self.ctx.scheme
         request = Request(self.port, req.host or None, edits.path, req.method_str, seen, scheme, ex.conn.sni)
-        lane = self._lane(ingress, ingress.table.select(request))
+        selected = ingress.table.select(request)
+        lanes = self.lanes if self.lanes_of is ingress else self._new_lanes(ingress)
+        lane = lanes.get(id(selected), UNSEEN) if selected is not None else None
+        if lane is UNSEEN:
+            lane = lanes[id(selected)] = lane_for(selected, ingress, _response_editor)  # type: ignore[arg-type]
         if lane is not None:  # gateway/ingress/lanes.py: nothing to change but the destination
             upstream = self.pools.pick(lane.cluster)
             assert upstream is not None
@@ -102,7 +106,7 @@ class RoutedRouter:
                 sweep = self._sweep(lane.timeout_s) if lane.timeout_s is not None else None
                 return ToUpstream(
                     self.pools.pool(upstream), path, removed, edits.set, None, sweep, lane.edit_response,
-                    lane.addresses[id(upstream)], lane.cluster.name, lane.route_name,
+                    lane.addresses[id(upstream)], lane.cluster_name, lane.route_name,
                 )  # fmt: skip
         route = ingress.table.route(request, self.random)
         forward = route.forward
@@ -182,16 +186,10 @@ class RoutedRouter:
             sidecar,
         )  # fmt: skip
 
-    def _lane(self, ingress: Ingress, route: CompiledRoute | None) -> Lane | None:
-        """The route's Lane, built once per configuration in force."""
-        if route is None:
-            return None
-        if self.lanes_of is not ingress:
-            self.lanes_of, self.lanes = ingress, {}
-        key = id(route)
-        if key not in self.lanes:
-            self.lanes[key] = lane_for(route, ingress, _response_editor)
-        return self.lanes[key]
+    def _new_lanes(self, ingress: Ingress) -> dict[int, Lane | None]:
+        """A new configuration is in force: its routes' Lanes are built as they are first taken."""
+        self.lanes_of, self.lanes = ingress, {}
+        return self.lanes
 
     def _sweep(self, timeout_s: float | None) -> DeadlineSweep | None:
         """The route timeout's deadline sweep (one per distinct timeout); None: the listener's default."""
