@@ -22,6 +22,7 @@ from tests.ingress.conftest import (
     start_gateway,
     upstream,
 )
+from tests.support.envoy_jwt import exchange, request_bytes
 from tests.support.servers import Upstream
 
 from meshgate.cli.demo import another_issuers_token
@@ -68,5 +69,40 @@ def test_seed_answers_through_the_gateway(
         line = gateway.log.getvalue().strip().splitlines()[-1]
         assert f'"127.0.0.1:{frontend.port}"' in line
         assert "outbound|80||frontend.default.svc.cluster.local" in line
+    finally:
+        gateway.stop()
+
+
+@pytest.mark.parametrize(
+    ("token", "status", "names", "body"),
+    [
+        (None, 403, ["content-length", "content-type", "date", "server", "x-envoy-upstream-service-time"],
+         "RBAC: access denied"),
+        (OTHER_ISSUER, 401, ["www-authenticate", "content-length", "content-type", "date", "server",
+                             "x-envoy-upstream-service-time"], "Jwt issuer is not configured"),
+    ],
+)  # fmt: skip
+def test_sidecar_denial_passes_the_gateway_as_an_upstream_response(
+    tmp_path: Path, jwks: StaticJwks, upstreams: list[Upstream], token: str | None, status: int,
+    names: list[str], body: str,
+) -> None:  # fmt: skip
+    """The frontend's sidecar answers with its local reply; the gateway passes it on as any upstream
+    response, adding x-envoy-upstream-service-time after `server` — the layout two chained Envoy 1.40s gave
+    (a gateway router in front of a sidecar with the seed's jwt_authn + RBAC): `content-length`,
+    `content-type: text/plain`, `date`, `server: istio-envoy`, `x-envoy-upstream-service-time`."""
+    frontend = upstream(upstreams)
+    port = free_port()
+    config = example_config(tmp_path / "c", gateway_port=port, frontend_port=frontend.port, jwks_uri=jwks.url)
+    gateway = start_gateway(config)
+    try:
+        auth = [("Authorization", f"Bearer {token}")] if token else []
+        reply = exchange(port, request_bytes("GET", "/x", [("Host", "a.example"), *auth]))
+        assert (reply.status, reply.body) == (status, body)
+        assert [name for name, _ in reply.headers] == names
+        values = dict(reply.headers)
+        assert (values["content-type"], values["server"]) == ("text/plain", "istio-envoy")
+        assert values["content-length"] == str(len(body))
+        if token:
+            assert values["www-authenticate"] == 'Bearer realm="http://a.example/x", error="invalid_token"'
     finally:
         gateway.stop()

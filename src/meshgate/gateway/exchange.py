@@ -14,7 +14,7 @@ import logging
 from meshgate.engine.decision import Decision
 from meshgate.gateway.builtin_app import hello_response
 from meshgate.gateway.context import PAUSE_BUFFER
-from meshgate.gateway.heads import LAST_CHUNK, chunk_parts, upstream_request_head
+from meshgate.gateway.heads import LAST_CHUNK, chunk_parts, downstream_response_head, upstream_request_head
 from meshgate.gateway.local_reply import CONTINUE_100, DATES
 from meshgate.gateway.router import LocalAnswer, Step
 from meshgate.gateway.transfer import DPE, Transfer
@@ -81,7 +81,10 @@ class Exchange(Transfer):
         if self.finished:
             return
         if isinstance(step, LocalAnswer):
-            self.reply(step.status, step.body, step.headers, close=step.close, ctype=step.content_type)
+            if step.relayed:
+                self.relay(step)
+            else:
+                self.reply(step.status, step.body, step.headers, close=step.close, ctype=step.content_type)
             return
         if step.pool is None:
             self._builtin(step.path)
@@ -102,6 +105,22 @@ class Exchange(Transfer):
             self._attach(up)
         else:
             self._connect()
+
+    def relay(self, step: LocalAnswer) -> None:
+        """The destination hop's own answer as the gateway passes it on: its local reply's head with the
+        gateway's response rules (`x-envoy-upstream-service-time` added; observed on Envoy 1.40 with a
+        gateway Envoy in front of a sidecar Envoy)."""
+        close = step.close or self.must_close()
+        headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in step.headers]
+        date = DATES.line(self.conn.ctx.clock())
+        head = downstream_response_head(step.status, headers, date_line=date, service_time_ms=0, close=close)
+        body = b"" if self.head else step.body.encode()
+        self.status, self.service_ms, self.bytes_out = step.status, 0, len(body)
+        self.resp_started = self.resp_done = self.discard = True
+        self.close_after = close
+        self.conn.write(head + body)
+        if self.req_done or close:
+            self._finish()
 
     # request body ------------------------------------------------------------------------------
     def request_body(self, data: bytes) -> None:

@@ -64,6 +64,9 @@ class LocalAnswer:
     cluster: str | None = None
     route_name: str | None = None
     hop: Decision | None = None  # the destination hop's decision when it answered
+    # the destination hop answered: `headers` are its whole local reply head, which passes the gateway as
+    # an upstream response does (gateway/exchange.py Exchange.relay)
+    relayed: bool = False
 
 
 Step = ToUpstream | LocalAnswer

@@ -20,11 +20,13 @@ from dataclasses import dataclass
 
 from meshgate.engine.decision import Decision
 from meshgate.engine.pathnorm import normalize_path
+from meshgate.engine.status import SERVER_NAME
 from meshgate.gateway.context import GatewayContext
 from meshgate.gateway.deadlines import DeadlineSweep
 from meshgate.gateway.heads import NOTHING, removal_names
 from meshgate.gateway.ingress.lanes import Lane, lane_for
 from meshgate.gateway.ingress.pools import EndpointPools
+from meshgate.gateway.local_reply import DATES
 from meshgate.gateway.router import LocalAnswer, RawHeaders, Routable, Step, ToUpstream
 from meshgate.routing.action import Forward, HeaderEdits, RouteDecision, RouteRef, Upstream
 from meshgate.routing.match import Request
@@ -161,11 +163,11 @@ class RoutedRouter:
         name = _name(route.route)
         edits = sidecar.upstream if sidecar is not None else None
         if sidecar is not None and (not sidecar.allowed or edits is None):
-            answer = _edited(route.response_headers, sidecar.headers)
+            answer = _edited(route.response_headers, self._reply_head(sidecar))
             close = sidecar.status == 400
             return LocalAnswer(
                 sidecar.status, sidecar.body, answer, sidecar.content_type, close, forward.cluster.name, name,
-                sidecar,
+                sidecar, relayed=True,
             )  # fmt: skip
         drop, added = sent.removed, sent.added
         if edits is not None:
@@ -185,6 +187,16 @@ class RoutedRouter:
             _response_editor(forward.response_headers), _address(sent.upstream), forward.cluster.name, name,
             sidecar,
         )  # fmt: skip
+
+    def _reply_head(self, denial: Decision) -> list[tuple[str, str]]:
+        """The sidecar's local reply head as it leaves the sidecar (gateway/local_reply.py's layout)."""
+        date = DATES.line(self.ctx.clock())[6:-2].decode("latin-1")
+        if not denial.body:
+            return [*denial.headers, ("date", date), ("server", SERVER_NAME), ("content-length", "0")]
+        length = str(len(denial.body.encode()))
+        ctype = denial.content_type
+        return [*denial.headers, ("content-length", length), ("content-type", ctype), ("date", date),
+                ("server", SERVER_NAME)]  # fmt: skip
 
     def _new_lanes(self, ingress: Ingress) -> dict[int, Lane | None]:
         """A new configuration is in force: its routes' Lanes are built as they are first taken."""
