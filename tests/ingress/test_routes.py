@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import http.client
 import json
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 from tests.ingress.conftest import Reply, call, free_port, start_gateway
@@ -250,3 +252,31 @@ def test_route_timeout(world: World) -> None:
     """The route's `timeout` is Envoy's route timeout: 504 `upstream request timeout` (router.cc)."""
     reply, _ = world.send("/slow?s=2", host="shop.example")
     assert (reply.status, reply.body) == (504, b"upstream request timeout")
+
+
+def test_access_log_names_cluster_and_route(tmp_path: Path) -> None:
+    """Istio's access log fields %UPSTREAM_CLUSTER_RAW% and %ROUTE_NAME% (the http[].name) for routed
+    requests, in the text line after %UPSTREAM_HOST% and as JSON keys; `-` / null where there is none."""
+    frontend, api = Upstream().start(), Upstream().start()
+    port = free_port()
+    text = CONFIG.replace("@PORT@", str(port)).replace("@FRONT@", str(frontend.port))
+    (tmp_path / "routes.yaml").write_text(text.replace("@API@", str(api.port)))
+    gateway = start_gateway(tmp_path, access_log_format="json")
+    try:
+        call(port, "/web/log", host="shop.example")
+        call(port, "/nothing", host="shop.example")
+        time.sleep(1.2)  # flushed once a second
+        lines = [json.loads(line) for line in gateway.log.getvalue().splitlines()]
+        web, missing = lines[-2], lines[-1]
+        assert (web["upstream_cluster"], web["route_name"]) == ("outbound|80||frontend.default.svc.cluster.local",
+                                                                "web")  # fmt: skip
+        assert web["upstream_host"] == f"127.0.0.1:{frontend.port}"
+        assert (missing["response_code"], missing["upstream_cluster"], missing["route_name"]) == (
+            404,
+            None,
+            None,
+        )
+    finally:
+        gateway.stop()
+        frontend.stop()
+        api.stop()
