@@ -146,3 +146,41 @@ def test_reload_recompiles_the_destination_workloads_policies(
         assert call(port, "/").status == 200
     finally:
         gateway.stop()
+
+
+HEADER_ROUTE = """\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: frontend, namespace: default}
+spec:
+  hosts: ["*"]
+  gateways: [frontend-gateway]
+  http:
+  - name: with-authorization
+    match: [{headers: {authorization: {}}}]
+    directResponse: {status: 299, body: {string: "route saw the token"}}
+  - route: [{destination: {host: frontend.default.svc.cluster.local, port: {number: 80}}}]
+"""
+
+
+def test_route_sees_the_request_as_the_gateways_jwt_authn_left_it(
+    tmp_path: Path, jwks: StaticJwks, upstreams: list[Upstream]
+) -> None:
+    """istiod gives gateways' jwt_authn providers `clear_route_cache: true`
+    (istio/istio:pilot/pkg/networking/plugin/authn/authentication.go, JwtFilter(proxy.Type != SidecarProxy)):
+    after a verified token is removed, Envoy picks the route again without it (observed on Envoy 1.40: a
+    route matching `authorization` present is not taken); a header jwt_authn does not read stays: taken."""
+    frontend = upstream(upstreams)
+    port = free_port()
+    config = example_config(tmp_path / "c", gateway_port=port, frontend_port=frontend.port, jwks_uri=jwks.url)
+    (config / "gateway-authn.yaml").write_text(GATEWAY_AUTHN.format(uri=jwks.url, forward="false"))
+    (config / "virtual-service.yaml").write_text(HEADER_ROUTE)
+    gateway = start_gateway(config)
+    try:
+        assert call(port, "/", headers={"Authorization": "Basic abc"}).status == 299  # not a Bearer token
+        reply = call(
+            port, "/", headers=bearer(DEMO_JWT)
+        )  # verified and removed, then routed: to the frontend
+        assert (reply.status, reply.body) == (403, b"RBAC: access denied")
+    finally:
+        gateway.stop()
