@@ -26,6 +26,7 @@ from tests.ingress.conftest import (
     start_gateway,
     upstream,
 )
+from tests.support.envoy_jwt import exchange, request_bytes
 from tests.support.servers import Upstream
 
 from meshgate.jose.mint import generate_key, sign_token
@@ -182,5 +183,48 @@ def test_route_sees_the_request_as_the_gateways_jwt_authn_left_it(
             port, "/", headers=bearer(DEMO_JWT)
         )  # verified and removed, then routed: to the frontend
         assert (reply.status, reply.body) == (403, b"RBAC: access denied")
+    finally:
+        gateway.stop()
+
+
+EDITED_ROUTE = """\
+apiVersion: networking.istio.io/v1
+kind: VirtualService
+metadata: {name: frontend, namespace: default}
+spec:
+  hosts: ["*"]
+  gateways: [frontend-gateway]
+  http:
+  - headers: {response: {set: {x-route: web}}}
+    route: [{destination: {host: frontend.default.svc.cluster.local, port: {number: 80}}}]
+"""
+
+
+@pytest.mark.parametrize(
+    ("behaviour", "path", "token", "names"),
+    [
+        ("the gateway's own 403: the route's edits first (observed on Envoy 1.40)", "/admin", DEMO_JWT,
+         ["x-route", "content-length", "content-type", "date", "server"]),
+        ("the sidecar's 403 passed on: service time, then the route's edits (two chained Envoy 1.40s)", "/", None,
+         ["content-length", "content-type", "date", "server", "x-envoy-upstream-service-time", "x-route"]),
+        ("an upstream answer: the same order", "/", DEMO_JWT,
+         ["content-type", "content-length", "date", "server", "x-envoy-upstream-service-time", "x-route"]),
+    ],
+)  # fmt: skip
+def test_route_response_edits_on_every_answer(
+    tmp_path: Path, jwks: StaticJwks, upstreams: list[Upstream], behaviour: str, path: str,
+    token: str | None, names: list[str],
+) -> None:  # fmt: skip
+    frontend = upstream(upstreams)
+    port = free_port()
+    config = example_config(tmp_path / "c", gateway_port=port, frontend_port=frontend.port, jwks_uri=jwks.url)
+    (config / "gateway-deny.yaml").write_text(GATEWAY_DENY)
+    (config / "virtual-service.yaml").write_text(EDITED_ROUTE)
+    gateway = start_gateway(config)
+    try:
+        auth = [("Authorization", f"Bearer {token}")] if token else []
+        reply = exchange(port, request_bytes("GET", path, [("Host", "a.example"), *auth]))
+        assert [name for name, _ in reply.headers] == names, behaviour
+        assert dict(reply.headers)["x-route"] == "web"
     finally:
         gateway.stop()

@@ -67,9 +67,8 @@ class Exchange(Transfer):
             return
         if not decision.allowed or decision.upstream is None:
             close = decision.status == 400  # path normalization failure: Envoy closes (observed)
-            self.reply(
-                decision.status, decision.body, decision.headers, close=close, ctype=decision.content_type
-            )
+            headers = self.conn.ctx.router.denied(self, decision)  # a route's response edits, if any
+            self.reply(decision.status, decision.body, headers, close=close, ctype=decision.content_type)
             return
         step = self.conn.ctx.router.step(self, decision)
         if step is not None:
@@ -107,13 +106,14 @@ class Exchange(Transfer):
             self._connect()
 
     def relay(self, step: LocalAnswer) -> None:
-        """The destination hop's own answer as the gateway passes it on: its local reply's head with the
-        gateway's response rules (`x-envoy-upstream-service-time` added; observed on Envoy 1.40 with a
-        gateway Envoy in front of a sidecar Envoy)."""
+        """The destination hop's own answer as the gateway passes it on: its local reply's head, with
+        `x-envoy-upstream-service-time` and the route's response edits in it already (gateway/ingress/
+        routed.py), under the gateway's response rules (observed on Envoy 1.40: a gateway Envoy in front of
+        a sidecar Envoy)."""
         close = step.close or self.must_close()
         headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in step.headers]
         date = DATES.line(self.conn.ctx.clock())
-        head = downstream_response_head(step.status, headers, date_line=date, service_time_ms=0, close=close)
+        head = downstream_response_head(step.status, headers, date_line=date, close=close)
         body = b"" if self.head else step.body.encode()
         self.status, self.service_ms, self.bytes_out = step.status, 0, len(body)
         self.resp_started = self.resp_done = self.discard = True

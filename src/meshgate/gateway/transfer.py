@@ -26,7 +26,7 @@ from meshgate.gateway.local_reply import (
     local_reply,
 )
 from meshgate.gateway.request_head import RequestHead
-from meshgate.gateway.router import Step, ToUpstream
+from meshgate.gateway.router import Step, edited_response
 from meshgate.gateway.upstream import UpstreamConnection, UpstreamPool
 
 # Envoy response flags (envoyproxy/envoy:source/common/stream_info/utility.cc).
@@ -151,10 +151,9 @@ class Transfer:
         close = not upgraded and (self.must_close() or req.upgrade is not None)
         self.resp_chunked = chunked = framing in ("chunked", "close")
         up = self.up
-        if isinstance(self.step, ToUpstream) and self.step.edit_response is not None:
-            headers = self.step.edit_response(headers)
+        headers, service = edited_response(self.step, headers, self.service_ms)
         head = downstream_response_head(
-            status, headers, date_line=DATES.line(now), service_time_ms=self.service_ms, chunked=chunked,
+            status, headers, date_line=DATES.line(now), service_time_ms=service, chunked=chunked,
             close=close, upgrade=upgraded, listed=None if up is None or up.lists_names else NOTHING,
         )  # fmt: skip
         self.close_after = close

@@ -40,6 +40,7 @@ from meshgate.server.ingress import (
 )
 
 log = logging.getLogger("meshgate.gateway")
+SERVICE_TIME_NAME = "x-envoy-upstream-service-time"  # added by the gateway before the route's response edits
 UNSEEN = Lane.__new__(Lane)  # a route whose Lane was not built yet
 
 NO_HEALTHY_UPSTREAM = "no healthy upstream"  # envoyproxy/envoy:source/common/router/router.cc (503, UH)
@@ -163,7 +164,7 @@ class RoutedRouter:
         name = _name(route.route)
         edits = sidecar.upstream if sidecar is not None else None
         if sidecar is not None and (not sidecar.allowed or edits is None):
-            answer = _edited(route.response_headers, self._reply_head(sidecar))
+            answer = _edited(route.response_headers, [*self._reply_head(sidecar), (SERVICE_TIME_NAME, "0")])
             close = sidecar.status == 400
             return LocalAnswer(
                 sidecar.status, sidecar.body, answer, sidecar.content_type, close, forward.cluster.name, name,
@@ -187,6 +188,23 @@ class RoutedRouter:
             _response_editor(forward.response_headers), _address(sent.upstream), forward.cluster.name, name,
             sidecar,
         )  # fmt: skip
+
+    def denied(self, ex: Routable, decision: Decision) -> tuple[tuple[str, str], ...]:
+        """The gateway hop's denial: a forwarding route's response edits apply to it (observed on Envoy 1.40,
+        route chosen on the request as received; a direct-response or redirect route's do not)."""
+        ingress = self.ctx.state.ingress
+        if ingress is None:
+            return decision.headers
+        req = ex.req
+        seen = _gateway_view(req.raw_headers, frozenset(), ()) if ingress.reads_headers else ()
+        path = decision.path if decision.path is not None else req.target_str
+        request = Request(
+            self.port, req.host or None, path, req.method_str, seen, self.ctx.scheme, ex.conn.sni
+        )
+        route = ingress.table.route(request, self.random)
+        if route.outcome != "forward":
+            return decision.headers
+        return _edited(route.response_headers, decision.headers)
 
     def _reply_head(self, denial: Decision) -> list[tuple[str, str]]:
         """The sidecar's local reply head as it leaves the sidecar (gateway/local_reply.py's layout)."""
