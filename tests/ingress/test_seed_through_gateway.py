@@ -106,3 +106,31 @@ def test_sidecar_denial_passes_the_gateway_as_an_upstream_response(
             assert values["www-authenticate"] == 'Bearer realm="http://a.example/x", error="invalid_token"'
     finally:
         gateway.stop()
+
+
+@pytest.mark.parametrize(
+    ("tls_mode", "realm"),
+    [(None, "http://a.example/x"), ("istio", "https://a.example/x")],
+)
+def test_sidecar_realm_follows_the_hops_transport(
+    tmp_path: Path, jwks: StaticJwks, upstreams: list[Upstream], tls_mode: str | None, realm: str
+) -> None:
+    """The sidecar's 401 realm names its own connection's scheme: plain text from the gateway unless the
+    endpoint is labelled `security.istio.io/tlsMode: istio` (auto mTLS, mtls_checker.go)."""
+    frontend = upstream(upstreams)
+    port = free_port()
+    config = example_config(tmp_path / "c", gateway_port=port, frontend_port=frontend.port, jwks_uri=jwks.url)
+    if tls_mode is not None:
+        entry = config / "service-entry.yaml"
+        entry.write_text(
+            entry.read_text().replace(
+                "app: frontend", f"app: frontend\n      security.istio.io/tlsMode: {tls_mode}"
+            )
+        )
+    gateway = start_gateway(config)
+    try:
+        reply = call(port, "/x", host="a.example", headers=bearer(OTHER_ISSUER))
+        assert reply.status == 401
+        assert reply.header("www-authenticate") == f'Bearer realm="{realm}", error="invalid_token"'
+    finally:
+        gateway.stop()
