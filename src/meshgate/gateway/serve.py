@@ -101,6 +101,7 @@ class Gateway:
         if state.ingress is not None:
             await self._start_ingress(state)
             return
+        state.on_swap.append(functools.partial(_mode_changed, state, False))
         self.ctx = ctx = GatewayContext(
             state, pool, scheme="https" if tls else "http", upstream_timeout=opts.upstream_timeout,
             access_log=opts.access_log_format != "off", custom_providers=self.runtime.providers,
@@ -124,8 +125,13 @@ class Gateway:
             access_log=self.opts.access_log_format != "off", custom_providers=self.runtime.providers,
             reuse_port=self.reuse_port,
         )  # fmt: skip
+        if self.opts.upstream:
+            log.warning(
+                "Gateways select this workload: --listen and --upstream are not used (docs/routing.md)"
+            )
         await listeners.sync()
         state.on_swap.append(listeners.resync)
+        state.on_swap.append(functools.partial(_mode_changed, state, True))
         if self.announce is not None:
             lines = listeners.lines()
             if self.admin is not None:
@@ -160,6 +166,17 @@ class Gateway:
             self.flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.flusher
+
+
+def _mode_changed(state: ServingState, routed: bool) -> None:
+    """A reload that adds or removes every Gateway selecting meshgate: say what it means (the mode is chosen
+    at startup)."""
+    if routed and state.ingress is None:
+        log.warning(
+            "no Gateway selects this workload any more: its listeners are closed; restart to use --listen"
+        )
+    elif not routed and state.ingress is not None:
+        log.warning("a Gateway now selects this workload: restart meshgate serve to serve as the ingress")
 
 
 async def run_serve(opts: ServeOptions, *, worker: int = 0, reuse_port: bool = False) -> int:
