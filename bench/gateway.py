@@ -33,7 +33,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as a script: make `bench.*` importable
     sys.path.insert(0, str(ROOT))
 
-from bench import envoy_config, h2load_driver, nginx_config, procs, results, seed, wrk_driver  # noqa: E402
+from bench import envoy_config, h2load_driver, nginx_config, procs, results, routes, seed, wrk_driver  # noqa: E402
 
 # One worker: the proxy alone on CPU 0, wrk and the upstream on CPU 1. Two workers: the proxy and wrk
 # share both CPUs (pinning wrk to CPU 1 starves a two-worker proxy's second core), the upstream stays on 1.
@@ -45,6 +45,11 @@ PLAN: tuple[tuple[str, int, tuple[str, ...]], ...] = (
     ("nginx", 1, ("mix",)),
     ("envoy", 1, ("mix", "fresh", "same", "h2mix")),
     ("meshgate", 1, ("mix", "fresh", "same", "h2mix")),
+    (
+        "meshgate-routes",
+        1,
+        ("mix",),
+    ),  # the same, as the ingress with a 10-route VirtualService (bench/routes.py)
     ("bare", 1, ("mix", "fresh")),
     ("nginx", 2, ("mix",)),
     ("envoy", 2, ("mix",)),
@@ -134,6 +139,8 @@ def launch(setup: Setup, contender: str, workers: int) -> tuple[procs.Server, in
         "--namespace",
         seed.NAMESPACE,
     ]
+    if contender == "meshgate-routes":  # a Gateway selecting the workload: it listens on `port` itself
+        argv += ["-c", str(routes.write(setup.tmp, port, setup.upstream_port))]
     argv += ["--labels", labels, "--listen", f"127.0.0.1:{port}"]
     argv += [
         "--upstream",
@@ -161,10 +168,11 @@ def measure(setup: Setup, contender: str, workers: int, mixes: tuple[str, ...]) 
     if contender != "direct":
         server, port = launch(setup, contender, workers)
     try:
+        probe = routes.PROBE_PATH if contender == "meshgate-routes" else "/"  # its VirtualService has no `/`
         if server is not None:
-            procs.wait_ready(server, port, {"Authorization": f"Bearer {setup.demo}"}, timeout=30)
-        if contender in ("envoy", "meshgate"):
-            problems = procs.seed_problems(port, seed_cases(setup))
+            procs.wait_ready(server, port, {"Authorization": f"Bearer {setup.demo}"}, timeout=30, path=probe)
+        if contender in ("envoy", "meshgate", "meshgate-routes"):
+            problems = procs.seed_problems(port, seed_cases(setup), path=probe)
             if problems:
                 raise procs.Unavailable(
                     f"{contender} does not answer the seed as Envoy: " + "; ".join(problems)

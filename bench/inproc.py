@@ -1,6 +1,7 @@
 """The gateway's own Python per request, in process: real protocols over in-memory transports.
 
     .venv/bin/python bench/inproc.py [--requests N] [--repeat R] [--mix mix|fresh|same|all] [--profile]
+                                     [--routed]
 
 No sockets, no kernel, no load generator: a `GatewayProtocol` reads each request's bytes, decides,
 writes the upstream head into an in-memory upstream connection, which then reads the upstream's
@@ -8,7 +9,9 @@ response bytes and writes the downstream head. What is left is exactly meshgate'
 (parse both ways, decide, render both heads, bookkeeping), so A/B comparisons hold on a noisy machine
 (CPU time, best of `--repeat`). The requests are bench/gateway.py's mixes: `mix` (K clients' tokens
 reused at random, varied paths, a fresh traceparent), `fresh` (each token new), `same` (one request
-repeated). `--profile` prints cProfile's top entries for the chosen mix.
+repeated). `--profile` prints cProfile's top entries for the chosen mix. `--routed` also measures the same
+requests through meshgate as the ingress (bench/routes.py: a 10-route VirtualService, the mix's route last)
+and prints the ratio.
 """
 
 from __future__ import annotations
@@ -29,12 +32,18 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
+from bench.routes import routes_yaml  # noqa: E402
+
 from bench import seed  # noqa: E402
+from meshgate.config.model import Workload  # noqa: E402
 from meshgate.gateway.context import GatewayContext  # noqa: E402
-from meshgate.gateway.protocol import GatewayProtocol  # noqa: E402
+from meshgate.gateway.http1.protocol import GatewayProtocol  # noqa: E402
+from meshgate.gateway.http1.upstream import UpstreamConnection, UpstreamPool, UpstreamTarget  # noqa: E402
+from meshgate.gateway.ingress.pools import EndpointPools  # noqa: E402
+from meshgate.gateway.ingress.routed import RoutedRouter  # noqa: E402
 from meshgate.gateway.serve import ServeOptions, load_config  # noqa: E402
-from meshgate.gateway.upstream import UpstreamConnection, UpstreamPool, UpstreamTarget  # noqa: E402
 from meshgate.keystore.store import KeyStore  # noqa: E402
+from meshgate.routing.action import Upstream  # noqa: E402
 from meshgate.server.access_log import AccessLog  # noqa: E402
 from meshgate.server.metrics import Metrics  # noqa: E402
 from meshgate.server.state import ServingState  # noqa: E402
@@ -92,15 +101,23 @@ def requests_for(mix: str, tokens: list[str], demo: str, count: int) -> list[byt
     return out
 
 
-async def build(policies: Path) -> tuple[GatewayContext, UpstreamPool]:
-    opts = ServeOptions(config_paths=(str(policies),), namespace=seed.NAMESPACE, labels=dict(seed.LABELS))
+async def build(policies: Path, routing: Path | None = None) -> tuple[GatewayContext, UpstreamPool]:
+    paths = (str(policies),) if routing is None else (str(policies), str(routing))
+    opts = ServeOptions(config_paths=paths, namespace=seed.NAMESPACE, labels=dict(seed.LABELS))
     built = load_config(opts)
     resources, engine = built.resources, built.engine
-    keystore = KeyStore(engine.jwks_sources())
+    keystore = KeyStore(built.jwks_sources())
     state = ServingState(engine, keystore, Metrics(), AccessLog(sys.stdout, "envoy"), workload=opts.workload,
                          resources=resources)  # fmt: skip
-    pool = UpstreamPool(UpstreamTarget("127.0.0.1", 8081))
-    ctx = GatewayContext(state, pool)
+    if routing is None:
+        pool = UpstreamPool(UpstreamTarget("127.0.0.1", 8081))
+        ctx = GatewayContext(state, pool)
+    else:  # as gateway/ingress/listeners.py builds a listener's context
+        state.ingress, state.ingress_enabled = built.ingress, True
+        ctx = GatewayContext(state, None)
+        pools = EndpointPools()
+        ctx.router, ctx.routed = RoutedRouter(ctx, pools, 8080), True
+        pool = pools.pool(Upstream("127.0.0.1", 8081, Workload()))
     ctx.access_log_enabled = False
     return ctx, pool
 
@@ -133,6 +150,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--clients", type=int, default=1000)
     parser.add_argument("--mix", default="all", choices=["mix", "fresh", "same", "all"])
     parser.add_argument("--profile", action="store_true")
+    parser.add_argument(
+        "--routed", action="store_true", help="also through the 10-route ingress, and the ratio"
+    )
     args = parser.parse_args(argv)
     cache = Path.home() / ".cache" / "meshgate-bench"
     mix_tokens = seed.fresh_token_file(args.clients, cache).read_text().split()
@@ -141,12 +161,15 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory() as tmp:
         policies = Path(tmp) / "seed.yaml"
         policies.write_text(seed.policies_yaml(seed.jwks_text()))
+        routing = Path(tmp) / "routes.yaml"
+        routing.write_text(routes_yaml(8080, 8081))
         loop = asyncio.new_event_loop()
         asyncio.set_event_loop(loop)
-        for mix in mixes:
+        plain: dict[str, float] = {}
+        for mix, routed in [(m, r) for m in mixes for r in ((False, True) if args.routed else (False,))]:
             best = float("inf")
             for round_ in range(args.repeat):
-                ctx, pool = loop.run_until_complete(build(policies))
+                ctx, pool = loop.run_until_complete(build(policies, routing if routed else None))
                 tokens = fresh_tokens[round_ * args.requests :] if mix == "fresh" else mix_tokens
                 reqs = requests_for(mix, tokens, seed.demo_token(), args.requests)
                 if mix == "mix":  # every client has been seen once: the steady state of an ingress
@@ -161,7 +184,14 @@ def main(argv: list[str] | None = None) -> int:
                     pstats.Stats(prof).sort_stats("tottime").print_stats(25)
                 else:
                     best = min(best, loop.run_until_complete(run_mix(ctx, pool, reqs)))
-            print(f"{mix:<6} {best / args.requests * 1e6:7.2f} µs of CPU per request (best of {args.repeat})")
+            label = f"{mix}+routes" if routed else mix
+            line = (
+                f"{label:<12} {best / args.requests * 1e6:7.2f} µs of CPU per request (best of {args.repeat})"
+            )
+            if routed and plain.get(mix):
+                line += f"  routed/plain = {best / plain[mix]:.3f}"
+            plain.setdefault(mix, best)
+            print(line)
     return 0
 
 

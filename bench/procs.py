@@ -89,18 +89,22 @@ def _signal_group(pgid: int, sig: int) -> None:
         pass
 
 
-def request(port: int, headers: Mapping[str, str] | None = None, timeout: float = 5.0) -> tuple[int, bytes]:
-    """One GET / on loopback: (status, body)."""
+def request(
+    port: int, headers: Mapping[str, str] | None = None, timeout: float = 5.0, path: str = "/"
+) -> tuple[int, bytes]:
+    """One GET `path` on loopback: (status, body)."""
     conn = http.client.HTTPConnection("127.0.0.1", port, timeout=timeout)
     try:
-        conn.request("GET", "/", headers=dict(headers or {}))
+        conn.request("GET", path, headers=dict(headers or {}))
         response = conn.getresponse()
         return response.status, response.read()
     finally:
         conn.close()
 
 
-def wait_ready(server: Server, port: int, headers: Mapping[str, str], timeout: float) -> None:
+def wait_ready(
+    server: Server, port: int, headers: Mapping[str, str], timeout: float, path: str = "/"
+) -> None:
     """Poll until the server answers 200 to `headers`; fail early if it exits."""
     deadline = time.monotonic() + timeout
     last = "no answer"
@@ -108,7 +112,7 @@ def wait_ready(server: Server, port: int, headers: Mapping[str, str], timeout: f
         if server.popen.poll() is not None:
             raise NotStarted(f"{server.name} exited with {server.popen.returncode}:\n{server.log_tail()}")
         try:
-            status, body = request(port, headers, timeout=1.0)
+            status, body = request(port, headers, timeout=1.0, path=path)
             if status == 200:
                 return
             last = f"{status} {body[:80]!r}"
@@ -118,12 +122,14 @@ def wait_ready(server: Server, port: int, headers: Mapping[str, str], timeout: f
     raise NotStarted(f"{server.name} not ready after {timeout:.0f}s ({last}):\n{server.log_tail()}")
 
 
-def seed_problems(port: int, cases: Sequence[tuple[str, Mapping[str, str], int, bytes]]) -> list[str]:
+def seed_problems(
+    port: int, cases: Sequence[tuple[str, Mapping[str, str], int, bytes]], path: str = "/"
+) -> list[str]:
     """Ask the seed's questions; return one line per answer that differs (none: it answers as Envoy)."""
     problems = []
     for label, headers, want_status, want_body in cases:
         try:
-            status, body = request(port, headers)
+            status, body = request(port, headers, path=path)
         except OSError as exc:
             problems.append(f"{label}: {exc}")
             continue

@@ -249,6 +249,7 @@ _ALL_ROWS = [
     Row("meshgate", 1, "mix", _result(18000, 2.0)),
     Row("meshgate", 1, "fresh", _result(6000, 6.0)),
     Row("meshgate", 1, "same", _result(20000, 1.0)),
+    Row("meshgate-routes", 1, "mix", _result(16200, 2.0)),
     Row("nginx", 2, "mix", _result(40000)),
     Row("meshgate", 2, "mix", _result(32000)),
     Row("envoy", 1, "h2mix", _result(5000, 9.0)),
@@ -262,12 +263,12 @@ _ALL_ROWS = [
         (
             _ALL_ROWS,
             "ratios: mix/envoy=4.50 mix/nginx=0.60 fresh/envoy=1.50 same/envoy=4.00 mix_w2/nginx2=0.80"
-            " h2mix/envoy=2.20",
+            " h2mix/envoy=2.20 routes/mix=0.90",
         ),
         (
             _ALL_ROWS[:4],
             "ratios: mix/envoy=n/a mix/nginx=n/a fresh/envoy=n/a same/envoy=n/a mix_w2/nginx2=n/a"
-            " h2mix/envoy=n/a",
+            " h2mix/envoy=n/a routes/mix=n/a",
         ),
     ],
     ids=["all-rows", "meshgate-missing"],
@@ -284,6 +285,7 @@ def test_ratios_line(rows: list[results.Row], expected: str) -> None:
         ("p99 mix", "ok"),
         ("p99 fresh", "MISS"),
         ("p99 same", "ok"),
+        ("routes/mix", "MISS"),  # 16200 / 18000 = 0.90 < 0.909: routing costing 11 % misses the target
     ],
 )
 def test_target_lines(fragment: str, verdict: str) -> None:

@@ -23,8 +23,8 @@ from tests.support.servers import Upstream
 from meshgate.config.model import Workload
 from meshgate.engine.options import EngineOptions
 from meshgate.gateway.context import GatewayContext
-from meshgate.gateway.protocol import GatewayProtocol
-from meshgate.gateway.upstream import UpstreamConnection, UpstreamPool, UpstreamTarget
+from meshgate.gateway.http1.protocol import GatewayProtocol
+from meshgate.gateway.http1.upstream import UpstreamConnection, UpstreamPool, UpstreamTarget
 from meshgate.keystore.store import KeyStore
 from meshgate.server.access_log import AccessLog
 from meshgate.server.metrics import Metrics

@@ -14,9 +14,9 @@ from meshgate.engine.status import reason_phrase
 from meshgate.errors import UsageError
 from meshgate.gateway.builtin_app import hello_body
 from meshgate.gateway.heads import downstream_response_head, upstream_request_head
+from meshgate.gateway.http1.upstream import UpstreamTarget
 from meshgate.gateway.local_reply import local_reply
 from meshgate.gateway.request_head import RequestHead
-from meshgate.gateway.upstream import UpstreamTarget
 
 DATE = b"date: Sun, 29 Nov 2026 09:05:00 GMT\r\n"
 SERVER = b"server: istio-envoy\r\n"

@@ -28,9 +28,11 @@ from typing import Any
 import pytest
 import yaml
 from tests.support.istio_envoy import Generator
+from tests.support.servers import GatewayThread
 
 from meshgate.config.load import load_text
 from meshgate.config.model import Workload
+from meshgate.gateway.serve import ServeOptions
 from meshgate.routing.match import Request
 from meshgate.routing.table import RoutingTable, build_routing_table
 
@@ -89,6 +91,7 @@ class Setup:
     redirect_port: int  # the server with tls.httpsRedirect
     table: RoutingTable
     hosts: dict[str, str]  # destination host → upstream name
+    config: Path  # the filled parity.yaml (for `meshgate serve`)
 
 
 @pytest.fixture(scope="module")
@@ -118,6 +121,8 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
     )
     path = tmp_path_factory.mktemp("envoy") / "envoy.json"
     path.write_text(json.dumps(config))
+    (path.parent / "config").mkdir()
+    (path.parent / "config" / "parity.yaml").write_text(text)
     proc = subprocess.Popen([str(ENVOY), "-c", str(path), "--use-dynamic-base-id", "--log-level", "error"],
                             stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)  # fmt: skip
     try:
@@ -126,7 +131,7 @@ def setup(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Setup]:
             assert proc.poll() is None, (proc.stderr.read() if proc.stderr else b"").decode()
             assert time.monotonic() < deadline, "envoy did not start"
             time.sleep(0.05)
-        yield Setup(port, redirect_port, build.table, hosts)
+        yield Setup(port, redirect_port, build.table, hosts, path.parent / "config")
     finally:
         proc.terminate()
         proc.wait(10)
@@ -142,9 +147,16 @@ def _headers_of(pairs: list[tuple[str, str]], names: tuple[str, ...]) -> dict[st
 
 
 def envoy(
-    setup: Setup, host: str, path: str, method: str, headers: list[tuple[str, str]], port: int
+    setup: Setup,
+    host: str,
+    path: str,
+    method: str,
+    headers: list[tuple[str, str]],
+    port: int,
+    address: str = "127.0.0.1",
 ) -> Observed:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+    """What a proxy listening on `address:port` did with the request (Envoy's, or `meshgate serve`'s)."""
+    conn = http.client.HTTPConnection(address, port, timeout=10)
     conn.putrequest(method, path, skip_host=True, skip_accept_encoding=True)
     conn.putheader("Host", host)
     for key, value in headers:
@@ -236,3 +248,40 @@ def test_https_redirect_server(setup: Setup) -> None:
     expected = ("local", 301, "", f"https://{host}/p?q=1")
     assert envoy(setup, host, "/p?q=1", "GET", [], setup.redirect_port) == expected
     assert meshgate(setup, host, "/p?q=1", "GET", [], setup.redirect_port) == expected
+
+
+SERVED = "127.0.0.2"  # `meshgate serve` listens on the same ports as Envoy, on another loopback address
+
+
+@pytest.fixture(scope="module")
+def served(setup: Setup) -> Iterator[GatewayThread]:
+    """The real `meshgate serve` as the ingress for the same configuration (its routes, its upstreams)."""
+    opts = ServeOptions(
+        config_paths=(str(setup.config),), namespace=WORKLOAD.namespace, labels=dict(WORKLOAD.labels),
+        admin=None, bind=SERVED, access_log_format="off",
+    )  # fmt: skip
+    gateway = GatewayThread(opts)
+    for listener in gateway.gateway.listeners.open.values() if gateway.gateway.listeners else ():
+        listener.router.random = lambda: 0  # as meshgate() above: the rows' weights do not depend on it
+    yield gateway
+    gateway.stop()
+
+
+@pytest.mark.parametrize("case", CASES, ids=[c["id"] for c in CASES])
+def test_meshgate_serve_routes_full_requests_as_envoy(
+    setup: Setup, served: GatewayThread, case: dict[str, Any]
+) -> None:
+    """Each row as a full request through `meshgate serve` (listeners, router, pools, header edits on the
+    wire, local answers' bytes): the same observation as Envoy's."""
+    request = _fill(case["request"], setup)
+    host = request.get("host", "main.example")
+    headers = [(k, v) for k, v in request.get("headers", [])]
+    want = _fill(expected(case, host), setup)
+    method = request.get("method", "GET")
+    assert envoy(setup, host, request["path"], method, headers, setup.port, SERVED) == want
+
+
+def test_meshgate_serve_redirects_to_https_as_envoy(setup: Setup, served: GatewayThread) -> None:
+    host = f"main.example:{setup.redirect_port}"
+    expected = ("local", 301, "", f"https://{host}/p?q=1")
+    assert envoy(setup, host, "/p?q=1", "GET", [], setup.redirect_port, SERVED) == expected

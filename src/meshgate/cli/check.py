@@ -1,4 +1,5 @@
-"""`meshgate check`: decide one request offline through the same engine, and explain the decision."""
+"""`meshgate check`: decide one request offline through the same engine, and explain the decision; when
+Gateways select the workload, the whole walk through the ingress (cli/check_walk.py)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ import sys
 import time
 from typing import TextIO
 
+from meshgate.cli.check_walk import walk
 from meshgate.cli.options import add_workload_flags, parse_labels
 from meshgate.config.load import load_resources
 from meshgate.config.model import Workload
@@ -17,6 +19,8 @@ from meshgate.engine.explain import decision_to_json, format_decision
 from meshgate.engine.options import EngineOptions, PathNormalization
 from meshgate.errors import EXIT_FAILED, EXIT_OK
 from meshgate.keystore.oneshot import fetch_all
+from meshgate.server.ingress import build_ingress
+from meshgate.server.reload import all_sources
 
 HELP = "decide one request offline and explain why"
 
@@ -62,8 +66,13 @@ def run_check(args: argparse.Namespace, out: TextIO) -> int:
         path_normalization=PathNormalization(args.path_normalization),
     )
     engine = Engine.for_workload(resources, workload, options)
-    outcomes = fetch_all((s.uri, s.timeout_s) for s in engine.jwks_sources())
+    ingress = build_ingress(resources, workload, options, engine.authenticator.verified_tokens)
+    outcomes = fetch_all((s.uri, s.timeout_s) for s in all_sources(engine, ingress))
     keys = {o.uri: o.keyset for o in outcomes if o.keyset is not None}
+    if ingress is not None:  # Gateways select the workload: the walk through the ingress
+        return walk(
+            build_attributes(args), engine, ingress, keys, time.time(), list(outcomes), out, args.json
+        )
     decision = engine.decide(build_attributes(args), keys, time.time())
     if args.json:
         json.dump(decision_to_json(decision, outcomes), out, indent=2)

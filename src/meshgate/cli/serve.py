@@ -27,6 +27,10 @@ def add_arguments(p: argparse.ArgumentParser) -> None:
         default="http1",
         help="HTTP/1.1 (default) or HTTP/2 to the upstream (h2c for http://, ALPN h2 for https://)",
     )
+    p.add_argument(
+        "--bind", default="127.0.0.1", metavar="HOST",
+        help="host of the ports Gateways selecting --labels ask for (then --listen/--upstream are not used)",
+    )  # fmt: skip
     add_serving_flags(p, ["envoy", "json", "off"])
 
 
@@ -43,6 +47,7 @@ def options_from_args(args: argparse.Namespace) -> ServeOptions:
         tls_key=args.tls_key,
         upstream_timeout=args.upstream_timeout,
         upstream_protocol=args.upstream_protocol,
+        bind=args.bind,
     )
 
 

@@ -22,7 +22,7 @@ PAUSE_PIPELINE, PAUSE_UPSTREAM, PAUSE_BUFFER, PAUSE_TUNNEL = 1, 2, 4, 8
 
 
 class Connection(Protocol):
-    """What the context does to a downstream connection (gateway/protocol.py GatewayProtocol)."""
+    """What the context does to a downstream connection (gateway/http1/protocol.py GatewayProtocol)."""
 
     def drain(self) -> None: ...
     def abort(self) -> None: ...
@@ -56,8 +56,9 @@ class GatewayContext:
         self._removals: dict[tuple[str, ...], frozenset[bytes]] = {}
         self.tasks: set[asyncio.Task[Any]] = set()
         self.draining = False
-        # what an allowed request does next (gateway/router.py); routing replaces it (gateway/routed.py)
+        # what an allowed request does next (gateway/router.py); routing replaces it (gateway/ingress/routed.py)
         self.router: Router = SingleUpstream(pool, self.removals)
+        self.routed = False  # the router is gateway/ingress/routed.py's: the log prints the cluster and route
 
     def removals(self, edits: UpstreamEdits) -> frozenset[bytes]:
         """The names `edits` takes off the request, encoded once per distinct removal list."""

@@ -66,9 +66,8 @@ class Exchange(Transfer):
             return
         if not decision.allowed or decision.upstream is None:
             close = decision.status == 400  # path normalization failure: Envoy closes (observed)
-            self.reply(
-                decision.status, decision.body, decision.headers, close=close, ctype=decision.content_type
-            )
+            headers = self.conn.ctx.router.denied(self, decision)  # a route's response edits, if any
+            self.reply(decision.status, decision.body, headers, close=close, ctype=decision.content_type)
             return
         step = self.conn.ctx.router.step(self, decision)
         if step is not None:
@@ -80,7 +79,10 @@ class Exchange(Transfer):
         if self.finished:
             return
         if isinstance(step, LocalAnswer):
-            self.reply(step.status, step.body, step.headers, close=step.close, ctype=step.content_type)
+            if step.relayed:
+                self.relay(step)
+            else:
+                self.reply(step.status, step.body, step.headers, close=step.close, ctype=step.content_type)
             return
         if step.pool is None:
             self._builtin(step.path)
@@ -103,6 +105,26 @@ class Exchange(Transfer):
             self._attach(up)
         else:
             self._connect()
+
+    def relay(self, step: LocalAnswer) -> None:
+        """The destination hop's own answer as the gateway passes it on: its local reply's head, with
+        `x-envoy-upstream-service-time` and the route's response edits in it already (gateway/ingress/
+        routed.py), under the gateway's response rules (observed on Envoy 1.40: a gateway Envoy in front of
+        a sidecar Envoy)."""
+        close = step.close or self.must_close()
+        headers = [(n.encode("latin-1"), v.encode("latin-1")) for n, v in step.headers]
+        date = DATES.line(self.conn.ctx.clock())
+        body = b"" if self.head else step.body.encode()
+        self.status, self.service_ms, self.bytes_out = step.status, 0, len(body)
+        self.resp_started = self.resp_done = self.discard = True
+        self.close_after = close
+        conn = self.conn
+        conn.send_head(step.status, headers, date_line=date, service_ms=None, close=close, end=not body)
+        if body:
+            conn.send_data(body, chunked=False)
+            conn.send_end(chunked=False, trailers=None)
+        if self.req_done or close:
+            self._finish()
 
     # request body ------------------------------------------------------------------------------
     def request_body(self, data: bytes) -> None:

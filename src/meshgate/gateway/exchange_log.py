@@ -52,6 +52,7 @@ def record(exchange: Finished, ctx: GatewayContext, peer_ip: str) -> None:
         if not ctx.access_log_enabled:
             return
         xff, request_id = exchange.xff, exchange.request_id
+        step = exchange.step
         path = req.target_str  # Envoy logs :path as the filters saw it: normalized
         if decision is not None and decision.path is not None:
             path = decision.path
@@ -72,11 +73,22 @@ def record(exchange: Finished, ctx: GatewayContext, peer_ip: str) -> None:
                 request_id=request_id.decode("latin-1") if request_id else req.request_id,
                 authority=req.host,
                 upstream_host=_upstream_host(exchange, ctx) if exchange.up_start else None,
-                reason=decision.reason if decision is not None else "none",
+                reason=_reason(exchange, decision),
+                upstream_cluster=step.cluster if step is not None else None,
+                route_name=step.route_name if step is not None else None,
+                routed=ctx.routed,
             )
         )
     except Exception:  # the log must never break the data path
         log.exception("access log / metrics failed")
+
+
+def _reason(exchange: Finished, decision: Decision | None) -> str:
+    """The destination hop's reason when it decided (routing), else the gateway hop's."""
+    step = exchange.step
+    if step is not None and step.hop is not None:
+        return step.hop.reason
+    return decision.reason if decision is not None else "none"
 
 
 def _upstream_host(exchange: Finished, ctx: GatewayContext) -> str:

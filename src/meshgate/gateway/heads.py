@@ -28,7 +28,8 @@ XFP = b"x-forwarded-proto"
 REQUEST_ID = b"x-request-id"
 EXPECT = b"expect"
 TE_TRAILERS = b"trailers"  # Envoy forwards `te: trailers` (observed), drops any other TE value
-UPSTREAM_SERVICE_TIME = b"x-envoy-upstream-service-time: "
+SERVICE_TIME = b"x-envoy-upstream-service-time"
+UPSTREAM_SERVICE_TIME = SERVICE_TIME + b": "
 CHUNKED_HEADER = b"transfer-encoding: chunked\r\n"
 WEBSOCKET = b"websocket"  # the one upgrade type Istio configures (HCM upgrade_configs)
 

@@ -2,7 +2,7 @@
 
 An exchange (gateway/transfer.py) is handed a `Pool` (today the listener's `--upstream` pool; a router may
 pick one per request) and asks it for an `Upstream`: an HTTP/1.1 keep-alive connection
-(gateway/upstream.py) or one stream of a multiplexed HTTP/2 connection. The pool builds the request head in
+(gateway/http1/upstream.py) or one stream of a multiplexed HTTP/2 connection. The pool builds the request head in
 its own protocol's form (`request_head`, same arguments as gateway/heads.py upstream_request_head), so the
 exchange never looks at bytes. The response comes back through `UpstreamSink`, the exchange's side.
 The downstream seam (what an exchange writes to its client) is transfer.py's `Downstream`.

@@ -24,12 +24,14 @@ from meshgate.gateway.context import GatewayContext
 from meshgate.gateway.exchange_log import DeferredFlushStream
 from meshgate.gateway.h2.auto import AutoProtocol
 from meshgate.gateway.h2.upstream import H2Pool
+from meshgate.gateway.http1.upstream import UpstreamPool, UpstreamTarget
+from meshgate.gateway.ingress.listeners import IngressListeners
 from meshgate.gateway.seam import Pool
-from meshgate.gateway.upstream import UpstreamPool, UpstreamTarget
 from meshgate.server.admin.server import AdminServer
 from meshgate.server.options import WorkloadOptions, parse_address
 from meshgate.server.reload import Built, load_and_build
 from meshgate.server.runtime import Runtime, run, run_loop
+from meshgate.server.state import ServingState
 from meshgate.server.tls import ALPN_LISTENER, client_context, server_context
 
 log = logging.getLogger("meshgate.serve")
@@ -50,11 +52,12 @@ class ServeOptions(WorkloadOptions):
     upstream_timeout: float = 15.0  # Envoy route timeout default
     upstream_protocol: str = "http1"  # or "h2" (gateway/h2/upstream.py)
     drain_timeout: float = 10.0
+    bind: str = "127.0.0.1"  # the host of the listeners Gateways ask for (meshgate as the ingress)
 
 
 def load_config(opts: ServeOptions) -> Built:
     """Load, validate and compile the config (raises ConfigError with every problem)."""
-    return load_and_build(list(opts.config_paths), opts.workload, opts.engine_options)
+    return load_and_build(list(opts.config_paths), opts.workload, opts.engine_options, ingress=True)
 
 
 class Gateway:
@@ -73,9 +76,10 @@ class Gateway:
         self.reuse_port = reuse_port
         self.announce = announce
         self.log_stream = DeferredFlushStream(access_log_stream or sys.stdout)
-        self.runtime = Runtime(opts, cast(TextIO, self.log_stream), with_admin=with_admin)
+        self.runtime = Runtime(opts, cast(TextIO, self.log_stream), with_admin=with_admin, ingress=True)
         self.server: asyncio.AbstractServer | None = None
         self.ctx: GatewayContext | None = None
+        self.listeners: IngressListeners | None = None  # when Gateways select meshgate (the ingress)
         self.flusher: asyncio.Task[None] | None = None
         self.port = 0
 
@@ -102,6 +106,10 @@ class Gateway:
         state = await self.runtime.start()
         self.flusher = asyncio.get_running_loop().create_task(self.log_stream.flush_periodically())
         await state.keystore.wait_first_attempts(FIRST_JWKS_WAIT_S)
+        if state.ingress is not None:
+            await self._start_ingress(state)
+            return
+        state.on_swap.append(functools.partial(_mode_changed, state, False))
         self.ctx = ctx = GatewayContext(
             state, pool, scheme="https" if tls else "http", upstream_timeout=opts.upstream_timeout,
             access_log=opts.access_log_format != "off", custom_providers=self.runtime.providers,
@@ -117,6 +125,26 @@ class Gateway:
         )
         self.port = int(self.server.sockets[0].getsockname()[1])
         self._announce(host, target, tls is not None)
+
+    async def _start_ingress(self, state: ServingState) -> None:
+        """Gateways select meshgate: listen where they say (not `--listen`), route per request."""
+        self.listeners = listeners = IngressListeners(
+            state, bind=self.opts.bind, upstream_timeout=self.opts.upstream_timeout,
+            access_log=self.opts.access_log_format != "off", custom_providers=self.runtime.providers,
+            reuse_port=self.reuse_port,
+        )  # fmt: skip
+        if self.opts.upstream:
+            log.warning(
+                "Gateways select this workload: --listen and --upstream are not used (docs/routing.md)"
+            )
+        await listeners.sync()
+        state.on_swap.append(listeners.resync)
+        state.on_swap.append(functools.partial(_mode_changed, state, True))
+        if self.announce is not None:
+            lines = listeners.lines()
+            if self.admin is not None:
+                lines.append(f"meshgate serve: admin on http://{self.admin.host}:{self.admin.port}")
+            print("\n".join(lines), file=self.announce, flush=True)
 
     def _announce(self, host: str, target: UpstreamTarget | None, tls: bool) -> None:
         if self.announce is None:
@@ -139,11 +167,24 @@ class Gateway:
             self.ctx.drain()
             await self.ctx.wait_closed(grace_s)
             self.ctx.abort_all()
+        if self.listeners is not None:
+            await self.listeners.stop(grace_s)
         await self.runtime.close()
         if self.flusher is not None:
             self.flusher.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self.flusher
+
+
+def _mode_changed(state: ServingState, routed: bool) -> None:
+    """A reload that adds or removes every Gateway selecting meshgate: say what it means (the mode is chosen
+    at startup)."""
+    if routed and state.ingress is None:
+        log.warning(
+            "no Gateway selects this workload any more: its listeners are closed; restart to use --listen"
+        )
+    elif not routed and state.ingress is not None:
+        log.warning("a Gateway now selects this workload: restart meshgate serve to serve as the ingress")
 
 
 async def run_serve(opts: ServeOptions, *, worker: int = 0, reuse_port: bool = False) -> int:

@@ -18,6 +18,7 @@ from meshgate.gateway.deadlines import DeadlineSweep
 from meshgate.gateway.downstream import Downstream
 from meshgate.gateway.exchange_log import record
 from meshgate.gateway.heads import NOTHING
+from meshgate.gateway.http1.upstream import UpstreamConnection
 from meshgate.gateway.local_reply import (
     DATES,
     UPSTREAM_CONNECT_FAILURE,
@@ -25,9 +26,8 @@ from meshgate.gateway.local_reply import (
     UPSTREAM_REQUEST_TIMEOUT,
 )
 from meshgate.gateway.request_head import RequestHead
-from meshgate.gateway.router import Step, ToUpstream
+from meshgate.gateway.router import Step, edited_response
 from meshgate.gateway.seam import Pool, Upstream, UpstreamHead
-from meshgate.gateway.upstream import UpstreamConnection
 
 # Envoy response flags (envoyproxy/envoy:source/common/stream_info/utility.cc).
 UF, UC, UT, DC, DPE = "UF", "UC", "UT", "DC", "DPE"
@@ -118,11 +118,10 @@ class Transfer:
         close = not upgraded and (self.must_close() or req.upgrade is not None)
         self.resp_chunked = chunked = framing in ("chunked", "close")
         up = self.up
-        if isinstance(self.step, ToUpstream) and self.step.edit_response is not None:
-            headers = self.step.edit_response(headers)
+        headers, service = edited_response(self.step, headers, self.service_ms)
         self.close_after = close
         self.conn.send_head(
-            status, headers, date_line=DATES.line(now), service_ms=self.service_ms, chunked=chunked,
+            status, headers, date_line=DATES.line(now), service_ms=service, chunked=chunked,
             close=close, upgrade=upgraded, listed=None if up is None or up.lists_names else NOTHING,
             end=framing == "none" and not upgraded,
         )  # fmt: skip

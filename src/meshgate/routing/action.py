@@ -57,7 +57,9 @@ class HeaderEdits:
         return out
 
     def then(self, other: HeaderEdits) -> HeaderEdits:
-        return HeaderEdits(self.stages + other.stages)
+        if not other.stages:
+            return self
+        return HeaderEdits(self.stages + other.stages) if self.stages else other
 
     @classmethod
     def of(cls, *stages: HeaderStage) -> HeaderEdits:
@@ -72,6 +74,7 @@ class Upstream:
     address: str
     port: int
     workload: Workload
+    h2: bool = False  # the ServiceEntry port's protocol is HTTP2, GRPC or GRPC-WEB: HTTP/2 to the endpoint
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,9 +114,10 @@ class RouteRef:
     name: str = ""
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Forward:
-    """A request to send upstream, with everything the route changed."""
+    """A request to send upstream, with everything the route changed. Built per request: a plain slots
+    record (docs/architecture.md "Values"), never changed once built."""
 
     cluster: Cluster
     path: str
@@ -125,7 +129,7 @@ class Forward:
     original_authority: str | None = None  # set when the authority was rewritten (x-envoy-original-host)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RouteDecision:
     outcome: Outcome
     status: int = 0

@@ -42,6 +42,10 @@ from meshgate.routing.action import (
 )
 from meshgate.routing.match import Request, RouteMatcher, compile_match
 
+# Port protocols Istio sends upstream over HTTP/2 (istio/istio:pkg/config/protocol/instance.go IsHTTP2;
+# protocol names are case-insensitive there).
+HTTP2_PROTOCOLS = frozenset({"HTTP2", "GRPC", "GRPC-WEB"})
+
 
 @dataclass(frozen=True, slots=True)
 class DirectAction:
@@ -247,17 +251,19 @@ class RouteCompiler:
             self.problems.append(Problem(vs.source.file, dest.destination.line, msg))
             return None
         root = self.workload.root_namespace
+        h2 = service_port.protocol.upper() in HTTP2_PROTOCOLS
         if se.endpoints:
             ups = tuple(
                 Upstream(
                     e.address,
                     e.ports.get(service_port.name) or service_port.target_port or port,
                     Workload(se.namespace, dict(e.labels), root),
+                    h2,
                 )
                 for e in se.endpoints
             )
         elif se.resolution in ("DNS", "DNS_ROUND_ROBIN"):
-            ups = (Upstream(host, service_port.target_port or port, Workload(se.namespace, {}, root)),)
+            ups = (Upstream(host, service_port.target_port or port, Workload(se.namespace, {}, root), h2),)
         else:
             ups = ()
         return Cluster(host, port, f"{se.namespace}/{se.name}", ups)

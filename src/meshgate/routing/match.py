@@ -21,7 +21,7 @@ from meshgate.config.networking.model import HttpMatch, StringMatch
 from meshgate.config.networking.re2 import compile_re2
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Request:
     """What routing reads of a request. `path` is `:path` with its query, after meshgate's path normalization
     (Envoy normalizes before routing); `headers` are (lower-case name, value) in arrival order; `port` is the
@@ -38,8 +38,11 @@ class Request:
 
 def path_only(path: str) -> str:
     """Http::PathUtil::removeQueryAndFragment."""
-    cut = min((i for i in (path.find("?"), path.find("#")) if i >= 0), default=len(path))
-    return path[:cut]
+    query = path.find("?")
+    if query >= 0:
+        path = path[:query]
+    fragment = path.find("#")
+    return path if fragment < 0 else path[:fragment]
 
 
 class HeaderView:
@@ -143,13 +146,17 @@ class RouteMatcher:
         return self.path.value
 
     def matches(self, path: str, headers: HeaderView) -> bool:
+        return self.conditions(headers) and self.path.matches(path_only(path))
+
+    def conditions(self, headers: HeaderView) -> bool:
+        """The header and query parameter conditions (the path aside)."""
         if not all(h.matches(headers) for h in self.headers):
             return False
         for name, matcher in self.query:
             value = headers.query.get(name)
             if value is None or not matcher.matches(value):
                 return False
-        return self.path.matches(path_only(path))
+        return True
 
     @property
     def catch_all(self) -> bool:

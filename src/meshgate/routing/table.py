@@ -12,7 +12,6 @@ Building is pure and synchronous; deciding a request (RoutingTable.route) reads 
 
 from __future__ import annotations
 
-import random as _random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -22,74 +21,10 @@ from meshgate.config.networking.crosscheck import credential_key, server_class
 from meshgate.config.networking.model import Gateway, Server
 from meshgate.config.select import selector_matches
 from meshgate.errors import Problem
-from meshgate.routing.action import NO_ROUTE, HeaderEdits, RouteDecision, RouteRef, ssl_redirect
+from meshgate.routing.action import HeaderEdits, RouteDecision, RouteRef
 from meshgate.routing.compile import CompiledRoute, RouteCompiler
-from meshgate.routing.match import HeaderView, Request
-
-
-def _default_random() -> int:
-    return _random.getrandbits(64)
-
-
-@dataclass(frozen=True, slots=True)
-class VirtualHost:
-    name: str
-    domains: tuple[str, ...]
-    routes: tuple[CompiledRoute, ...] = ()
-    require_tls: bool = False  # the server's tls.httpsRedirect: a plain request is redirected to https
-
-
-@dataclass(frozen=True)
-class RouteConfig:
-    """Envoy's RouteMatcher over virtual hosts (gateways set ignore_port_in_host_matching)."""
-
-    name: str
-    virtual_hosts: tuple[VirtualHost, ...]
-    _exact: dict[str, VirtualHost] = field(default_factory=dict, repr=False)
-    _suffix: list[tuple[str, VirtualHost]] = field(default_factory=list, repr=False)
-    _prefix: list[tuple[str, VirtualHost]] = field(default_factory=list, repr=False)
-    _default: list[VirtualHost] = field(default_factory=list, repr=False)
-
-    def __post_init__(self) -> None:
-        for vhost in self.virtual_hosts:
-            for domain in (d.lower() for d in vhost.domains):
-                if domain == "*":
-                    self._default.append(vhost)
-                elif domain.startswith("*"):
-                    self._suffix.append((domain[1:], vhost))
-                elif domain.endswith("*"):
-                    self._prefix.append((domain[:-1], vhost))
-                else:
-                    self._exact.setdefault(domain, vhost)
-        self._suffix.sort(key=lambda p: -len(p[0]))
-        self._prefix.sort(key=lambda p: -len(p[0]))
-
-    def find(self, authority: str | None) -> VirtualHost | None:
-        if not (self._exact or self._suffix or self._prefix):
-            return self._default[0] if self._default else None
-        if authority is None:
-            return None
-        host = hosts.strip_port(authority).lower()
-        found = self._exact.get(host)
-        for suffix, vhost in self._suffix if found is None else ():
-            if len(suffix) < len(host) and host.endswith(suffix):
-                return vhost
-        for prefix, vhost in self._prefix if found is None else ():
-            if len(prefix) < len(host) and host.startswith(prefix):
-                return vhost
-        return found or (self._default[0] if self._default else None)
-
-    def route(self, request: Request, random: Callable[[], int] = _default_random) -> RouteDecision:
-        vhost = self.find(request.authority)
-        if vhost is None:
-            return NO_ROUTE
-        if vhost.require_tls and request.scheme != "https":
-            return ssl_redirect(request.authority or "", request.path, None)
-        view = HeaderView(request)
-        for route in vhost.routes:
-            if route.matcher.matches(request.path, view):
-                return route.decide(request, random)
-        return NO_ROUTE
+from meshgate.routing.match import Request
+from meshgate.routing.route_config import RouteConfig, VirtualHost, _default_random
 
 
 @dataclass(frozen=True, slots=True)
@@ -119,6 +54,8 @@ class Listener:
 
     def chain(self, sni: str | None) -> FilterChain | None:
         """Envoy's filter chain match on server_names: exact, then the longest `*.suffix`, then a chain with none."""
+        if not sni and len(self.chains) == 1:  # the common plain listener: one chain, no name to match
+            return None if self.chains[0].server_names else self.chains[0]
         name = (sni or "").lower()
         labels = name.split(".")
         candidates = [name] + ["*." + ".".join(labels[i:]) for i in range(1, len(labels))] if name else []
@@ -134,8 +71,14 @@ class RoutingTable:
     workload: Workload
     listeners: tuple[Listener, ...]
 
+    by_port: dict[int, Listener] = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        for listener in self.listeners:
+            self.by_port.setdefault(listener.port, listener)
+
     def listener(self, port: int) -> Listener | None:
-        return next((lst for lst in self.listeners if lst.port == port), None)
+        return self.by_port.get(port)
 
     def route(self, request: Request, random: Callable[[], int] = _default_random) -> RouteDecision:
         """The whole walk for one request: listener by port, filter chain by SNI, then its route configuration."""
@@ -144,6 +87,12 @@ class RoutingTable:
         if chain is None:
             return RouteDecision("no_listener")
         return chain.route_config.route(request, random)
+
+    def select(self, request: Request) -> CompiledRoute | None:
+        """RouteConfig.select through the listener and filter chain."""
+        listener = self.by_port.get(request.port)
+        chain = listener.chain(request.sni) if listener is not None else None
+        return chain.route_config.select(request) if chain is not None else None
 
 
 @dataclass(frozen=True, slots=True)

@@ -45,6 +45,10 @@ class AccessLogEntry:
     authority: str | None = None
     upstream_host: str | None = None
     reason: str = "none"
+    # meshgate as the ingress: Istio's %UPSTREAM_CLUSTER_RAW% and %ROUTE_NAME% (printed only when routed)
+    upstream_cluster: str | None = None
+    route_name: str | None = None
+    routed: bool = False
 
 
 def format_start_time(epoch_s: float) -> str:
@@ -90,8 +94,14 @@ def format_envoy(e: AccessLogEntry) -> str:
         f'[{format_start_time(e.start_time)}] "{_v(e.method)} {_v(e.path)} {_v(e.protocol)}" '
         f"{e.response_code} {_v(e.response_flags)} {e.bytes_received} {e.bytes_sent} {e.duration_ms} "
         f'{_v(e.upstream_service_time_ms)} "{_v(e.xff)}" "{_v(e.user_agent)}" "{_v(e.request_id)}" '
-        f'"{_v(e.authority)}" "{_v(e.upstream_host)}"{format_reason(e.reason)}\n'
+        f'"{_v(e.authority)}" "{_v(e.upstream_host)}"{_routed(e)}{format_reason(e.reason)}\n'
     )
+
+
+def _routed(e: AccessLogEntry) -> str:
+    """Istio's default format (istio/istio:pilot/pkg/model/telemetry_logging.go) goes on after
+    %UPSTREAM_HOST% with %UPSTREAM_CLUSTER_RAW% ... %ROUTE_NAME%; meshgate prints those two when routing."""
+    return f" {_v(e.upstream_cluster)} {_v(e.route_name)}" if e.routed else ""
 
 
 def _n(value: str | None) -> str | None:
@@ -117,6 +127,7 @@ def json_fields(e: AccessLogEntry) -> dict[str, Any]:
         "request_id": _n(e.request_id),
         "authority": _n(e.authority),
         "upstream_host": _n(e.upstream_host),
+        **({"upstream_cluster": e.upstream_cluster, "route_name": e.route_name} if e.routed else {}),
         "policy": policy,
         "reason": text,
     }

@@ -22,10 +22,11 @@ from meshgate.engine.options import EngineOptions
 from meshgate.errors import ConfigError
 from meshgate.server.config_watch import ConfigWatch, Seen, scan, seen_by_load
 from meshgate.server.gc_tuning import refreeze_after_reload
+from meshgate.server.ingress import Ingress, build_ingress
 from meshgate.server.state import ServingState
 
 if TYPE_CHECKING:
-    from meshgate.engine.engine import Engine
+    from meshgate.engine.engine import Engine, JwksSource
 
 log = logging.getLogger("meshgate.reload")
 
@@ -39,10 +40,26 @@ class Built:
     resources: ResourceSet
     engine: Engine
     read: tuple[Seen, ...]
+    ingress: Ingress | None = None  # routing as the ingress (server/ingress.py), when asked and configured
+
+    def jwks_sources(self) -> tuple[JwksSource, ...]:
+        return all_sources(self.engine, self.ingress)
 
 
-def load_and_build(paths: Sequence[str], workload: Workload, options: EngineOptions) -> Built:
+def all_sources(engine: Engine, ingress: Ingress | None) -> tuple[JwksSource, ...]:
+    """The key sets of the gateway's engine and of every destination workload's."""
+    own = engine.jwks_sources()
+    uris = {s.uri for s in own}
+    extra = ingress.jwks_sources() if ingress is not None else ()
+    return own + tuple(s for s in extra if s.uri not in uris)
+
+
+def load_and_build(
+    paths: Sequence[str], workload: Workload, options: EngineOptions, *, ingress: bool = False
+) -> Built:
     """Load, validate and compile `paths` for `workload`; raises ConfigError with every problem.
+
+    `ingress`: also build the routing table for `workload` as the gateway and its destinations' engines.
 
     Pass `.read` to `ConfigReloader(loaded=...)`: the first poll then compares with these very bytes.
     """
@@ -52,7 +69,12 @@ def load_and_build(paths: Sequence[str], workload: Workload, options: EngineOpti
     if not result.ok:
         raise ConfigError(list(result.errors))
     engine = Engine.for_workload(result.resources, workload, options)
-    return Built(result.resources, engine, seen_by_load(result.read))
+    routed = (
+        build_ingress(result.resources, workload, options, engine.authenticator.verified_tokens)
+        if ingress
+        else None
+    )
+    return Built(result.resources, engine, seen_by_load(result.read), routed)
 
 
 class ConfigReloader:
@@ -110,22 +132,28 @@ class ConfigReloader:
         if not result.ok:
             return self._reject([str(p) for p in result.errors])
         try:
-            engine = await asyncio.to_thread(self._compile, result)
+            engine, ingress = await asyncio.to_thread(self._compile, result)
         except ConfigError as exc:
             return self._reject([str(p) for p in exc.problems])
         except Exception as exc:
             return self._failed(exc)
-        await self._swap(engine, result.resources)
+        await self._swap(engine, result.resources, ingress)
         return True
 
-    def _compile(self, result: LoadResult) -> Engine:
+    def _compile(self, result: LoadResult) -> tuple[Engine, Ingress | None]:
         from meshgate.engine.engine import Engine
 
         state = self.state
-        return Engine.for_workload(
+        ingress = None
+        if state.ingress_enabled:  # first: a routing error refuses the configuration before compiling more
+            ingress = build_ingress(
+                result.resources, state.workload, state.options, state.verified_tokens, state.ingress
+            )
+        engine = Engine.for_workload(
             result.resources, state.workload, state.options,
             verified_tokens=state.verified_tokens, previous=state.engine,
         )  # fmt: skip
+        return engine, ingress
 
     async def close(self) -> None:
         tasks = [t for t in (self._poller, *self._pending) if t is not None]
@@ -136,16 +164,16 @@ class ConfigReloader:
                 await task
         self._poller = None
 
-    async def _swap(self, engine: Engine, resources: ResourceSet) -> None:
+    async def _swap(self, engine: Engine, resources: ResourceSet, ingress: Ingress | None) -> None:
         """Fetch new key sets first, swap, then drop the URIs only the old engine used.
 
         URIs other fronts registered (e.g. ext_authz per-workload engines) are left alone.
         """
         keystore = self.state.keystore
-        old_uris = {s.uri for s in self.state.engine.jwks_sources()}
-        new_sources = engine.jwks_sources()
+        old_uris = {s.uri for s in all_sources(self.state.engine, self.state.ingress)}
+        new_sources = all_sources(engine, ingress)
         await keystore.add_sources(new_sources)
-        self.state.swap(engine, resources, self.paths)
+        self.state.swap(engine, resources, self.paths, ingress)
         keystore.discard(old_uris - {s.uri for s in new_sources})
         refreeze_after_reload()  # the old engine's cycles are garbage now: let the collector see them
         self.state.metrics.observe_reload(True)

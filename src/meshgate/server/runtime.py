@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import functools
 import signal
 import sys
 from collections.abc import Callable, Coroutine
@@ -36,8 +37,16 @@ ACCESS_LOG_FORMATS = ("envoy", "json")
 class Runtime:
     """The parts a serving process shares; `start` raises ConfigError / UsageError / OSError before serving."""
 
-    def __init__(self, opts: WorkloadOptions, access_log_stream: TextIO, *, with_admin: bool = True) -> None:
+    def __init__(
+        self,
+        opts: WorkloadOptions,
+        access_log_stream: TextIO,
+        *,
+        with_admin: bool = True,
+        ingress: bool = False,
+    ) -> None:
         self.opts = opts
+        self.ingress = ingress  # build the routing table (server/ingress.py): `serve` only
         self.access_log_stream = access_log_stream
         self.with_admin = with_admin and bool(opts.admin)
         self.providers = CustomProviders({})
@@ -54,15 +63,18 @@ class Runtime:
             raise UsageError(f"--access-log-format: envoy, json or off, not {opts.access_log_format!r}")
         self.providers = CustomProviders.from_file(opts.mesh_config)
         options = dataclasses.replace(opts.engine_options, custom_providers=self.providers.names)
-        built = await asyncio.to_thread(load_and_build, opts.config_paths, opts.workload, options)
+        built = await asyncio.to_thread(
+            functools.partial(load_and_build, ingress=self.ingress), opts.config_paths, opts.workload, options
+        )
         self.keystore = keystore = KeyStore(
-            built.engine.jwks_sources(), min_refetch_interval_s=opts.jwks_min_refresh, ca_file=opts.ca_file
+            built.jwks_sources(), min_refetch_interval_s=opts.jwks_min_refresh, ca_file=opts.ca_file
         )
         fmt: AccessLogFormat = "json" if log_format == "json" else "envoy"
         self.state = state = ServingState(
             built.engine, keystore, Metrics(), AccessLog(self.access_log_stream, fmt),
             config_paths=opts.config_paths, workload=opts.workload, options=options, resources=built.resources,
         )  # fmt: skip
+        state.ingress, state.ingress_enabled = built.ingress, self.ingress
         await keystore.start()
         # What the first load read: an edit made before the reloader exists is still a change.
         self.reloader = ConfigReloader(state, opts.config_paths, loaded=built.read)

@@ -22,6 +22,7 @@ from meshgate.server.metrics import Metrics
 
 if TYPE_CHECKING:
     from meshgate.engine.engine import Engine
+    from meshgate.server.ingress import Ingress
 
 
 class ServingState:
@@ -55,6 +56,11 @@ class ServingState:
         self.config_loaded = True
         self.loaded_at = clock()
         self.last_reload: dict[str, Any] | None = None  # set by the reloader: time, result, problems
+        # meshgate as the ingress (server/ingress.py): the routing table and destination engines in force;
+        # `ingress_enabled` asks the loads to build it (`serve` does, `authz-server` does not)
+        self.ingress: Ingress | None = None
+        self.ingress_enabled = False
+        self.on_swap: list[Callable[[], None]] = []  # called after a swap (the gateway's listeners follow)
         metrics.bind_keystore(keystore)
         metrics.bind_verified_tokens(self.verified_tokens)
 
@@ -75,15 +81,31 @@ class ServingState:
             await settle(decision, attrs, engine, self.keystore, self.clock) if waits(decision) else decision
         )
 
-    def swap(self, engine: Engine, resources: ResourceSet | None, config_paths: Sequence[str]) -> None:
+    def swap(
+        self,
+        engine: Engine,
+        resources: ResourceSet | None,
+        config_paths: Sequence[str],
+        ingress: Ingress | None = None,
+    ) -> None:
         """Put a new configuration in force (called by the reloader after it validated it whole).
 
         The verified tokens of providers the new configuration removed or changed are dropped; the
         others stay warm (an AuthorizationPolicy edit re-verifies nothing).
         """
-        gone = self.engine.provider_fingerprints - engine.provider_fingerprints
+        gone = _fingerprints(self.engine, self.ingress) - _fingerprints(engine, ingress)
         self.resources = resources
         self.config_paths = tuple(config_paths)
+        self.ingress = ingress
         self.engine = engine  # the one assignment requests observe
         self.loaded_at = self.clock()
         self.verified_tokens.forget(gone)
+        for hook in self.on_swap:
+            hook()
+
+
+def _fingerprints(engine: Engine, ingress: Ingress | None) -> frozenset[int]:
+    found = engine.provider_fingerprints
+    for other in ingress.engines.values() if ingress is not None else ():
+        found |= other.provider_fingerprints
+    return found

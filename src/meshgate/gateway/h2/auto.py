@@ -1,6 +1,6 @@
 """Which protocol a new downstream connection speaks, as Envoy's `codec_type: AUTO` decides (istiod's
 choice for gateways): ALPN `h2` on TLS, or the HTTP/2 client preface (RFC 9113 §3.4) as the first bytes of a
-plain connection — HTTP/2 with prior knowledge; anything else is HTTP/1.1 (gateway/protocol.py).
+plain connection — HTTP/2 with prior knowledge; anything else is HTTP/1.1 (gateway/http1/protocol.py).
 
 The chosen protocol takes the transport over (`set_protocol`) and is given the bytes read so far; from then
 on this object is out of the way.
@@ -13,7 +13,7 @@ from typing import cast
 
 from meshgate.gateway.context import GatewayContext
 from meshgate.gateway.h2.protocol import H2Protocol
-from meshgate.gateway.protocol import GatewayProtocol
+from meshgate.gateway.http1.protocol import GatewayProtocol
 
 PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 

@@ -1,8 +1,7 @@
 """The gateway's HTTP/2 downstream: one asyncio Protocol per client connection, `h2` as the codec.
 
-GatewayProtocol (gateway/protocol.py) hands a connection over when TLS negotiated ALPN `h2` or a plain
-connection opens with the HTTP/2 preface (Envoy's `codec_type: AUTO`, as istiod configures it). Every stream
-is an Exchange of its own (gateway/exchange.py) with an H2Stream (gateway/h2/stream.py) as its downstream:
+gateway/h2/auto.py picks it on ALPN `h2` or the HTTP/2 preface (Envoy's `codec_type: AUTO`, as istiod sets
+it). Every stream is an Exchange (gateway/exchange.py) with an H2Stream (gateway/h2/stream.py) downstream:
 the same engine decides `:method`, `:authority`, `:path` as HTTP/1.1's method, Host and path. Limits and
 hostile input follow Envoy 1.40 (gateway/h2/limits.py): a connection-level protocol error closes the
 connection without a GOAWAY, as Envoy does (envoyproxy/envoy:source/common/http/http2/codec_impl.cc),
@@ -31,6 +30,7 @@ from meshgate.gateway.h2 import limits, speedups
 from meshgate.gateway.h2.heads import split_request
 from meshgate.gateway.h2.stream import H2Stream
 from meshgate.gateway.request_head import RequestHead
+from meshgate.gateway.router import SNI_ATTRIBUTE
 
 log = logging.getLogger("meshgate.gateway")
 speedups.install()
@@ -68,6 +68,7 @@ class H2Protocol(asyncio.Protocol):
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
+        self.sni: str | None = getattr(transport.get_extra_info("ssl_object"), SNI_ATTRIBUTE, None)
         h2 = self.h2
         h2.initiate_connection()
         h2.clear_outbound_data_buffer()  # h2's SETTINGS: replaced by Envoy's, in Envoy's order

@@ -19,8 +19,8 @@ from meshgate.gateway.context import GatewayContext
 from meshgate.gateway.downstream import Ending
 from meshgate.gateway.h2.grpc_reply import grpc_reply_headers, grpc_request
 from meshgate.gateway.h2.heads import SERVER, Headers, h2_response_head, h2_trailers
+from meshgate.gateway.http1.upstream import UpstreamConnection
 from meshgate.gateway.request_head import RequestHead
-from meshgate.gateway.upstream import UpstreamConnection
 
 if TYPE_CHECKING:
     from h2.connection import H2Connection
@@ -37,6 +37,7 @@ class Connection(Protocol):
     peer_ip_bytes: bytes
     local_ip: str
     local_port: int
+    sni: str | None
     write_paused: bool
 
     def flush(self) -> None: ...
@@ -62,6 +63,7 @@ class H2Stream:
         self.ctx: GatewayContext = conn.ctx
         self.peer_ip, self.peer_ip_bytes = conn.peer_ip, conn.peer_ip_bytes
         self.local_ip, self.local_port = conn.local_ip, conn.local_port
+        self.sni = conn.sni
         self.stream_id = stream_id
         self.exchange: Exchange | None = None
         self.paused = 0

@@ -25,8 +25,8 @@ from h2.exceptions import H2Error
 from h2.settings import SettingCodes
 
 from meshgate.gateway.h2.heads import h2_request_head
+from meshgate.gateway.http1.upstream import CONNECT_TIMEOUT_S, UpstreamTarget
 from meshgate.gateway.seam import UpstreamHead, UpstreamSink
-from meshgate.gateway.upstream import CONNECT_TIMEOUT_S, UpstreamTarget
 
 RESPONSE_WINDOW = 16 * 1024 * 1024  # per stream, as Envoy's upstream codec (Http2::Utility::OptionsLimits)
 

@@ -16,6 +16,7 @@ from aiohttp import web
 
 from meshgate.config.model import ResourceSet
 from meshgate.server.admin.page import add_page_routes
+from meshgate.server.admin.routes_view import routes_view
 from meshgate.server.admin.views import jsonable as _jsonable
 from meshgate.server.admin.views import without_inline_keys
 from meshgate.server.metrics import PROMETHEUS_CONTENT_TYPE
@@ -74,6 +75,7 @@ def config_dump(state: ServingState) -> dict[str, Any]:
         "resources": in_force,
         "workload_view": {"providers": providers, "policies": compiled},
         "jwks": state.keystore.state(),
+        "routing": routes_view(state.ingress),  # null unless Gateways select the workload (the ingress)
     }
 
 

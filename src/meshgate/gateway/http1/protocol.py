@@ -21,11 +21,13 @@ from typing import cast
 import httptools
 
 from meshgate.gateway.context import PAUSE_PIPELINE, PAUSE_TUNNEL, GatewayContext
-from meshgate.gateway.downstream import Ending, Http1Responses
+from meshgate.gateway.downstream import Ending
 from meshgate.gateway.exchange import Exchange
+from meshgate.gateway.http1.responses import Http1Responses
+from meshgate.gateway.http1.upstream import UpstreamConnection
 from meshgate.gateway.request_head import RequestHead
+from meshgate.gateway.router import SNI_ATTRIBUTE
 from meshgate.gateway.transfer import DPE
-from meshgate.gateway.upstream import UpstreamConnection
 from meshgate.server.http1 import BAD_REQUEST_BODY, HEADERS_TOO_LARGE_BODY, HeadReader
 
 log = logging.getLogger("meshgate.gateway")
@@ -54,6 +56,7 @@ class GatewayProtocol(HeadReader, Http1Responses, asyncio.Protocol):
         self.peer_ip_bytes = b""
         self.local_ip = ""
         self.local_port = 0
+        self.sni: str | None = None
 
     # asyncio.Protocol -------------------------------------------------------------------------
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
@@ -64,6 +67,8 @@ class GatewayProtocol(HeadReader, Http1Responses, asyncio.Protocol):
         self.peer_ip_bytes = self.peer_ip.encode()
         if sock:
             self.local_ip, self.local_port = str(sock[0]), int(sock[1])
+        tls = transport.get_extra_info("ssl_object")
+        self.sni = getattr(tls, SNI_ATTRIBUTE, None) if tls is not None else None
         self.ctx.connections.add(self)
 
     def connection_lost(self, exc: Exception | None) -> None:

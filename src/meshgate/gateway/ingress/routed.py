@@ -1,0 +1,296 @@
+"""meshgate as the ingress: the route step between the gateway hop and the upstream (gateway/router.py).
+
+The gateway hop (meshgate's own policies) has allowed the request. As Istio's ingress Envoy then its
+destination's sidecar would, this router (1) routes the request as the gateway's jwt_authn left it (a token
+its RequestAuthentication removed is gone, its claim headers are there) with the routing table in force
+(server/ingress.py, routing/), (2) applies the route's rewrites and header edits, (3) decides the
+destination workload's policies on the request as the gateway forwards it, then (4) sends it to the next
+endpoint of the cluster. Local answers keep Envoy's layout: 404 with an empty body when no route matches,
+redirects, direct responses, 503 for a cluster without endpoints, the sidecar's 401/403 with the route's
+response header edits.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random as _random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from meshgate.engine.decision import Decision
+from meshgate.engine.pathnorm import normalize_path
+from meshgate.engine.status import SERVER_NAME
+from meshgate.gateway.context import GatewayContext
+from meshgate.gateway.deadlines import DeadlineSweep
+from meshgate.gateway.heads import NOTHING, removal_names
+from meshgate.gateway.ingress.lanes import Lane, lane_for
+from meshgate.gateway.ingress.pools import EndpointPools
+from meshgate.gateway.local_reply import DATES
+from meshgate.gateway.router import LocalAnswer, RawHeaders, Routable, Step, ToUpstream
+from meshgate.routing.action import Forward, HeaderEdits, RouteDecision, RouteRef, Upstream
+from meshgate.routing.match import Request
+from meshgate.server.decide import settle, waits
+from meshgate.server.ingress import (
+    ORIGINAL_PATH,
+    Ingress,
+    forwarded_headers,
+    sidecar_attributes,
+    sidecar_attributes_of,
+)
+
+log = logging.getLogger("meshgate.gateway")
+SERVICE_TIME_NAME = "x-envoy-upstream-service-time"  # added by the gateway before the route's response edits
+UNSEEN = Lane.__new__(Lane)  # a route whose Lane was not built yet
+
+NO_HEALTHY_UPSTREAM = "no healthy upstream"  # envoyproxy/envoy:source/common/router/router.cc (503, UH)
+
+
+def _default_random() -> int:
+    return _random.getrandbits(64)
+
+
+@dataclass(slots=True)
+class Sent:
+    """What the gateway sends on: the route, its endpoint, and the header edits so far.
+
+    `headers` is None when the received headers go as they are, with `removed` taken off and `added`
+    appended (the gateway's jwt_authn edits, x-envoy-original-path); else the rebuilt list (route header
+    edits, host rewrite), with the gateway's edits in it already."""
+
+    route: RouteDecision
+    forward: Forward
+    upstream: Upstream
+    headers: list[tuple[str, str]] | None
+    removed: frozenset[bytes]
+    added: Sequence[tuple[str, str]]
+
+
+class RoutedRouter:
+    """The router of one listener (its port and scheme); endpoint pools are the process's."""
+
+    def __init__(
+        self,
+        ctx: GatewayContext,
+        pools: EndpointPools,
+        port: int,
+        *,
+        random: Callable[[], int] = _default_random,
+    ) -> None:
+        self.ctx = ctx
+        self.pools = pools
+        self.port = port
+        self.random = random
+        self.sweeps: dict[float, DeadlineSweep] = {}
+        self.lanes_of: Ingress | None = None  # the configuration `lanes` belong to
+        self.lanes: dict[int, Lane | None] = {}  # id(CompiledRoute) → its Lane (None: the general path)
+
+    def step(self, ex: Routable, decision: Decision) -> Step | None:
+        ingress = self.ctx.state.ingress
+        edits = decision.upstream
+        assert edits is not None
+        if ingress is None:  # this listener's configuration is no longer in force (closing)
+            return LocalAnswer(404, "")
+        req = ex.req
+        removed = self.ctx.removals(edits)
+        seen = _gateway_view(req.raw_headers, removed, edits.set) if ingress.reads_headers else ()
+        scheme = self.ctx.scheme
+        request = Request(self.port, req.host or None, edits.path, req.method_str, seen, scheme, ex.conn.sni)
+        selected = ingress.table.select(request)
+        lanes = self.lanes if self.lanes_of is ingress else self._new_lanes(ingress)
+        lane = lanes.get(id(selected), UNSEEN) if selected is not None else None
+        if lane is UNSEEN:
+            lane = lanes[id(selected)] = lane_for(selected, ingress, _response_editor)  # type: ignore[arg-type]
+        if lane is not None:  # gateway/ingress/lanes.py: nothing to change but the destination
+            upstream = self.pools.pick(lane.cluster)
+            assert upstream is not None
+            path = normalize_path(edits.path, lane.normalization)
+            if path is not None:
+                sweep = self._sweep(lane.timeout_s) if lane.timeout_s is not None else None
+                return ToUpstream(
+                    self.pools.pool(upstream), path, removed, edits.set, None, sweep, lane.edit_response,
+                    lane.addresses[id(upstream)], lane.cluster_name, lane.route_name,
+                )  # fmt: skip
+        route = ingress.table.route(request, self.random)
+        forward = route.forward
+        if route.outcome != "forward" or forward is None:
+            return _local(route)
+        upstream = self.pools.pick(forward.cluster)
+        if upstream is None:
+            answer = _edited(route.response_headers, ())
+            return LocalAnswer(
+                503, NO_HEALTHY_UPSTREAM, answer, cluster=forward.cluster.name, route_name=_name(route.route)
+            )
+        engine = ingress.engine_for(upstream.workload)
+        hop = (ex.conn.peer_ip, ex.conn.local_ip, scheme)
+        sent = Sent(route, forward, upstream, None, removed, edits.set)
+        if forward.request_headers.stages or forward.original_authority is not None:  # headers rebuilt
+            sent.headers = forwarded_headers(list(seen) or _gateway_view(req.raw_headers, removed, edits.set),
+                                             forward)  # fmt: skip
+            attrs = sidecar_attributes(req.method_str, forward, upstream, sent.headers, hop)
+        else:  # the received headers, the gateway's edits, x-envoy-original-path
+            if forward.original_path is not None:
+                sent.added = (*edits.set, (ORIGINAL_PATH, forward.original_path))
+            if ingress.is_trivial(engine):  # no rule at the destination: its hop only normalizes the path
+                path = normalize_path(forward.path, engine.options.path_normalization)
+                if path is not None:
+                    return self._forward(sent, None, path)
+            gone = _names(removed)
+            attrs = sidecar_attributes_of(
+                req.method_str, forward, upstream, req.attr_headers, (gone, sent.added), hop
+            )
+        state = self.ctx.state
+        sidecar = engine.decide(attrs, state.keystore.snapshot, ex.start)
+        if not waits(sidecar):
+            return self._forward(sent, sidecar)
+        pending = settle(sidecar, attrs, engine, state.keystore, self.ctx.clock, self.ctx.custom_providers)
+
+        def settled(task: asyncio.Task[Decision]) -> None:
+            if task.cancelled():
+                return
+            exc = task.exception()
+            if exc is not None:
+                log.error("deciding at the destination hop failed", exc_info=exc)
+                ex.routed(LocalAnswer(503, "", close=True))
+                return
+            ex.routed(self._forward(sent, task.result()))
+
+        self.ctx.spawn(pending, settled)
+        return None
+
+    def _forward(self, sent: Sent, sidecar: Decision | None, path: str | None = None) -> Step:
+        """The destination hop's answer: its denial (with the route's response edits), or the request sent."""
+        route, forward = sent.route, sent.forward
+        name = _name(route.route)
+        edits = sidecar.upstream if sidecar is not None else None
+        if sidecar is not None and (not sidecar.allowed or edits is None):
+            answer = _edited(route.response_headers, [*self._reply_head(sidecar), (SERVICE_TIME_NAME, "0")])
+            close = sidecar.status == 400
+            return LocalAnswer(
+                sidecar.status, sidecar.body, answer, sidecar.content_type, close, forward.cluster.name, name,
+                sidecar, relayed=True,
+            )  # fmt: skip
+        drop, added = sent.removed, sent.added
+        if edits is not None:
+            path = edits.path
+            if edits.remove or edits.set:
+                dropped = removal_names(edits.remove, edits.set)
+                drop = drop | dropped
+                added = [*(p for p in added if p[0].encode("latin-1") not in dropped), *edits.set]
+        raw = None if sent.headers is None else [(_enc(n), _enc(v)) for n, v in sent.headers]
+        if raw is not None:  # the gateway's edits are in the rebuilt headers already
+            drop, added = (
+                (NOTHING, ()) if edits is None else (removal_names(edits.remove, edits.set), edits.set)
+            )
+        assert path is not None
+        return ToUpstream(
+            self.pools.pool(sent.upstream), path, drop, added, raw, self._sweep(forward.timeout_s),
+            _response_editor(forward.response_headers), _address(sent.upstream), forward.cluster.name, name,
+            sidecar,
+        )  # fmt: skip
+
+    def denied(self, ex: Routable, decision: Decision) -> tuple[tuple[str, str], ...]:
+        """The gateway hop's denial: a forwarding route's response edits apply to it (observed on Envoy 1.40,
+        route chosen on the request as received; a direct-response or redirect route's do not)."""
+        ingress = self.ctx.state.ingress
+        if ingress is None:
+            return decision.headers
+        req = ex.req
+        seen = _gateway_view(req.raw_headers, frozenset(), ()) if ingress.reads_headers else ()
+        path = decision.path if decision.path is not None else req.target_str
+        request = Request(
+            self.port, req.host or None, path, req.method_str, seen, self.ctx.scheme, ex.conn.sni
+        )
+        route = ingress.table.route(request, self.random)
+        if route.outcome != "forward":
+            return decision.headers
+        return _edited(route.response_headers, decision.headers)
+
+    def _reply_head(self, denial: Decision) -> list[tuple[str, str]]:
+        """The sidecar's local reply head as it leaves the sidecar (gateway/local_reply.py's layout)."""
+        date = DATES.line(self.ctx.clock())[6:-2].decode("latin-1")
+        if not denial.body:
+            return [*denial.headers, ("date", date), ("server", SERVER_NAME), ("content-length", "0")]
+        length = str(len(denial.body.encode()))
+        ctype = denial.content_type
+        return [*denial.headers, ("content-length", length), ("content-type", ctype), ("date", date),
+                ("server", SERVER_NAME)]  # fmt: skip
+
+    def _new_lanes(self, ingress: Ingress) -> dict[int, Lane | None]:
+        """A new configuration is in force: its routes' Lanes are built as they are first taken."""
+        self.lanes_of, self.lanes = ingress, {}
+        return self.lanes
+
+    def _sweep(self, timeout_s: float | None) -> DeadlineSweep | None:
+        """The route timeout's deadline sweep (one per distinct timeout); None: the listener's default."""
+        if timeout_s is None:
+            return None
+        sweep = self.sweeps.get(timeout_s)
+        if sweep is None:
+            sweep = self.sweeps[timeout_s] = DeadlineSweep(timeout_s)
+        return sweep
+
+    def close(self) -> None:
+        for sweep in self.sweeps.values():
+            sweep.close()
+
+
+def _names(removed: frozenset[bytes]) -> frozenset[str]:
+    return frozenset(n.decode("latin-1") for n in removed) if removed else frozenset()
+
+
+def _gateway_view(
+    raw: Sequence[tuple[bytes, bytes]], removed: frozenset[bytes], added: Sequence[tuple[str, str]]
+) -> list[tuple[str, str]]:
+    """The request headers after the gateway's jwt_authn (token removed unless forwarded, claim headers)."""
+    seen = [(n.lower().decode("latin-1"), v.decode("latin-1")) for n, v in raw if n.lower() not in removed]
+    return seen + list(added) if added else seen
+
+
+def _local(route: RouteDecision) -> LocalAnswer:
+    """A route's local answer: 404 (no route, no virtual host), 503 (no cluster), redirect, direct response."""
+    headers = [(n, v) for n, v in route.headers if n != "content-type"]
+    ctype = next((v for n, v in route.headers if n == "content-type"), "text/plain")
+    body = route.body.decode("utf-8", "replace")
+    cluster = route.forward.cluster.name if route.forward is not None else None
+    return LocalAnswer(
+        route.status or 404,
+        body,
+        _edited(route.response_headers, headers),
+        ctype,
+        False,
+        cluster,
+        _name(route.route),
+    )
+
+
+def _edited(edits: HeaderEdits, headers: Sequence[tuple[str, str]]) -> tuple[tuple[str, str], ...]:
+    return tuple(edits.apply(headers)) if edits.stages else tuple(headers)
+
+
+def _response_editor(edits: HeaderEdits) -> Callable[[RawHeaders], RawHeaders] | None:
+    if not edits.stages:
+        return None
+
+    def edit(headers: RawHeaders) -> RawHeaders:
+        pairs = [(n.decode("latin-1"), v.decode("latin-1")) for n, v in headers]
+        return [(_enc(n), _enc(v)) for n, v in edits.apply(pairs)]
+
+    return edit
+
+
+def _name(ref: RouteRef | None) -> str | None:
+    return ref.name or None if ref is not None else None
+
+
+def _address(upstream: Upstream) -> str:
+    host = upstream.address
+    return f"[{host}]:{upstream.port}" if ":" in host else f"{host}:{upstream.port}"
+
+
+def _enc(text: str) -> bytes:
+    """Header text back to bytes: received bytes round-trip through latin-1; claim values are UTF-8."""
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return text.encode()
