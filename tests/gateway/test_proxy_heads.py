@@ -144,6 +144,28 @@ def test_downstream_response_head(
     assert downstream_response_head(201, headers, date_line=DATE, **kwargs) == expected
 
 
+# A response that ends with its head (an HTTP/2 upstream's trailers-only gRPC answer, a relayed sidecar reply):
+# Envoy's HTTP/1 codec adds `content-length: 0` last when the status allows a body and none is declared
+# (envoyproxy/envoy:source/common/http/http1/codec_impl.cc encodeHeadersBase); not for 204/304 or a length.
+HEADERS_ONLY: list[tuple[str, int, list[tuple[bytes, bytes]], bytes]] = [
+    ("grpc-trailers-only-gets-a-zero-length", 200, [(b"grpc-status", b"7")],
+     b"HTTP/1.1 200 OK\r\ngrpc-status: 7\r\n" + DATE + SERVER + b"content-length: 0\r\n\r\n"),
+    ("declared-length-kept", 200, [(b"content-length", b"0")],
+     b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n" + DATE + SERVER + b"\r\n"),
+    ("no-length-on-204", 204, [], b"HTTP/1.1 204 No Content\r\n" + DATE + SERVER + b"\r\n"),
+    ("no-length-on-304", 304, [], b"HTTP/1.1 304 Not Modified\r\n" + DATE + SERVER + b"\r\n"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    ("status", "headers", "expected"), [r[1:] for r in HEADERS_ONLY], ids=[r[0] for r in HEADERS_ONLY]
+)
+def test_headers_only_response_is_framed(
+    status: int, headers: list[tuple[bytes, bytes]], expected: bytes
+) -> None:
+    assert downstream_response_head(status, headers, date_line=DATE, headers_only=True) == expected
+
+
 def test_101_keeps_the_upgrade_pair() -> None:
     head = downstream_response_head(
         101, [(b"Upgrade", b"websocket"), (b"Connection", b"Upgrade")], date_line=DATE, upgrade=True

@@ -119,7 +119,15 @@ class Exchange(Transfer):
         self.resp_started = self.resp_done = self.discard = True
         self.close_after = close
         conn = self.conn
-        conn.send_head(step.status, headers, date_line=date, service_ms=None, close=close, end=not body)
+        conn.send_head(
+            step.status,
+            headers,
+            date_line=date,
+            service_ms=None,
+            close=close,
+            end=not body,
+            head_request=self.head,
+        )
         if body:
             conn.send_data(body, chunked=False)
             conn.send_end(chunked=False, trailers=None)

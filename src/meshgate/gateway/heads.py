@@ -31,6 +31,7 @@ TE_TRAILERS = b"trailers"  # Envoy forwards `te: trailers` (observed), drops any
 SERVICE_TIME = b"x-envoy-upstream-service-time"
 UPSTREAM_SERVICE_TIME = SERVICE_TIME + b": "
 CHUNKED_HEADER = b"transfer-encoding: chunked\r\n"
+EMPTY_LENGTH_HEADER = b"content-length: 0\r\n"
 WEBSOCKET = b"websocket"  # the one upgrade type Istio configures (HCM upgrade_configs)
 
 
@@ -181,8 +182,13 @@ def downstream_response_head(
     close: bool = False,
     upgrade: bool = False,
     listed: frozenset[bytes] | None = None,
+    headers_only: bool = False,
 ) -> bytes:
     """The response head Envoy writes for a proxied response (see the module docstring for the order).
+
+    `headers_only`: the response ends with its head (not for a HEAD request); Envoy's HTTP/1 codec then adds
+    `content-length: 0` when the status allows a body and none is declared
+    (envoyproxy/envoy:source/common/http/http1/codec_impl.cc encodeHeadersBase).
 
     `listed` (names the upstream's Connection header lists) is derived here when not given; a Connection
     header holding only `keep-alive` or `close` lists nothing, so the common response needs no extra pass.
@@ -219,8 +225,14 @@ def downstream_response_head(
         parts.append(CONNECTION_CLOSE)
     if chunked:
         parts.append(CHUNKED_HEADER)
+    elif headers_only and status >= 200 and status not in (204, 304) and not _declares_length(headers):
+        parts.append(EMPTY_LENGTH_HEADER)
     parts.append(b"\r\n")
     return b"".join(parts)
+
+
+def _declares_length(headers: Headers) -> bool:
+    return any(len(name) == 14 and name.lower() == b"content-length" for name, _ in headers)
 
 
 def _listed_unless_plain(headers: Headers) -> frozenset[bytes]:

@@ -123,7 +123,7 @@ class Transfer:
         self.conn.send_head(
             status, headers, date_line=DATES.line(now), service_ms=service, chunked=chunked,
             close=close, upgrade=upgraded, listed=None if up is None or up.lists_names else NOTHING,
-            end=framing == "none" and not upgraded,
+            end=framing == "none" and not upgraded, head_request=self.head,
         )  # fmt: skip
         if upgraded and isinstance(up, UpstreamConnection):
             self.tunnel = True

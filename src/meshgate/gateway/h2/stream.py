@@ -105,6 +105,7 @@ class H2Stream:
         upgrade: bool = False,
         listed: frozenset[bytes] | None = None,
         end: bool = False,
+        head_request: bool = False,
     ) -> None:
         head = h2_response_head(
             status, headers, date=date_value(date_line), service_ms=service_ms, listed=listed

@@ -40,11 +40,12 @@ class Http1Responses:
         upgrade: bool = False,
         listed: frozenset[bytes] | None = None,
         end: bool = False,
+        head_request: bool = False,
     ) -> None:
         self.write(
             downstream_response_head(
                 status, headers, date_line=date_line, service_time_ms=service_ms, chunked=chunked,
-                close=close, upgrade=upgrade, listed=listed,
+                close=close, upgrade=upgrade, listed=listed, headers_only=end and not head_request,
             )
         )  # fmt: skip
 

@@ -23,6 +23,7 @@ from meshgate.engine.pathnorm import normalize_path
 from meshgate.engine.status import SERVER_NAME
 from meshgate.gateway.context import GatewayContext
 from meshgate.gateway.deadlines import DeadlineSweep
+from meshgate.gateway.h2.grpc_reply import grpc_reply_headers, grpc_request
 from meshgate.gateway.heads import NOTHING, removal_names
 from meshgate.gateway.ingress.lanes import Lane, lane_for
 from meshgate.gateway.ingress.pools import EndpointPools
@@ -64,6 +65,7 @@ class Sent:
     headers: list[tuple[str, str]] | None
     removed: frozenset[bytes]
     added: Sequence[tuple[str, str]]
+    grpc: bool = False  # a gRPC request: the sidecar's denial is its trailers-only gRPC reply
 
 
 class RoutedRouter:
@@ -123,7 +125,7 @@ class RoutedRouter:
             )
         engine = ingress.engine_for(upstream.workload)
         hop = (ex.conn.peer_ip, ex.conn.local_ip, scheme)
-        sent = Sent(route, forward, upstream, None, removed, edits.set)
+        sent = Sent(route, forward, upstream, None, removed, edits.set, grpc_request(req.attr_headers))
         if forward.request_headers.stages or forward.original_authority is not None:  # headers rebuilt
             sent.headers = forwarded_headers(list(seen) or _gateway_view(req.raw_headers, removed, edits.set),
                                              forward)  # fmt: skip
@@ -164,10 +166,10 @@ class RoutedRouter:
         name = _name(route.route)
         edits = sidecar.upstream if sidecar is not None else None
         if sidecar is not None and (not sidecar.allowed or edits is None):
-            answer = _edited(route.response_headers, [*self._reply_head(sidecar), (SERVICE_TIME_NAME, "0")])
-            close = sidecar.status == 400
+            status, body, head = self._reply(sidecar, sent.grpc)
+            answer = _edited(route.response_headers, [*head, (SERVICE_TIME_NAME, "0")])
             return LocalAnswer(
-                sidecar.status, sidecar.body, answer, sidecar.content_type, close, forward.cluster.name, name,
+                status, body, answer, sidecar.content_type, sidecar.status == 400, forward.cluster.name, name,
                 sidecar, relayed=True,
             )  # fmt: skip
         drop, added = sent.removed, sent.added
@@ -206,15 +208,21 @@ class RoutedRouter:
             return decision.headers
         return _edited(route.response_headers, decision.headers)
 
-    def _reply_head(self, denial: Decision) -> list[tuple[str, str]]:
-        """The sidecar's local reply head as it leaves the sidecar (gateway/local_reply.py's layout)."""
-        date = DATES.line(self.ctx.clock())[6:-2].decode("latin-1")
+    def _reply(self, denial: Decision, grpc: bool) -> tuple[int, str, list[tuple[str, str]]]:
+        """The sidecar's local reply (status, body, head) as it leaves the sidecar (gateway/local_reply.py's
+        layout; for gRPC, gateway/h2/grpc_reply.py's trailers-only reply)."""
+        tail = [("date", DATES.line(self.ctx.clock())[6:-2].decode("latin-1")), ("server", SERVER_NAME)]
+        if grpc:
+            return (
+                200,
+                "",
+                [*grpc_reply_headers(denial.status, denial.body, denial.headers, head=False), *tail],
+            )
         if not denial.body:
-            return [*denial.headers, ("date", date), ("server", SERVER_NAME), ("content-length", "0")]
+            return denial.status, "", [*denial.headers, *tail, ("content-length", "0")]
         length = str(len(denial.body.encode()))
-        ctype = denial.content_type
-        return [*denial.headers, ("content-length", length), ("content-type", ctype), ("date", date),
-                ("server", SERVER_NAME)]  # fmt: skip
+        return denial.status, denial.body, [*denial.headers, ("content-length", length),
+                                            ("content-type", denial.content_type), *tail]  # fmt: skip
 
     def _new_lanes(self, ingress: Ingress) -> dict[int, Lane | None]:
         """A new configuration is in force: its routes' Lanes are built as they are first taken."""
