@@ -209,15 +209,11 @@ class RoutedRouter:
         return _edited(route.response_headers, decision.headers)
 
     def _reply(self, denial: Decision, grpc: bool) -> tuple[int, str, list[tuple[str, str]]]:
-        """The sidecar's local reply (status, body, head) as it leaves the sidecar (gateway/local_reply.py's
-        layout; for gRPC, gateway/h2/grpc_reply.py's trailers-only reply)."""
+        """The sidecar's local reply as it leaves the sidecar: local_reply.py's layout, or gRPC's trailers-only."""
         tail = [("date", DATES.line(self.ctx.clock())[6:-2].decode("latin-1")), ("server", SERVER_NAME)]
         if grpc:
-            return (
-                200,
-                "",
-                [*grpc_reply_headers(denial.status, denial.body, denial.headers, head=False), *tail],
-            )
+            head = grpc_reply_headers(denial.status, denial.body, denial.headers, head=False)
+            return 200, "", [*head, *tail]
         if not denial.body:
             return denial.status, "", [*denial.headers, *tail, ("content-length", "0")]
         length = str(len(denial.body.encode()))
