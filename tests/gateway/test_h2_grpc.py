@@ -2,9 +2,9 @@
 (tests/support/h2_facts.py, pinned against a real Envoy by tests/parity/test_grpc_envoy_facts.py) asserted
 against `meshgate serve` gateways in front of the same real upstreams (tests/support/h2_meshgate.py).
 
-Rows that need host routing (no virtual host, directResponse) belong to the routing work and are not here;
-meshgate does not retry, so its connect-failure text lacks Envoy's "retried and the latest" (the one row
-with its own expectation, docs/istio-semantics.md). A mutation of the gRPC status table, of the header
+Rows that need host routing (no virtual host, directResponse) run through meshgate as the ingress in
+tests/ingress/test_grpc_routed_facts.py; meshgate does not retry, so its connect-failure text lacks Envoy's
+"retried and the latest" (the one row with its own expectation, docs/istio-semantics.md). A mutation of the gRPC status table, of the header
 order, of the percent-encoding or of trailers relaying fails a row.
 """
 
