@@ -27,7 +27,7 @@ from hyperframe.frame import GoAwayFrame
 
 from meshgate.gateway.context import GatewayContext
 from meshgate.gateway.exchange import Exchange
-from meshgate.gateway.h2 import limits, speedups
+from meshgate.gateway.h2 import hpack_decoder, limits, speedups
 from meshgate.gateway.h2.heads import split_request
 from meshgate.gateway.h2.stream import H2Stream
 from meshgate.gateway.request_head import RequestHead
@@ -53,7 +53,7 @@ class H2Protocol(asyncio.Protocol):
                 SettingCodes.INITIAL_WINDOW_SIZE: limits.INITIAL_STREAM_WINDOW,
             },
         )
-        h2.decoder.max_header_list_size = limits.DECODED_HEADER_LIST_LIMIT
+        hpack_decoder.install(h2).max_header_list_size = limits.DECODED_HEADER_LIST_LIMIT
         h2.encoder = speedups.StatelessEncoder()  # type: ignore[assignment]
         self.frames = limits.GuardedFrames()
         h2.incoming_buffer = self.frames

@@ -4,10 +4,8 @@
   gRPC or ingress request with a 1 KB token in it spends more time there than in the policy decision. The
   same rules as two regular expressions: names without 0x00-0x20, A-Z, 0x7F-0xFF or a `:` past the first
   byte; values without NUL, CR, LF and not starting or ending with SP / HTAB.
-- hpack's Huffman decoder runs a 4-bit state machine in Python. Clients send the same Huffman-coded strings
-  again and again (a client's token in a `:path` that the dynamic table does not keep, its user-agent), so
-  decoded strings are remembered by their exact encoded bytes: at most MEMO_ENTRIES strings of at most
-  MEMO_MAX_BYTES each (≤ 16 MiB a process), the oldest dropped first. A miss decodes as before.
+- hpack's Huffman decoder runs a 4-bit state machine in Python: gateway/h2/huffman.py decodes a byte per
+  step and remembers the strings clients resend.
 - hpack's encoder searches its tables and Huffman-codes every field of every response. `StatelessEncoder`
   never uses the dynamic table (RFC 7541 §6.3: a size update to 0 opens the first block, and again after
   the peer changes SETTINGS_HEADER_TABLE_SIZE): a static-table entry by its index, anything else a literal
@@ -24,16 +22,14 @@ import h2.utilities
 import hpack.hpack
 from h2.exceptions import ProtocolError
 from hpack.hpack import encode_integer
-from hpack.huffman_table import decode_huffman as _slow_decode
 from hpack.struct import NeverIndexedHeaderTuple
 from hpack.table import HeaderTable
 
-MEMO_ENTRIES = 2048
-MEMO_MAX_BYTES = 4096
+from meshgate.gateway.h2 import huffman
+
 _BAD_NAME = re.compile(rb"[\x00-\x20A-Z\x7f-\xff]")
 _BAD_VALUE = re.compile(rb"[\x00\r\n]")
 _WHITESPACE = (0x20, 0x09)
-_memo: dict[bytes, bytes] = {}
 
 
 def reject_illegal_characters(headers: Iterable[Any], flags: Any) -> Generator[Any, None, None]:
@@ -47,20 +43,6 @@ def reject_illegal_characters(headers: Iterable[Any], flags: Any) -> Generator[A
         ):
             raise ProtocolError(f"Illegal header value {value!r}")
         yield header
-
-
-def decode_huffman(data: bytes | bytearray | memoryview | None) -> bytes:
-    if not data:
-        return b""
-    key = bytes(data)
-    out = _memo.get(key)
-    if out is None:
-        out = _slow_decode(key)
-        if len(key) <= MEMO_MAX_BYTES:
-            if len(_memo) >= MEMO_ENTRIES:
-                del _memo[next(iter(_memo))]
-            _memo[key] = out
-    return out
 
 
 FIELD_MEMO_ENTRIES = 4096
@@ -130,4 +112,4 @@ class StatelessEncoder:
 def install() -> None:
     """Swap both in (idempotent); the gateway's HTTP/2 modules call it at import."""
     setattr(h2.utilities, "_reject_illegal_characters", reject_illegal_characters)  # noqa: B010
-    setattr(hpack.hpack, "decode_huffman", decode_huffman)  # noqa: B010
+    setattr(hpack.hpack, "decode_huffman", huffman.decode_remembered)  # noqa: B010
