@@ -1,4 +1,4 @@
-"""Two of `h2`/`hpack`'s pure-Python hot spots, replaced by equivalents that do the same checks faster.
+"""`h2`/`hpack`'s pure-Python hot spots, replaced by equivalents that do the same checks faster.
 
 - h2.utilities._reject_illegal_characters (RFC 9113 §8.2.1) walks every byte of every header in Python: a
   gRPC or ingress request with a 1 KB token in it spends more time there than in the policy decision. The
@@ -6,6 +6,8 @@
   byte; values without NUL, CR, LF and not starting or ending with SP / HTAB.
 - hpack's Huffman decoder runs a 4-bit state machine in Python: gateway/h2/huffman.py decodes a byte per
   step and remembers the strings clients resend.
+- h2 validates received header blocks through seven chained generators: gateway/h2/validate.py applies
+  the same rules in one pass.
 - hpack's encoder searches its tables and Huffman-codes every field of every response. `StatelessEncoder`
   never uses the dynamic table (RFC 7541 §6.3: a size update to 0 opens the first block, and again after
   the peer changes SETTINGS_HEADER_TABLE_SIZE): a static-table entry by its index, anything else a literal
@@ -15,9 +17,11 @@
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Generator, Iterable
 from typing import Any
 
+import h2.stream
 import h2.utilities
 import hpack.hpack
 from h2.exceptions import ProtocolError
@@ -25,7 +29,7 @@ from hpack.hpack import encode_integer
 from hpack.struct import NeverIndexedHeaderTuple
 from hpack.table import HeaderTable
 
-from meshgate.gateway.h2 import huffman
+from meshgate.gateway.h2 import huffman, validate
 
 _BAD_NAME = re.compile(rb"[\x00-\x20A-Z\x7f-\xff]")
 _BAD_VALUE = re.compile(rb"[\x00\r\n]")
@@ -78,7 +82,7 @@ class StatelessEncoder:
 
     def __init__(self) -> None:
         self.size_update_due = True
-        self.fields: dict[tuple[bytes, bytes], bytes] = {}
+        self.fields: OrderedDict[tuple[bytes, bytes], bytes] = OrderedDict()  # FIFO, O(1) eviction
 
     @property
     def header_table_size(self) -> int:
@@ -103,13 +107,14 @@ class StatelessEncoder:
                 field = encode_field(name, value)
                 if len(field) <= FIELD_MEMO_MAX_BYTES:
                     if len(fields) >= FIELD_MEMO_ENTRIES:
-                        del fields[next(iter(fields))]
+                        fields.popitem(last=False)
                     fields[key] = field
             parts.append(field)
         return b"".join(parts)
 
 
 def install() -> None:
-    """Swap both in (idempotent); the gateway's HTTP/2 modules call it at import."""
+    """Swap them in (idempotent); the gateway's HTTP/2 modules call it at import."""
     setattr(h2.utilities, "_reject_illegal_characters", reject_illegal_characters)  # noqa: B010
     setattr(hpack.hpack, "decode_huffman", huffman.decode_remembered)  # noqa: B010
+    setattr(h2.stream, "validate_headers", validate.validate_headers)  # noqa: B010
