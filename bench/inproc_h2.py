@@ -133,7 +133,7 @@ def statuses(written: bytes) -> dict[bytes, int]:
     return counts
 
 
-def run_meshgate(
+async def run_meshgate(
     ctx: GatewayContext,
     pool: UpstreamPool,
     reads: list[list[bytes]],
@@ -243,7 +243,7 @@ def main(argv: list[str] | None = None) -> int:
             ctx, pool = loop.run_until_complete(inproc.build(policies))
             warm = inproc.requests_for("fresh", tokens, "", len(tokens))  # every client seen once
             loop.run_until_complete(inproc.run_mix(ctx, pool, warm))
-            return run_meshgate(ctx, pool, reads, args.streams)
+            return loop.run_until_complete(run_meshgate(ctx, pool, reads, args.streams))
 
         def h1_once() -> tuple[float, int]:
             ctx, pool = loop.run_until_complete(inproc.build(policies))
@@ -265,7 +265,7 @@ def main(argv: list[str] | None = None) -> int:
                 inproc.run_mix(ctx, pool, inproc.requests_for("fresh", tokens, "", len(tokens)))
             )
             prof = cProfile.Profile()
-            run_meshgate(ctx, pool, reads, args.streams, prof)
+            loop.run_until_complete(run_meshgate(ctx, pool, reads, args.streams, prof))
             pstats.Stats(prof).sort_stats("tottime").print_stats(30)
             pstats.Stats(prof).sort_stats("cumulative").print_stats(30)
     return 0

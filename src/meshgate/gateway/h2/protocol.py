@@ -28,9 +28,8 @@ from hyperframe.frame import GoAwayFrame
 from meshgate.gateway.context import GatewayContext
 from meshgate.gateway.exchange import Exchange
 from meshgate.gateway.h2 import hpack_decoder, limits, speedups
-from meshgate.gateway.h2.heads import split_request
+from meshgate.gateway.h2.heads import request_head
 from meshgate.gateway.h2.stream import H2Stream
-from meshgate.gateway.request_head import RequestHead
 
 log = logging.getLogger("meshgate.gateway")
 speedups.install()
@@ -62,6 +61,7 @@ class H2Protocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.write_paused = self.closing = False
         self.corked = 0
+        self.deferred: dict[H2Stream, None] = {}  # streams whose DATA waits for the uncork (stream.py)
         self.control_queued = 0
         self.held = b""  # frames h2 wrote while reading (PING/SETTINGS acks), sent after the answers
         self.last_stream: int | None = None  # set by drain(): streams above it are refused
@@ -100,9 +100,7 @@ class H2Protocol(asyncio.Protocol):
             log.exception("gateway failed on an HTTP/2 connection")
             self.abort()
         finally:
-            self.corked -= 1
-            if not self.corked:
-                self.flush()
+            self.uncork()
 
     def _protocol_error(self, exc: Exception) -> None:
         """Envoy closes without a GOAWAY, but for HPACK errors (GOAWAY COMPRESSION_ERROR, last stream the
@@ -167,15 +165,7 @@ class H2Protocol(asyncio.Protocol):
         if len(headers) > limits.MAX_HEADERS_COUNT or size > limits.MAX_HEADERS_BYTES:
             self.h2.reset_stream(sid, ErrorCodes.INTERNAL_ERROR)
             return None
-        pseudo, regular = split_request(headers)
-        path = pseudo.get(b":path", b"")
-        if path[:1] != b"/":
-            raise ProtocolError(":path must start with /")  # nghttp2's messaging rule: the connection ends
-        head = RequestHead(pseudo.get(b":method", b""), path, regular)
-        ended = event.stream_ended is not None
-        head.has_body = not ended
-        head.chunked = not ended and "content-length" not in head.attr_headers
-        head.protocol = "HTTP/2"
+        head = request_head(headers, ended=event.stream_ended is not None)
         stream = H2Stream(self, sid)
         stream.exchange = Exchange(stream, head)
         self.streams[sid] = stream
@@ -246,8 +236,18 @@ class H2Protocol(asyncio.Protocol):
 
     def uncork(self) -> None:
         self.corked -= 1
-        if not self.corked:
-            self.flush()
+        if self.corked:
+            return
+        while self.deferred:  # pumped corked: one write for all of them
+            streams, self.deferred = self.deferred, {}
+            self.corked += 1
+            for stream in streams:
+                stream.pump()
+            self.corked -= 1
+        self.flush()
+
+    def defer(self, stream: H2Stream) -> None:
+        self.deferred[stream] = None
 
     def flush(self) -> None:
         if self.corked or self.closing or self.transport is None:
