@@ -1,7 +1,7 @@
 """The gateway's own Python per HTTP/2 request, in process, beside bench/inproc.py's HTTP/1.1 mix.
 
     .venv/bin/python bench/inproc_h2.py [--requests N] [--repeat R] [--connections C] [--streams S]
-                                        [--shape ingress|h2load] [--only h2|bare|h1] [--profile]
+                                        [--shape ingress|h2load] [--only h2|tuned|bare|h1] [--profile]
 
 The client side is pre-encoded frames: per connection the preface, a SETTINGS and WINDOW_UPDATE as h2load
 sends them, then reads of S HEADERS frames (END_STREAM) each, every header block from that connection's
@@ -15,8 +15,11 @@ per upstream connection, as sockets deliver them). CPU time, best of `--repeat`;
 to be `:status 200` outside the timed part. Rows:
 
 - `h2`: meshgate over HTTP/2 (µs of CPU per request, connection setup excluded);
-- `bare`: the ceiling — a bare `h2` server connection (the library's defaults) reading the same frames and
-  answering every stream with a fixed 200 of the same header fields, no decision, no upstream;
+- `tuned`: the ceiling — a bare `h2` server connection as meshgate configures it (gateway/h2/protocol.py
+  server_connection: its decoder, encoder, validation, frame reader) reading the same frames and answering
+  every stream with a fixed 200 of the same header fields, no decision, no upstream;
+- `bare`: the same with the `h2` library as shipped (its defaults, unpatched: bench/h2_frames.py in a
+  process of its own, as meshgate's import patches h2 and hpack);
 - `h1`: bench/inproc.py's HTTP/1.1 ingress mix, same token set.
 
 `--profile` prints cProfile's top entries for the `h2` row.
@@ -28,7 +31,7 @@ import argparse
 import asyncio
 import cProfile
 import pstats
-import random
+import subprocess
 import sys
 import tempfile
 import time
@@ -40,97 +43,12 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "src"))
 
-from h2.config import H2Configuration  # noqa: E402
-from h2.connection import H2Connection  # noqa: E402
-from h2.events import RequestReceived  # noqa: E402
-from hpack import Decoder, Encoder  # noqa: E402
-from hpack.struct import HeaderTuple, NeverIndexedHeaderTuple  # noqa: E402
-from hyperframe.frame import (  # noqa: E402
-    Frame,
-    HeadersFrame,
-    SettingsFrame,
-    WindowUpdateFrame,
-)
+from bench.h2_frames import client_reads, run_bare, statuses  # noqa: E402
 
 from bench import inproc, seed  # noqa: E402
 from meshgate.gateway.context import GatewayContext  # noqa: E402
-from meshgate.gateway.h2.protocol import H2Protocol  # noqa: E402
+from meshgate.gateway.h2.protocol import H2Protocol, server_connection  # noqa: E402
 from meshgate.gateway.upstream import UpstreamConnection, UpstreamPool  # noqa: E402
-
-PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
-AUTHORITY = b"127.0.0.1:8080"
-NOT_INDEXED = {b":path", b"authorization"}  # nghttp2 deflater: never / without indexing
-# What meshgate answers for the mix (the upstream's fields, then Envoy's): the bare row sends the same.
-BARE_RESPONSE = [
-    (b":status", b"200"),
-    (b"server", b"istio-envoy"),
-    (b"date", b"Mon, 07 Dec 2026 07:04:51 GMT"),
-    (b"content-type", b"text/plain"),
-    (b"content-length", b"12"),
-    (b"x-envoy-upstream-service-time", b"0"),
-]
-BODY = b"Hello World!"
-
-
-def request_fields(shape: str, rng: random.Random, tokens: list[str]) -> list[tuple[bytes, bytes]]:
-    pick = rng.randrange(len(tokens))
-    token = tokens[pick]
-    path = f"/api/v1/items/{rng.randint(1, 100000)}?page={rng.randint(1, 20)}"
-    trace = f"00-{rng.getrandbits(128):032x}-{rng.getrandbits(64):016x}-01"
-    if shape == "h2load":
-        return [(b":method", b"GET"), (b":path", f"{path}&access_token={token}".encode()),
-                (b":scheme", b"http"), (b":authority", AUTHORITY), (b"accept", b"*/*"),
-                (b"accept-encoding", b"gzip, deflate"), (b"user-agent", b"h2load nghttp2/1.52.0"),
-                (b"traceparent", trace.encode())]  # fmt: skip
-    return [(b":method", b"GET"), (b":scheme", b"http"), (b":authority", AUTHORITY),
-            (b":path", path.encode()), (b"authorization", f"Bearer {token}".encode()),
-            (b"traceparent", trace.encode()), (b"accept", b"application/json"),
-            (b"user-agent", f"client-{pick}/1.{pick % 7} (bench)".encode())]  # fmt: skip
-
-
-def client_reads(
-    shape: str, tokens: list[str], count: int, connections: int, streams: int
-) -> list[list[bytes]]:
-    """Per connection: its reads in order — the opening (preface, SETTINGS, WINDOW_UPDATE, the ack of the
-    server's SETTINGS), then `streams` requests a read."""
-    rng = random.Random(14)
-    out: list[list[bytes]] = []
-    per_conn = count // connections
-    for _ in range(connections):
-        encoder = Encoder()
-        opening = PREFACE + SettingsFrame(0, settings={0x3: 100, 0x4: 2**30 - 1, 0x2: 0}).serialize()
-        opening += WindowUpdateFrame(0, window_increment=2**30 - 1 - 65535).serialize()
-        opening += SettingsFrame(0, flags=["ACK"]).serialize()
-        reads, batch, sid = [opening], [], 1
-        for _ in range(per_conn):
-            fields = [
-                NeverIndexedHeaderTuple(k, v) if k in NOT_INDEXED else HeaderTuple(k, v)
-                for k, v in request_fields(shape, rng, tokens)
-            ]
-            block = encoder.encode(fields)
-            batch.append(HeadersFrame(sid, data=block, flags=["END_HEADERS", "END_STREAM"]).serialize())
-            sid += 2
-            if len(batch) == streams:
-                reads.append(b"".join(batch))
-                batch = []
-        if batch:
-            reads.append(b"".join(batch))
-        out.append(reads)
-    return out
-
-
-def statuses(written: bytes) -> dict[bytes, int]:
-    """`:status` of every response HEADERS in what a server wrote (its SETTINGS first)."""
-    decoder, counts, view = Decoder(), dict[bytes, int](), memoryview(written)
-    while len(view) >= 9:
-        frame, length = Frame.parse_frame_header(view[:9])
-        frame.parse_body(view[9 : 9 + length])
-        view = view[9 + length :]
-        if isinstance(frame, HeadersFrame):
-            for name, value in decoder.decode(frame.data, raw=True):
-                if name == b":status":
-                    counts[value] = counts.get(value, 0) + 1
-    return counts
 
 
 async def run_meshgate(
@@ -181,37 +99,6 @@ async def run_meshgate(
     return spent, done
 
 
-def run_bare(reads: list[list[bytes]]) -> tuple[float, int]:
-    """The ceiling: h2's own server connection (defaults) answering each request with a fixed 200."""
-    conns = []
-    for conn_reads in reads:
-        h2 = H2Connection(H2Configuration(client_side=False, header_encoding=None))
-        h2.initiate_connection()
-        h2.receive_data(conn_reads[0])
-        h2.data_to_send()
-        written: list[bytes] = []
-        conns.append((h2, written))
-    rounds = max(len(r) for r in reads)
-    start = time.process_time()
-    for step in range(1, rounds):
-        for (h2, written), conn_reads in zip(conns, reads, strict=True):
-            if step >= len(conn_reads):
-                continue
-            for event in h2.receive_data(conn_reads[step]):
-                if isinstance(event, RequestReceived):
-                    h2.send_headers(event.stream_id, BARE_RESPONSE)
-                    h2.send_data(event.stream_id, BODY, end_stream=True)
-            written.append(h2.data_to_send())
-    spent = time.process_time() - start
-    done = 0
-    for _, written in conns:
-        counts = statuses(b"".join(written))
-        if set(counts) != {b"200"}:
-            raise SystemExit(f"bare: answers {counts}")
-        done += counts[b"200"]
-    return spent, done
-
-
 def best_of(repeat: int, once: Callable[[], tuple[float, int]]) -> tuple[float, int]:
     results = [once() for _ in range(repeat)]
     spent = min(r[0] for r in results)
@@ -226,13 +113,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--connections", type=int, default=10)
     parser.add_argument("--streams", type=int, default=10, help="requests per read (h2load -m)")
     parser.add_argument("--shape", default="ingress", choices=["ingress", "h2load"])
-    parser.add_argument("--only", choices=["h2", "bare", "h1"])
+    parser.add_argument("--only", choices=["h2", "tuned", "bare", "h1"])
     parser.add_argument("--profile", action="store_true")
     args = parser.parse_args(argv)
     cache = Path.home() / ".cache" / "meshgate-bench"
     tokens = seed.fresh_token_file(args.clients, cache).read_text().split()
     reads = client_reads(args.shape, tokens, args.requests, args.connections, args.streams)
-    rows = [args.only] if args.only else ["h2", "bare", "h1"]
+    rows = [args.only] if args.only else ["h2", "tuned", "bare", "h1"]
     with tempfile.TemporaryDirectory() as tmp:
         policies = Path(tmp) / "seed.yaml"
         policies.write_text(seed.policies_yaml(seed.jwks_text()))
@@ -253,11 +140,20 @@ def main(argv: list[str] | None = None) -> int:
             reqs = inproc.requests_for("mix", tokens, "", args.requests)
             return loop.run_until_complete(inproc.run_mix(ctx, pool, reqs)), len(reqs)
 
-        runs = {"h2": meshgate_once, "bare": lambda: run_bare(reads), "h1": h1_once}
-        label = {"h2": "h2 meshgate", "bare": "h2 bare h2 lib", "h1": "h1 meshgate"}
+        def bare_once() -> tuple[float, int]:  # in a process of its own: h2 and hpack unpatched
+            keys = ("requests", "clients", "connections", "streams", "shape")
+            argv = [sys.executable, str(ROOT / "bench" / "h2_frames.py"), "--repeat", "1",
+                    *(f"--{key}={getattr(args, key)}" for key in keys)]  # fmt: skip
+            out = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+            return float(out.split()[-1]) * args.requests / 1e6, args.requests
+
+        runs = {"h2": meshgate_once, "tuned": lambda: run_bare(reads, server_connection),
+                "bare": bare_once, "h1": h1_once}  # fmt: skip
+        label = {"h2": "h2 meshgate", "tuned": "h2 bare, tuned", "bare": "h2 bare, as shipped",
+                 "h1": "h1 meshgate"}  # fmt: skip
         for row in rows:
             spent, done = best_of(args.repeat, runs[row])
-            print(f"{label[row]:<15} {spent / done * 1e6:7.2f} µs of CPU per request "
+            print(f"{label[row]:<20} {spent / done * 1e6:7.2f} µs of CPU per request "
                   f"({args.shape}, best of {args.repeat}, {done} requests)", flush=True)  # fmt: skip
         if args.profile:
             ctx, pool = loop.run_until_complete(inproc.build(policies))

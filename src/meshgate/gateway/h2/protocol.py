@@ -35,6 +35,24 @@ log = logging.getLogger("meshgate.gateway")
 speedups.install()
 
 
+def server_connection() -> H2Connection:
+    """h2's server side as meshgate runs it: Envoy's settings, our decoder, encoder and frame reader."""
+    config = H2Configuration(client_side=False, header_encoding=None, normalize_inbound_headers=False,
+                             validate_outbound_headers=False, normalize_outbound_headers=False)  # fmt: skip
+    h2 = H2Connection(config)
+    h2.local_settings = Settings(
+        client=False,
+        initial_values={
+            SettingCodes.MAX_CONCURRENT_STREAMS: limits.MAX_CONCURRENT_STREAMS,
+            SettingCodes.INITIAL_WINDOW_SIZE: limits.INITIAL_STREAM_WINDOW,
+        },
+    )
+    hpack_decoder.install(h2).max_header_list_size = limits.DECODED_HEADER_LIST_LIMIT
+    h2.encoder = speedups.StatelessEncoder()  # type: ignore[assignment]
+    h2.incoming_buffer = limits.GuardedFrames()
+    return h2
+
+
 class H2Protocol(asyncio.Protocol):
     """One HTTP/2 client connection and its streams."""
 
@@ -42,20 +60,8 @@ class H2Protocol(asyncio.Protocol):
         self.ctx = ctx
         self.peer_ip, self.local_ip, self.local_port = peer
         self.peer_ip_bytes = self.peer_ip.encode()
-        config = H2Configuration(client_side=False, header_encoding=None, normalize_inbound_headers=False,
-                                 validate_outbound_headers=False, normalize_outbound_headers=False)  # fmt: skip
-        self.h2 = h2 = H2Connection(config)
-        h2.local_settings = Settings(
-            client=False,
-            initial_values={
-                SettingCodes.MAX_CONCURRENT_STREAMS: limits.MAX_CONCURRENT_STREAMS,
-                SettingCodes.INITIAL_WINDOW_SIZE: limits.INITIAL_STREAM_WINDOW,
-            },
-        )
-        hpack_decoder.install(h2).max_header_list_size = limits.DECODED_HEADER_LIST_LIMIT
-        h2.encoder = speedups.StatelessEncoder()  # type: ignore[assignment]
-        self.frames = limits.GuardedFrames()
-        h2.incoming_buffer = self.frames
+        self.h2 = server_connection()
+        self.frames = cast(limits.GuardedFrames, self.h2.incoming_buffer)
         self.guard = limits.AbuseGuard()
         self.streams: dict[int, H2Stream] = {}
         self.transport: asyncio.Transport | None = None
