@@ -45,18 +45,21 @@ BARE_RESPONSE = [
 BODY = b"Hello World!"
 
 
-def request_fields(shape: str, rng: random.Random, tokens: list[str]) -> list[tuple[bytes, bytes]]:
+def request_fields(shape: str, rng: random.Random, tokens: list[str], n: int) -> list[tuple[bytes, bytes]]:
+    """Request `n` of a connection. `ingress`: a random client's token in `authorization`, a fresh path and
+    traceparent. `h2load`: what bench/h2load_driver.py makes h2load send — one URI per client (its token in
+    `access_token`, a path drawn once), cycled in order, and h2load's fixed header set."""
+    if shape == "h2load":
+        uri = random.Random(n % len(tokens))
+        path = f"/api/v1/items/{uri.randint(1, 100000)}?page={uri.randint(1, 20)}"
+        return [(b":method", b"GET"), (b":path", f"{path}&access_token={tokens[n % len(tokens)]}".encode()),
+                (b":scheme", b"http"), (b":authority", AUTHORITY), (b"user-agent", b"h2load nghttp2/1.52.0"),
+                (b"accept", b"*/*"), (b"accept-encoding", b"gzip, deflate")]  # fmt: skip
     pick = rng.randrange(len(tokens))
-    token = tokens[pick]
     path = f"/api/v1/items/{rng.randint(1, 100000)}?page={rng.randint(1, 20)}"
     trace = f"00-{rng.getrandbits(128):032x}-{rng.getrandbits(64):016x}-01"
-    if shape == "h2load":
-        return [(b":method", b"GET"), (b":path", f"{path}&access_token={token}".encode()),
-                (b":scheme", b"http"), (b":authority", AUTHORITY), (b"accept", b"*/*"),
-                (b"accept-encoding", b"gzip, deflate"), (b"user-agent", b"h2load nghttp2/1.52.0"),
-                (b"traceparent", trace.encode())]  # fmt: skip
     return [(b":method", b"GET"), (b":scheme", b"http"), (b":authority", AUTHORITY),
-            (b":path", path.encode()), (b"authorization", f"Bearer {token}".encode()),
+            (b":path", path.encode()), (b"authorization", f"Bearer {tokens[pick]}".encode()),
             (b"traceparent", trace.encode()), (b"accept", b"application/json"),
             (b"user-agent", f"client-{pick}/1.{pick % 7} (bench)".encode())]  # fmt: skip
 
@@ -75,10 +78,10 @@ def client_reads(
         opening += WindowUpdateFrame(0, window_increment=2**30 - 1 - 65535).serialize()
         opening += SettingsFrame(0, flags=["ACK"]).serialize()
         reads, batch, sid = [opening], [], 1
-        for _ in range(per_conn):
+        for n in range(per_conn):
             fields = [
                 NeverIndexedHeaderTuple(k, v) if k in NOT_INDEXED else HeaderTuple(k, v)
-                for k, v in request_fields(shape, rng, tokens)
+                for k, v in request_fields(shape, rng, tokens, n)
             ]
             block = encoder.encode(fields)
             batch.append(HeadersFrame(sid, data=block, flags=["END_HEADERS", "END_STREAM"]).serialize())

@@ -8,14 +8,15 @@ sends them, then reads of S HEADERS frames (END_STREAM) each, every header block
 own HPACK encoder, which indexes as nghttp2's deflater does (`:path` and `authorization` never, anything
 else incrementally, so a fresh `traceparent` churns the table). The requests are the ingress mix: 1,000
 clients' tokens reused at random, a varied path and query, a fresh traceparent each (`--shape ingress`:
-the token in `authorization`, as bench/inproc.py; `--shape h2load`: in `?access_token=`, the h2mix row's
-shape). meshgate's `H2Protocol` reads them over an in-memory transport; each stream's exchange writes its
+the token in `authorization`, as bench/inproc.py), or what h2load sends in bench/gateway.py's h2mix row
+(`--shape h2load`: one URI per client with its token in `?access_token=`, cycled in order, h2load's fixed
+headers). meshgate's `H2Protocol` reads them over an in-memory transport; each stream's exchange writes its
 head into an in-memory HTTP/1.1 upstream connection, which then reads the upstream's response (one read
 per upstream connection, as sockets deliver them). CPU time, best of `--repeat`; every answer is checked
 to be `:status 200` outside the timed part. Rows:
 
 - `h2`: meshgate over HTTP/2 (µs of CPU per request, connection setup excluded);
-- `tuned`: the ceiling — a bare `h2` server connection as meshgate configures it (gateway/h2/protocol.py
+- `tuned`: the ceiling — a bare `h2` server connection as meshgate configures it (gateway/h2/limits.py
   server_connection: its decoder, encoder, validation, frame reader) reading the same frames and answering
   every stream with a fixed 200 of the same header fields, no decision, no upstream;
 - `bare`: the same with the `h2` library as shipped (its defaults, unpatched: bench/h2_frames.py in a
@@ -47,7 +48,8 @@ from bench.h2_frames import client_reads, run_bare, statuses  # noqa: E402
 
 from bench import inproc, seed  # noqa: E402
 from meshgate.gateway.context import GatewayContext  # noqa: E402
-from meshgate.gateway.h2.protocol import H2Protocol, server_connection  # noqa: E402
+from meshgate.gateway.h2.limits import server_connection  # noqa: E402
+from meshgate.gateway.h2.protocol import H2Protocol  # noqa: E402
 from meshgate.gateway.upstream import UpstreamConnection, UpstreamPool  # noqa: E402
 
 

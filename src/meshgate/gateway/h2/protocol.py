@@ -17,40 +17,19 @@ import logging
 from typing import cast
 
 from h2 import events as ev
-from h2.config import H2Configuration
-from h2.connection import H2Connection
 from h2.errors import ErrorCodes
 from h2.exceptions import H2Error, ProtocolError
-from h2.settings import SettingCodes, Settings
 from hpack.exceptions import HPACKError, OversizedHeaderListError
 from hyperframe.frame import GoAwayFrame
 
 from meshgate.gateway.context import GatewayContext
 from meshgate.gateway.exchange import Exchange
-from meshgate.gateway.h2 import hpack_decoder, limits, speedups
+from meshgate.gateway.h2 import limits, speedups
 from meshgate.gateway.h2.heads import request_head
 from meshgate.gateway.h2.stream import H2Stream
 
 log = logging.getLogger("meshgate.gateway")
 speedups.install()
-
-
-def server_connection() -> H2Connection:
-    """h2's server side as meshgate runs it: Envoy's settings, our decoder, encoder and frame reader."""
-    config = H2Configuration(client_side=False, header_encoding=None, normalize_inbound_headers=False,
-                             validate_outbound_headers=False, normalize_outbound_headers=False)  # fmt: skip
-    h2 = H2Connection(config)
-    h2.local_settings = Settings(
-        client=False,
-        initial_values={
-            SettingCodes.MAX_CONCURRENT_STREAMS: limits.MAX_CONCURRENT_STREAMS,
-            SettingCodes.INITIAL_WINDOW_SIZE: limits.INITIAL_STREAM_WINDOW,
-        },
-    )
-    hpack_decoder.install(h2).max_header_list_size = limits.DECODED_HEADER_LIST_LIMIT
-    h2.encoder = speedups.StatelessEncoder()  # type: ignore[assignment]
-    h2.incoming_buffer = limits.GuardedFrames()
-    return h2
 
 
 class H2Protocol(asyncio.Protocol):
@@ -60,7 +39,7 @@ class H2Protocol(asyncio.Protocol):
         self.ctx = ctx
         self.peer_ip, self.local_ip, self.local_port = peer
         self.peer_ip_bytes = self.peer_ip.encode()
-        self.h2 = server_connection()
+        self.h2 = limits.server_connection()
         self.frames = cast(limits.GuardedFrames, self.h2.incoming_buffer)
         self.guard = limits.AbuseGuard()
         self.streams: dict[int, H2Stream] = {}
@@ -232,6 +211,7 @@ class H2Protocol(asyncio.Protocol):
             self.flush()
 
     def stream_done(self, stream: H2Stream) -> None:
+        stream.exchange = None  # the exchange points back at its stream: freed now, not by the cyclic GC
         if self.streams.pop(stream.stream_id, None) is not None:
             self.guard.stream_closed(False)
         if self.ctx.draining and not self.streams:
