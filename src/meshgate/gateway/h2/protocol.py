@@ -227,9 +227,11 @@ class H2Protocol(asyncio.Protocol):
         while self.deferred:  # pumped corked: one write for all of them
             streams, self.deferred = self.deferred, {}
             self.corked += 1
-            for stream in streams:
-                stream.pump()
-            self.corked -= 1
+            try:
+                for stream in streams:
+                    stream.pump()
+            finally:
+                self.corked -= 1
         self.flush()
 
     def defer(self, stream: H2Stream) -> None:
