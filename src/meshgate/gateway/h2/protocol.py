@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from itertools import chain
 from typing import cast
 
 from h2 import events as ev
@@ -146,7 +147,7 @@ class H2Protocol(asyncio.Protocol):
             self.h2.reset_stream(sid, ErrorCodes.REFUSED_STREAM)
             return None
         headers = event.headers or []
-        size = sum(len(k) + len(v) for k, v in headers)
+        size = sum(map(len, chain.from_iterable(headers)))  # names + values
         if len(headers) > limits.MAX_HEADERS_COUNT or size > limits.MAX_HEADERS_BYTES:
             self.h2.reset_stream(sid, ErrorCodes.INTERNAL_ERROR)
             return None

@@ -42,13 +42,19 @@ def _check_field(name: bytes, value: bytes) -> None:
 def validate_headers(headers: Iterable[Any], flags: HeaderValidationFlags) -> list[Any]:
     """The received block, unchanged, or ProtocolError for the first rule it breaks."""
     request = not flags.is_response_header and not flags.is_trailer
+    bad_name, bad_value = _BAD_NAME.search, _BAD_VALUE.search
     out: list[Any] = []
     pseudo: set[bytes] = set()
     regular = False
     method = authority = host = None
     for header in headers:
         name, value = header[0], header[1]
-        _check_field(name, value)
+        if not name:
+            raise ProtocolError("Received header name with zero length.")
+        if bad_name(name) is not None or name.find(b":", 1) != -1:
+            raise ProtocolError(f"Illegal header name {name!r}")
+        if value and (bad_value(value) is not None or value[0] in _WHITESPACE or value[-1] in _WHITESPACE):
+            raise ProtocolError(f"Illegal header value {value!r}")
         if name[0] == _COLON:
             if name in pseudo:
                 raise ProtocolError(f"Received duplicate pseudo-header field {name!r}")
