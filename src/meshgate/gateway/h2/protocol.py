@@ -47,7 +47,6 @@ class H2Protocol(asyncio.Protocol):
         self.transport: asyncio.Transport | None = None
         self.write_paused = self.closing = False
         self.corked = 0
-        self.deferred: dict[H2Stream, None] = {}  # streams whose DATA waits for the uncork (stream.py)
         self.control_queued = 0
         self.held = b""  # frames h2 wrote while reading (PING/SETTINGS acks), sent after the answers
         self.last_stream: int | None = None  # set by drain(): streams above it are refused
@@ -223,20 +222,8 @@ class H2Protocol(asyncio.Protocol):
 
     def uncork(self) -> None:
         self.corked -= 1
-        if self.corked:
-            return
-        while self.deferred:  # pumped corked: one write for all of them
-            streams, self.deferred = self.deferred, {}
-            self.corked += 1
-            try:
-                for stream in streams:
-                    stream.pump()
-            finally:
-                self.corked -= 1
-        self.flush()
-
-    def defer(self, stream: H2Stream) -> None:
-        self.deferred[stream] = None
+        if not self.corked:
+            self.flush()
 
     def flush(self) -> None:
         if self.corked or self.closing or self.transport is None:

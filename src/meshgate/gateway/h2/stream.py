@@ -38,10 +38,8 @@ class Connection(Protocol):
     local_ip: str
     local_port: int
     write_paused: bool
-    corked: int
 
     def flush(self) -> None: ...
-    def defer(self, stream: H2Stream) -> None: ...
     def cork(self) -> None: ...
     def uncork(self) -> None: ...
     def acknowledge(self, sid: int, size: int) -> None: ...
@@ -116,21 +114,13 @@ class H2Stream:
             return
         self.outbox.append(data)
         self.outbox_size += len(data)
-        self._pump_soon()
+        self.pump()
 
     def send_end(self, *, chunked: bool, trailers: Headers | None) -> None:
         if self.reset or self.ended:
             return
         self.end_pending = (True, h2_trailers(trailers) if trailers else None)
-        self._pump_soon()
-
-    def _pump_soon(self) -> None:
-        """Pump now, or once the connection is uncorked: a body and its end read together from the upstream
-        leave as one DATA frame with END_STREAM, not a DATA frame and an empty one."""
-        if self.conn.corked:
-            self.conn.defer(self)
-        else:
-            self.pump()
+        self.pump()
 
     def pump(self) -> None:
         """Send what the client's windows allow; pause the upstream while the rest waits."""
