@@ -13,6 +13,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
+from h2.exceptions import ProtocolError
+
 from meshgate.engine.status import SERVER_NAME
 from meshgate.gateway.heads import (
     EXPECT,
@@ -25,6 +27,7 @@ from meshgate.gateway.heads import (
     listed_by_connection,
     new_request_id,
 )
+from meshgate.gateway.request_head import RequestHead
 
 Headers = Sequence[tuple[bytes, bytes]]
 HeaderList = list[tuple[bytes, bytes]]
@@ -46,6 +49,20 @@ def split_request(headers: Headers) -> tuple[dict[bytes, bytes], HeaderList]:
     if authority is not None:
         regular.insert(0, (b"host", authority))
     return pseudo, regular
+
+
+def request_head(headers: Headers, *, ended: bool) -> RequestHead:
+    """A received request as the exchange reads it; a `:path` not starting with `/` ends the connection
+    (nghttp2's messaging rule, tests/support/h2_hostile.py)."""
+    pseudo, regular = split_request(headers)
+    path = pseudo.get(b":path", b"")
+    if path[:1] != b"/":
+        raise ProtocolError(":path must start with /")
+    head = RequestHead(pseudo.get(b":method", b""), path, regular)
+    head.has_body = not ended
+    head.chunked = not ended and "content-length" not in head.attr_headers
+    head.protocol = "HTTP/2"
+    return head
 
 
 def h2_request_head(

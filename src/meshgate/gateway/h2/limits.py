@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import time
 
+from h2.config import H2Configuration
+from h2.connection import H2Connection
 from h2.exceptions import ProtocolError
 from h2.frame_buffer import FrameBuffer
-from h2.settings import SettingCodes
+from h2.settings import SettingCodes, Settings
 from hyperframe.frame import ContinuationFrame, DataFrame, Frame, HeadersFrame, PriorityFrame, SettingsFrame
+
+from meshgate.gateway.h2 import hpack_decoder, speedups
 
 MAX_CONCURRENT_STREAMS = 1024
 INITIAL_STREAM_WINDOW = 16 * 1024 * 1024
@@ -108,3 +112,22 @@ class AbuseGuard:
         if self.closed_streams < PREMATURE_STREAMS:
             return self.premature < PREMATURE_STREAMS // 2
         return self.premature * 2 < self.closed_streams
+
+
+def server_connection() -> H2Connection:
+    """h2's server side as meshgate runs it: Envoy's settings, our decoder, encoder and frame reader."""
+    speedups.install()
+    config = H2Configuration(client_side=False, header_encoding=None, normalize_inbound_headers=False,
+                             validate_outbound_headers=False, normalize_outbound_headers=False)  # fmt: skip
+    h2 = H2Connection(config)
+    h2.local_settings = Settings(
+        client=False,
+        initial_values={
+            SettingCodes.MAX_CONCURRENT_STREAMS: MAX_CONCURRENT_STREAMS,
+            SettingCodes.INITIAL_WINDOW_SIZE: INITIAL_STREAM_WINDOW,
+        },
+    )
+    hpack_decoder.install(h2).max_header_list_size = DECODED_HEADER_LIST_LIMIT
+    h2.encoder = speedups.StatelessEncoder()  # type: ignore[assignment]
+    h2.incoming_buffer = GuardedFrames()
+    return h2

@@ -13,23 +13,20 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from itertools import chain
 from typing import cast
 
 from h2 import events as ev
-from h2.config import H2Configuration
-from h2.connection import H2Connection
 from h2.errors import ErrorCodes
 from h2.exceptions import H2Error, ProtocolError
-from h2.settings import SettingCodes, Settings
 from hpack.exceptions import HPACKError, OversizedHeaderListError
 from hyperframe.frame import GoAwayFrame
 
 from meshgate.gateway.context import GatewayContext
 from meshgate.gateway.exchange import Exchange
 from meshgate.gateway.h2 import limits, speedups
-from meshgate.gateway.h2.heads import split_request
+from meshgate.gateway.h2.heads import request_head
 from meshgate.gateway.h2.stream import H2Stream
-from meshgate.gateway.request_head import RequestHead
 from meshgate.gateway.router import SNI_ATTRIBUTE
 
 log = logging.getLogger("meshgate.gateway")
@@ -43,20 +40,8 @@ class H2Protocol(asyncio.Protocol):
         self.ctx = ctx
         self.peer_ip, self.local_ip, self.local_port = peer
         self.peer_ip_bytes = self.peer_ip.encode()
-        config = H2Configuration(client_side=False, header_encoding=None, normalize_inbound_headers=False,
-                                 validate_outbound_headers=False, normalize_outbound_headers=False)  # fmt: skip
-        self.h2 = h2 = H2Connection(config)
-        h2.local_settings = Settings(
-            client=False,
-            initial_values={
-                SettingCodes.MAX_CONCURRENT_STREAMS: limits.MAX_CONCURRENT_STREAMS,
-                SettingCodes.INITIAL_WINDOW_SIZE: limits.INITIAL_STREAM_WINDOW,
-            },
-        )
-        h2.decoder.max_header_list_size = limits.DECODED_HEADER_LIST_LIMIT
-        h2.encoder = speedups.StatelessEncoder()  # type: ignore[assignment]
-        self.frames = limits.GuardedFrames()
-        h2.incoming_buffer = self.frames
+        self.h2 = limits.server_connection()
+        self.frames = cast(limits.GuardedFrames, self.h2.incoming_buffer)
         self.guard = limits.AbuseGuard()
         self.streams: dict[int, H2Stream] = {}
         self.transport: asyncio.Transport | None = None
@@ -101,9 +86,7 @@ class H2Protocol(asyncio.Protocol):
             log.exception("gateway failed on an HTTP/2 connection")
             self.abort()
         finally:
-            self.corked -= 1
-            if not self.corked:
-                self.flush()
+            self.uncork()
 
     def _protocol_error(self, exc: Exception) -> None:
         """Envoy closes without a GOAWAY, but for HPACK errors (GOAWAY COMPRESSION_ERROR, last stream the
@@ -164,19 +147,11 @@ class H2Protocol(asyncio.Protocol):
             self.h2.reset_stream(sid, ErrorCodes.REFUSED_STREAM)
             return None
         headers = event.headers or []
-        size = sum(len(k) + len(v) for k, v in headers)
+        size = sum(map(len, chain.from_iterable(headers)))  # names + values
         if len(headers) > limits.MAX_HEADERS_COUNT or size > limits.MAX_HEADERS_BYTES:
             self.h2.reset_stream(sid, ErrorCodes.INTERNAL_ERROR)
             return None
-        pseudo, regular = split_request(headers)
-        path = pseudo.get(b":path", b"")
-        if path[:1] != b"/":
-            raise ProtocolError(":path must start with /")  # nghttp2's messaging rule: the connection ends
-        head = RequestHead(pseudo.get(b":method", b""), path, regular)
-        ended = event.stream_ended is not None
-        head.has_body = not ended
-        head.chunked = not ended and "content-length" not in head.attr_headers
-        head.protocol = "HTTP/2"
+        head = request_head(headers, ended=event.stream_ended is not None)
         stream = H2Stream(self, sid)
         stream.exchange = Exchange(stream, head)
         self.streams[sid] = stream
@@ -237,6 +212,7 @@ class H2Protocol(asyncio.Protocol):
             self.flush()
 
     def stream_done(self, stream: H2Stream) -> None:
+        stream.exchange = None  # the exchange points back at its stream: freed now, not by the cyclic GC
         if self.streams.pop(stream.stream_id, None) is not None:
             self.guard.stream_closed(False)
         if self.ctx.draining and not self.streams:

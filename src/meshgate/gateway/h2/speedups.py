@@ -1,13 +1,13 @@
-"""Two of `h2`/`hpack`'s pure-Python hot spots, replaced by equivalents that do the same checks faster.
+"""`h2`/`hpack`'s pure-Python hot spots, replaced by equivalents that do the same checks faster.
 
 - h2.utilities._reject_illegal_characters (RFC 9113 §8.2.1) walks every byte of every header in Python: a
   gRPC or ingress request with a 1 KB token in it spends more time there than in the policy decision. The
   same rules as two regular expressions: names without 0x00-0x20, A-Z, 0x7F-0xFF or a `:` past the first
   byte; values without NUL, CR, LF and not starting or ending with SP / HTAB.
-- hpack's Huffman decoder runs a 4-bit state machine in Python. Clients send the same Huffman-coded strings
-  again and again (a client's token in a `:path` that the dynamic table does not keep, its user-agent), so
-  decoded strings are remembered by their exact encoded bytes: at most MEMO_ENTRIES strings of at most
-  MEMO_MAX_BYTES each (≤ 16 MiB a process), the oldest dropped first. A miss decodes as before.
+- hpack's Huffman decoder runs a 4-bit state machine in Python: gateway/h2/huffman.py decodes a byte per
+  step and remembers the strings clients resend.
+- h2 validates received header blocks through seven chained generators: gateway/h2/validate.py applies
+  the same rules in one pass.
 - hpack's encoder searches its tables and Huffman-codes every field of every response. `StatelessEncoder`
   never uses the dynamic table (RFC 7541 §6.3: a size update to 0 opens the first block, and again after
   the peer changes SETTINGS_HEADER_TABLE_SIZE): a static-table entry by its index, anything else a literal
@@ -17,23 +17,23 @@
 from __future__ import annotations
 
 import re
+from collections import OrderedDict
 from collections.abc import Generator, Iterable
 from typing import Any
 
+import h2.stream
 import h2.utilities
 import hpack.hpack
 from h2.exceptions import ProtocolError
 from hpack.hpack import encode_integer
-from hpack.huffman_table import decode_huffman as _slow_decode
 from hpack.struct import NeverIndexedHeaderTuple
 from hpack.table import HeaderTable
 
-MEMO_ENTRIES = 2048
-MEMO_MAX_BYTES = 4096
+from meshgate.gateway.h2 import huffman, validate
+
 _BAD_NAME = re.compile(rb"[\x00-\x20A-Z\x7f-\xff]")
 _BAD_VALUE = re.compile(rb"[\x00\r\n]")
 _WHITESPACE = (0x20, 0x09)
-_memo: dict[bytes, bytes] = {}
 
 
 def reject_illegal_characters(headers: Iterable[Any], flags: Any) -> Generator[Any, None, None]:
@@ -47,20 +47,6 @@ def reject_illegal_characters(headers: Iterable[Any], flags: Any) -> Generator[A
         ):
             raise ProtocolError(f"Illegal header value {value!r}")
         yield header
-
-
-def decode_huffman(data: bytes | bytearray | memoryview | None) -> bytes:
-    if not data:
-        return b""
-    key = bytes(data)
-    out = _memo.get(key)
-    if out is None:
-        out = _slow_decode(key)
-        if len(key) <= MEMO_MAX_BYTES:
-            if len(_memo) >= MEMO_ENTRIES:
-                del _memo[next(iter(_memo))]
-            _memo[key] = out
-    return out
 
 
 FIELD_MEMO_ENTRIES = 4096
@@ -96,7 +82,7 @@ class StatelessEncoder:
 
     def __init__(self) -> None:
         self.size_update_due = True
-        self.fields: dict[tuple[bytes, bytes], bytes] = {}
+        self.fields: OrderedDict[tuple[bytes, bytes], bytes] = OrderedDict()  # FIFO, O(1) eviction
 
     @property
     def header_table_size(self) -> int:
@@ -121,13 +107,14 @@ class StatelessEncoder:
                 field = encode_field(name, value)
                 if len(field) <= FIELD_MEMO_MAX_BYTES:
                     if len(fields) >= FIELD_MEMO_ENTRIES:
-                        del fields[next(iter(fields))]
+                        fields.popitem(last=False)
                     fields[key] = field
             parts.append(field)
         return b"".join(parts)
 
 
 def install() -> None:
-    """Swap both in (idempotent); the gateway's HTTP/2 modules call it at import."""
+    """Swap them in (idempotent); the gateway's HTTP/2 modules call it at import."""
     setattr(h2.utilities, "_reject_illegal_characters", reject_illegal_characters)  # noqa: B010
-    setattr(hpack.hpack, "decode_huffman", decode_huffman)  # noqa: B010
+    setattr(hpack.hpack, "decode_huffman", huffman.decode_remembered)  # noqa: B010
+    setattr(h2.stream, "validate_headers", validate.validate_headers)  # noqa: B010

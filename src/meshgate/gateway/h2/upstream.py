@@ -24,6 +24,7 @@ from h2.errors import ErrorCodes
 from h2.exceptions import H2Error
 from h2.settings import SettingCodes
 
+from meshgate.gateway.h2 import hpack_decoder
 from meshgate.gateway.h2.heads import h2_request_head
 from meshgate.gateway.http1.upstream import CONNECT_TIMEOUT_S, UpstreamTarget
 from meshgate.gateway.seam import UpstreamHead, UpstreamSink
@@ -158,6 +159,7 @@ class H2UpstreamConnection(asyncio.Protocol):
     def __init__(self, pool: H2Pool) -> None:
         self.pool = pool
         self.h2 = H2Connection(H2Configuration(client_side=True, header_encoding=None))
+        hpack_decoder.install(self.h2)
         self.streams: dict[int, H2Stream] = {}
         self.transport: asyncio.Transport | None = None
         self.usable = True
