@@ -237,9 +237,15 @@ def versions(tools: dict[str, str]) -> str:
     return f"envoy {envoy[0] if envoy else '?'}; {nginx}; {wrk}"
 
 
-def measure_all(setup: Setup, skip_meshgate: bool, rows: list[results.Row]) -> None:
-    """Run the plan, appending to `rows` as it goes (so an abort still shows what was measured)."""
-    for contender, workers, mixes in PLAN:
+def measure_all(
+    setup: Setup, skip_meshgate: bool, rows: list[results.Row], only: frozenset[str] | None = None
+) -> None:
+    """Run the plan (its rows of the `only` mixes, when given), appending to `rows` as it goes (so an abort
+    still shows what was measured)."""
+    for contender, workers, planned in PLAN:
+        mixes = planned if only is None else tuple(mix for mix in planned if mix in only)
+        if not mixes:
+            continue
         reason = "skipped (--skip-meshgate)" if contender == "meshgate" and skip_meshgate else ""
         if not reason:
             try:
@@ -292,7 +298,7 @@ def run(args: argparse.Namespace) -> int:
                     rounds.append([])
                     if args.rounds > 1:
                         print(f"round {number} of {args.rounds} ...", flush=True)
-                    measure_all(setup, args.skip_meshgate, rounds[-1])
+                    measure_all(setup, args.skip_meshgate, rounds[-1], args.mixes)
             except procs.BenchError as exc:
                 rows = results.median_rows([one for one in rounds if one])
                 print("\n".join(["", *results.table(rows)]))
@@ -320,6 +326,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--no-pin", action="store_true", help="do not pin processes to CPUs")
     parser.add_argument("--skip-meshgate", action="store_true", help="measure only the other contenders")
+    parser.add_argument(
+        "--mixes",
+        type=lambda text: frozenset(text.split(",")),
+        help="only the rows of these mixes, e.g. h2mix or mix,fresh (default: every row)",
+    )
     args = parser.parse_args(argv)
     try:
         return run(args)
