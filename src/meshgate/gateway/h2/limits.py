@@ -10,6 +10,7 @@ tests/support/h2_hostile.py PROBES. Where `h2`'s own defaults differ they are ov
 from __future__ import annotations
 
 import time
+from collections import deque
 
 from h2.config import H2Configuration
 from h2.connection import H2Connection
@@ -131,3 +132,18 @@ def server_connection() -> H2Connection:
     h2.encoder = speedups.StatelessEncoder()  # type: ignore[assignment]
     h2.incoming_buffer = GuardedFrames()
     return h2
+
+
+def next_piece(h2: H2Connection, stream_id: int, outbox: deque[bytes]) -> bytes | None:
+    """The next DATA payload from `outbox` that the stream's and the connection's windows (and the peer's
+    frame size) allow now, the rest left queued; None when nothing may be sent yet."""
+    if not outbox:
+        return None
+    window = min(h2.local_flow_control_window(stream_id), h2.max_outbound_frame_size)
+    if window <= 0:
+        return None
+    data = outbox.popleft()
+    if len(data) > window:
+        outbox.appendleft(data[window:])
+        data = data[:window]
+    return data

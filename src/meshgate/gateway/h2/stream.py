@@ -19,6 +19,7 @@ from meshgate.gateway.context import GatewayContext
 from meshgate.gateway.downstream import Ending
 from meshgate.gateway.h2.grpc_reply import grpc_reply_headers, grpc_request
 from meshgate.gateway.h2.heads import SERVER, Headers, h2_response_head, h2_trailers
+from meshgate.gateway.h2.limits import next_piece
 from meshgate.gateway.http1.upstream import UpstreamConnection
 from meshgate.gateway.request_head import RequestHead
 
@@ -129,14 +130,7 @@ class H2Stream:
         """Send what the client's windows allow; pause the upstream while the rest waits."""
         h2, sid = self.h2, self.stream_id
         try:
-            while self.outbox:
-                window = min(h2.local_flow_control_window(sid), h2.max_outbound_frame_size)
-                if window <= 0:
-                    break
-                data = self.outbox.popleft()
-                if len(data) > window:
-                    self.outbox.appendleft(data[window:])
-                    data = data[:window]
+            while (data := next_piece(h2, sid, self.outbox)) is not None:
                 self.outbox_size -= len(data)
                 last = not self.outbox and self.end_pending is not None and not self.end_pending[1]
                 h2.send_data(sid, data, end_stream=last)

@@ -26,6 +26,7 @@ from h2.settings import SettingCodes
 
 from meshgate.gateway.h2 import hpack_decoder
 from meshgate.gateway.h2.heads import h2_request_head
+from meshgate.gateway.h2.limits import next_piece
 from meshgate.gateway.http1.upstream import CONNECT_TIMEOUT_S, UpstreamTarget
 from meshgate.gateway.seam import UpstreamHead, UpstreamSink
 
@@ -80,14 +81,7 @@ class H2Stream:
         """Request DATA within the upstream's windows; the client is paused while some waits."""
         h2, sid = self.conn.h2, self.sid
         try:
-            while self.outbox:
-                window = min(h2.local_flow_control_window(sid), h2.max_outbound_frame_size)
-                if window <= 0:
-                    break
-                data = self.outbox.popleft()
-                if len(data) > window:
-                    self.outbox.appendleft(data[window:])
-                    data = data[:window]
+            while (data := next_piece(h2, sid, self.outbox)) is not None:
                 h2.send_data(sid, data)
             if not self.outbox and self.end_pending:
                 self.end_pending = False
