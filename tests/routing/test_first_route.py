@@ -48,7 +48,7 @@ def test_first_matching_prefix_in_order(path: str, name: str, conditioned: bool)
     table = build_routing_table(loaded.resources, Workload("default", {"istio": "ingressgateway"})).table
     assert table is not None
     (vhost,) = table.listeners[0].chains[0].route_config.virtual_hosts
-    assert (vhost.prefixes is None) == conditioned
+    assert (vhost.head_len == 0) == conditioned
     request = Request(80, "example.com", path)
     route = table.select(request)
     assert route is not None and route.ref.name == name

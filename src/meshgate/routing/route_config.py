@@ -30,9 +30,12 @@ class VirtualHost:
     require_tls: bool = False  # the server's tls.httpsRedirect: a plain request is redirected to https
     # per route: its case-sensitive prefix (None: another path match), whether it has header/query conditions
     scan: tuple[tuple[str | None, bool, CompiledRoute], ...] = field(default=(), repr=False, compare=False)
-    # when every route is an unconditional case-sensitive prefix (the usual ingress): one alternation whose
-    # first matching branch, tried in order as Envoy tries the routes, names the route
-    prefixes: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
+    # the leading routes that are unconditional exact or prefix paths (the usual ingress) as one anchored
+    # alternation over `:path` with its query: its first matching branch, tried in order as Envoy tries the
+    # routes, names the route (`head_routes[lastindex]`); when none matches, the scan goes on at `head_len`
+    head: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
+    head_routes: tuple[CompiledRoute | None, ...] = field(default=(), repr=False, compare=False)
+    head_len: int = field(default=0, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         scan = tuple(
@@ -42,9 +45,36 @@ class VirtualHost:
             for m in (r.matcher,)
         )  # fmt: skip
         object.__setattr__(self, "scan", scan)
-        if scan and all(prefix is not None and not conditional for prefix, conditional, _ in scan):
-            branches = "|".join(f"({re.escape(prefix or '')})" for prefix, _, _ in scan)
-            object.__setattr__(self, "prefixes", re.compile(branches))
+        branches: list[str] = []
+        routes: list[CompiledRoute | None] = [None]
+        count = 0
+        for route in self.routes:
+            branch = _branch(route)
+            if branch is None:
+                break
+            count += 1
+            if branch:  # "": a path the route can never match (its value holds `?` or `#`)
+                branches.append(branch)
+                routes.append(route)
+        if count:
+            object.__setattr__(self, "head", re.compile("|".join(branches) or r"(?!)"))
+            object.__setattr__(self, "head_routes", tuple(routes))
+            object.__setattr__(self, "head_len", count)
+
+
+def _branch(route: CompiledRoute) -> str | None:
+    """The route as a branch of the head alternation (matched from the start of `:path`, query and all):
+    None when it has conditions or a regex path. A prefix or exact value without `?`/`#` starts the path
+    exactly when it starts the path without its query and fragment (route matching cuts at the first of
+    them); an exact path must be followed by one or the end. `ignoreUriCase` folds ASCII only (`(?ai:)`)."""
+    matcher = route.matcher
+    path = matcher.path
+    if matcher.headers or matcher.query or path.kind not in ("prefix", "exact"):
+        return None
+    if "?" in path.value or "#" in path.value:
+        return ""
+    text = f"(?ai:{re.escape(path.value)})" if path.ignore_case else re.escape(path.value)
+    return f"({text})" if path.kind == "prefix" else f"({text})(?=[?#]|\\Z)"
 
 
 @dataclass(frozen=True)
@@ -106,13 +136,20 @@ class RouteConfig:
 
 
 def _first(vhost: VirtualHost, request: Request) -> CompiledRoute | None:
-    """Envoy's first matching route of the virtual host."""
+    """Envoy's first matching route of the virtual host: the head alternation, then a scan of the rest."""
+    routes = vhost.scan
+    start = vhost.head_len
+    if vhost.head is not None:
+        found = vhost.head.match(request.path)
+        if found is not None:
+            return vhost.head_routes[found.lastindex or 0]
+        if start == len(routes):
+            return None
     only = path_only(request.path)
-    if vhost.prefixes is not None:
-        found = vhost.prefixes.match(only)
-        return vhost.routes[found.lastindex - 1] if found is not None and found.lastindex else None
     view: HeaderView | None = None  # built for the first route with a header or query condition
-    for prefix, conditional, route in vhost.scan:  # a conjunction: the path first, it rules most out
+    for prefix, conditional, route in (
+        routes[start:] if start else routes
+    ):  # the path first: it rules most out
         if prefix is not None:
             if not only.startswith(prefix):
                 continue
