@@ -1,9 +1,10 @@
 """Envoy takes a virtual host's routes in order, the first whose conditions all hold
 (envoyproxy/envoy:source/common/router/config_impl.cc VirtualHostImpl::getRouteFromEntries). meshgate
-finds it two ways — one regex alternation when every route is an unconditional case-sensitive prefix
-(routing/route_config.py), else a scan — and both must pick the same route: each row is asked of a
-virtual host of prefixes only and of the same one with a header-conditioned route first (which the rows
-never satisfy), so a change to either way that reorders or mismatches fails a row."""
+finds it two ways — one regex alternation over the leading unconditional exact and prefix routes
+(routing/route_config.py VirtualHost.head), then a scan of the rest — and both must pick the same route: each
+row is asked of a virtual host of prefixes only and of the same one with a header-conditioned route first
+(which the rows never satisfy: all of it is scanned), so a change to either way that reorders or mismatches
+fails a row (tests/routing/test_route_head.py compares them on generated virtual hosts)."""
 
 from __future__ import annotations
 

@@ -45,36 +45,66 @@ class VirtualHost:
             for m in (r.matcher,)
         )  # fmt: skip
         object.__setattr__(self, "scan", scan)
-        branches: list[str] = []
-        routes: list[CompiledRoute | None] = [None]
+        branches: list[tuple[str, str, bool]] = []  # (value, what follows its group, folded)
+        routes: list[CompiledRoute | None] = [None]  # by group number
         count = 0
-        for route in self.routes:
-            branch = _branch(route)
-            if branch is None:
+        for route in self.routes:  # the head: prefix or exact paths without header or query conditions
+            matcher = route.matcher
+            path = matcher.path
+            if matcher.headers or matcher.query or path.kind not in ("prefix", "exact"):
                 break
             count += 1
-            if branch:  # "": a path the route can never match (its value holds `?` or `#`)
-                branches.append(branch)
+            if "?" not in path.value and "#" not in path.value:  # else a path the route never matches
+                branches.append((path.value, "" if path.kind == "prefix" else END, path.ignore_case))
                 routes.append(route)
         if count:
-            object.__setattr__(self, "head", re.compile("|".join(branches) or r"(?!)"))
+            object.__setattr__(self, "head", re.compile(_alternation(branches) or r"(?!)"))
             object.__setattr__(self, "head_routes", tuple(routes))
             object.__setattr__(self, "head_len", count)
 
 
-def _branch(route: CompiledRoute) -> str | None:
-    """The route as a branch of the head alternation (matched from the start of `:path`, query and all):
-    None when it has conditions or a regex path. A prefix or exact value without `?`/`#` starts the path
-    exactly when it starts the path without its query and fragment (route matching cuts at the first of
-    them); an exact path must be followed by one or the end. `ignoreUriCase` folds ASCII only (`(?ai:)`)."""
-    matcher = route.matcher
-    path = matcher.path
-    if matcher.headers or matcher.query or path.kind not in ("prefix", "exact"):
-        return None
-    if "?" in path.value or "#" in path.value:
-        return ""
-    text = f"(?ai:{re.escape(path.value)})" if path.ignore_case else re.escape(path.value)
-    return f"({text})" if path.kind == "prefix" else f"({text})(?=[?#]|\\Z)"
+# An exact path ends where the path does, or at its query or fragment.
+END = r"(?=[?#]|\Z)"
+
+
+def _alternation(branches: list[tuple[str, str, bool]]) -> str:
+    """The head's routes as one alternation matched from the start of `:path`, query and all, one group per
+    route in order. A prefix or exact value without `?`/`#` starts the path exactly when it starts the path
+    cut at its query and fragment (route matching cuts at the first of them); an exact one must be followed
+    by one or the end. `ignoreUriCase` folds ASCII only (`(?ai:)`). Neighbouring literal branches sharing a
+    leading text are factored (`x(?:(a)|(b))` for `(xa)|(xb)`): the same branches in the same order, tried
+    faster — re tries an alternation's branches one by one."""
+    out: list[str] = []
+    i = 0
+    while i < len(branches):
+        value, tail, folded = branches[i]
+        j = i + 1
+        while (
+            j < len(branches)
+            and value
+            and not folded
+            and not branches[j][2]
+            and branches[j][0][:1] == value[:1]
+        ):
+            j += 1
+        if j - i == 1:
+            text = f"(?ai:{re.escape(value)})" if folded else re.escape(value)
+            out.append(f"({text}){tail}")
+        else:
+            common = _common([b[0] for b in branches[i:j]])
+            rest = [(v[len(common) :], t, f) for v, t, f in branches[i:j]]
+            out.append(f"{re.escape(common)}(?:{_alternation(rest)})")
+        i = j
+    return "|".join(out)
+
+
+def _common(values: list[str]) -> str:
+    """The longest text every value starts with (the first and last in sort order share it)."""
+    first, last = min(values), max(values)
+    n = 0
+    while n < len(first) and first[n] == last[n]:
+        n += 1
+    return first[:n]
 
 
 @dataclass(frozen=True)
