@@ -1,9 +1,10 @@
 """Envoy takes a virtual host's routes in order, the first whose conditions all hold
 (envoyproxy/envoy:source/common/router/config_impl.cc VirtualHostImpl::getRouteFromEntries). meshgate
-finds it two ways — one regex alternation when every route is an unconditional case-sensitive prefix
-(routing/route_config.py), else a scan — and both must pick the same route: each row is asked of a
-virtual host of prefixes only and of the same one with a header-conditioned route first (which the rows
-never satisfy), so a change to either way that reorders or mismatches fails a row."""
+finds it two ways — one regex alternation over the leading unconditional exact and prefix routes
+(routing/route_config.py VirtualHost.head), then a scan of the rest — and both must pick the same route: each
+row is asked of a virtual host of prefixes only and of the same one with a header-conditioned route first
+(which the rows never satisfy: all of it is scanned), so a change to either way that reorders or mismatches
+fails a row (tests/routing/test_route_head.py compares them on generated virtual hosts)."""
 
 from __future__ import annotations
 
@@ -48,7 +49,7 @@ def test_first_matching_prefix_in_order(path: str, name: str, conditioned: bool)
     table = build_routing_table(loaded.resources, Workload("default", {"istio": "ingressgateway"})).table
     assert table is not None
     (vhost,) = table.listeners[0].chains[0].route_config.virtual_hosts
-    assert (vhost.prefixes is None) == conditioned
+    assert (vhost.head_len == 0) == conditioned
     request = Request(80, "example.com", path)
     route = table.select(request)
     assert route is not None and route.ref.name == name

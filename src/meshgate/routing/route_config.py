@@ -30,9 +30,12 @@ class VirtualHost:
     require_tls: bool = False  # the server's tls.httpsRedirect: a plain request is redirected to https
     # per route: its case-sensitive prefix (None: another path match), whether it has header/query conditions
     scan: tuple[tuple[str | None, bool, CompiledRoute], ...] = field(default=(), repr=False, compare=False)
-    # when every route is an unconditional case-sensitive prefix (the usual ingress): one alternation whose
-    # first matching branch, tried in order as Envoy tries the routes, names the route
-    prefixes: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
+    # the leading routes that are unconditional exact or prefix paths (the usual ingress) as one anchored
+    # alternation over `:path` with its query: its first matching branch, tried in order as Envoy tries the
+    # routes, names the route (`head_routes[lastindex]`); when none matches, the scan goes on at `head_len`
+    head: re.Pattern[str] | None = field(default=None, repr=False, compare=False)
+    head_routes: tuple[CompiledRoute | None, ...] = field(default=(), repr=False, compare=False)
+    head_len: int = field(default=0, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         scan = tuple(
@@ -42,9 +45,66 @@ class VirtualHost:
             for m in (r.matcher,)
         )  # fmt: skip
         object.__setattr__(self, "scan", scan)
-        if scan and all(prefix is not None and not conditional for prefix, conditional, _ in scan):
-            branches = "|".join(f"({re.escape(prefix or '')})" for prefix, _, _ in scan)
-            object.__setattr__(self, "prefixes", re.compile(branches))
+        branches: list[tuple[str, str, bool]] = []  # (value, what follows its group, folded)
+        routes: list[CompiledRoute | None] = [None]  # by group number
+        count = 0
+        for route in self.routes:  # the head: prefix or exact paths without header or query conditions
+            matcher = route.matcher
+            path = matcher.path
+            if matcher.headers or matcher.query or path.kind not in ("prefix", "exact"):
+                break
+            count += 1
+            if "?" not in path.value and "#" not in path.value:  # else a path the route never matches
+                branches.append((path.value, "" if path.kind == "prefix" else END, path.ignore_case))
+                routes.append(route)
+        if count:
+            object.__setattr__(self, "head", re.compile(_alternation(branches) or r"(?!)"))
+            object.__setattr__(self, "head_routes", tuple(routes))
+            object.__setattr__(self, "head_len", count)
+
+
+# An exact path ends where the path does, or at its query or fragment.
+END = r"(?=[?#]|\Z)"
+
+
+def _alternation(branches: list[tuple[str, str, bool]]) -> str:
+    """The head's routes as one alternation matched from the start of `:path`, query and all, one group per
+    route in order. A prefix or exact value without `?`/`#` starts the path exactly when it starts the path
+    cut at its query and fragment (route matching cuts at the first of them); an exact one must be followed
+    by one or the end. `ignoreUriCase` folds ASCII only (`(?ai:)`). Neighbouring literal branches sharing a
+    leading text are factored (`x(?:(a)|(b))` for `(xa)|(xb)`): the same branches in the same order, tried
+    faster — re tries an alternation's branches one by one."""
+    out: list[str] = []
+    i = 0
+    while i < len(branches):
+        value, tail, folded = branches[i]
+        j = i + 1
+        while (
+            j < len(branches)
+            and value
+            and not folded
+            and not branches[j][2]
+            and branches[j][0][:1] == value[:1]
+        ):
+            j += 1
+        if j - i == 1:
+            text = f"(?ai:{re.escape(value)})" if folded else re.escape(value)
+            out.append(f"({text}){tail}")
+        else:
+            common = _common([b[0] for b in branches[i:j]])
+            rest = [(v[len(common) :], t, f) for v, t, f in branches[i:j]]
+            out.append(f"{re.escape(common)}(?:{_alternation(rest)})")
+        i = j
+    return "|".join(out)
+
+
+def _common(values: list[str]) -> str:
+    """The longest text every value starts with (the first and last in sort order share it)."""
+    first, last = min(values), max(values)
+    n = 0
+    while n < len(first) and first[n] == last[n]:
+        n += 1
+    return first[:n]
 
 
 @dataclass(frozen=True)
@@ -106,13 +166,20 @@ class RouteConfig:
 
 
 def _first(vhost: VirtualHost, request: Request) -> CompiledRoute | None:
-    """Envoy's first matching route of the virtual host."""
+    """Envoy's first matching route of the virtual host: the head alternation, then a scan of the rest."""
+    routes = vhost.scan
+    start = vhost.head_len
+    if vhost.head is not None:
+        found = vhost.head.match(request.path)
+        if found is not None:
+            return vhost.head_routes[found.lastindex or 0]
+        if start == len(routes):
+            return None
     only = path_only(request.path)
-    if vhost.prefixes is not None:
-        found = vhost.prefixes.match(only)
-        return vhost.routes[found.lastindex - 1] if found is not None and found.lastindex else None
     view: HeaderView | None = None  # built for the first route with a header or query condition
-    for prefix, conditional, route in vhost.scan:  # a conjunction: the path first, it rules most out
+    for prefix, conditional, route in (
+        routes[start:] if start else routes
+    ):  # the path first: it rules most out
         if prefix is not None:
             if not only.startswith(prefix):
                 continue

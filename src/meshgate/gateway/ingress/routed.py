@@ -25,7 +25,7 @@ from meshgate.gateway.context import GatewayContext
 from meshgate.gateway.deadlines import DeadlineSweep
 from meshgate.gateway.h2.grpc_reply import grpc_reply_headers, grpc_request
 from meshgate.gateway.heads import NOTHING, removal_names
-from meshgate.gateway.ingress.lanes import Lane, lane_for
+from meshgate.gateway.ingress.lanes import Lanes, address
 from meshgate.gateway.ingress.pools import EndpointPools
 from meshgate.gateway.local_reply import DATES
 from meshgate.gateway.router import LocalAnswer, RawHeaders, Routable, Step, ToUpstream
@@ -34,7 +34,6 @@ from meshgate.routing.match import Request
 from meshgate.server.decide import settle, waits
 from meshgate.server.ingress import (
     ORIGINAL_PATH,
-    Ingress,
     forwarded_headers,
     sidecar_attributes,
     sidecar_attributes_of,
@@ -42,7 +41,6 @@ from meshgate.server.ingress import (
 
 log = logging.getLogger("meshgate.gateway")
 SERVICE_TIME_NAME = "x-envoy-upstream-service-time"  # added by the gateway before the route's response edits
-UNSEEN = Lane.__new__(Lane)  # a route whose Lane was not built yet
 
 NO_HEALTHY_UPSTREAM = "no healthy upstream"  # envoyproxy/envoy:source/common/router/router.cc (503, UH)
 
@@ -84,8 +82,7 @@ class RoutedRouter:
         self.port = port
         self.random = random
         self.sweeps: dict[float, DeadlineSweep] = {}
-        self.lanes_of: Ingress | None = None  # the configuration `lanes` belong to
-        self.lanes: dict[int, Lane | None] = {}  # id(CompiledRoute) → its Lane (None: the general path)
+        self.lanes: Lanes | None = None  # the lanes of the configuration in force (built as it comes)
 
     def step(self, ex: Routable, decision: Decision) -> Step | None:
         ingress = self.ctx.state.ingress
@@ -95,16 +92,16 @@ class RoutedRouter:
             return LocalAnswer(404, "")
         req = ex.req
         removed = self.ctx.removals(edits)
-        seen = _gateway_view(req.raw_headers, removed, edits.set) if ingress.reads_headers else ()
-        scheme = self.ctx.scheme
-        request = Request(self.port, req.host or None, edits.path, req.method_str, seen, scheme, ex.conn.sni)
-        selected = ingress.table.select(request)
-        lanes = self.lanes if self.lanes_of is ingress else self._new_lanes(ingress)
-        lane = lanes.get(id(selected), UNSEEN) if selected is not None else None
-        if lane is UNSEEN:
-            lane = lanes[id(selected)] = lane_for(selected, ingress, _response_editor)  # type: ignore[arg-type]
+        lanes = self.lanes
+        if lanes is None or lanes.ingress is not ingress:
+            lanes = self.lanes = Lanes(ingress, self.port, self.ctx.scheme, _response_editor)
+        lane = lanes.find(req.host or None, edits.path)  # a head route's, found on the path alone
+        request = None if lane else self._request(ex, edits.path, removed, edits.set, ingress.reads_headers)
+        if request is not None:  # the general walk, headers and all
+            selected = ingress.table.select(request)
+            lane = lanes.of(selected) if selected is not None else None
         if lane is not None:  # gateway/ingress/lanes.py: nothing to change but the destination
-            upstream = self.pools.pick(lane.cluster)
+            upstream = lane.only or self.pools.pick(lane.cluster)
             assert upstream is not None
             path = normalize_path(edits.path, lane.normalization)
             if path is not None:
@@ -113,6 +110,7 @@ class RoutedRouter:
                     self.pools.pool(upstream), path, removed, edits.set, None, sweep, lane.edit_response,
                     lane.addresses[id(upstream)], lane.cluster_name, lane.route_name,
                 )  # fmt: skip
+        request = request or self._request(ex, edits.path, removed, edits.set, ingress.reads_headers)
         route = ingress.table.route(request, self.random)
         forward = route.forward
         if route.outcome != "forward" or forward is None:
@@ -124,11 +122,11 @@ class RoutedRouter:
                 503, NO_HEALTHY_UPSTREAM, answer, cluster=forward.cluster.name, route_name=_name(route.route)
             )
         engine = ingress.engine_for(upstream.workload)
-        hop = (ex.conn.peer_ip, ex.conn.local_ip, scheme)
+        hop = (ex.conn.peer_ip, ex.conn.local_ip, self.ctx.scheme)
         sent = Sent(route, forward, upstream, None, removed, edits.set, grpc_request(req.attr_headers))
         if forward.request_headers.stages or forward.original_authority is not None:  # headers rebuilt
-            sent.headers = forwarded_headers(list(seen) or _gateway_view(req.raw_headers, removed, edits.set),
-                                             forward)  # fmt: skip
+            seen = list(request.headers) or _gateway_view(req.raw_headers, removed, edits.set)
+            sent.headers = forwarded_headers(seen, forward)
             attrs = sidecar_attributes(req.method_str, forward, upstream, sent.headers, hop)
         else:  # the received headers, the gateway's edits, x-envoy-original-path
             if forward.original_path is not None:
@@ -187,7 +185,7 @@ class RoutedRouter:
         assert path is not None
         return ToUpstream(
             self.pools.pool(sent.upstream), path, drop, added, raw, self._sweep(forward.timeout_s),
-            _response_editor(forward.response_headers), _address(sent.upstream), forward.cluster.name, name,
+            _response_editor(forward.response_headers), address(sent.upstream), forward.cluster.name, name,
             sidecar,
         )  # fmt: skip
 
@@ -198,15 +196,25 @@ class RoutedRouter:
         if ingress is None:
             return decision.headers
         req = ex.req
-        seen = _gateway_view(req.raw_headers, frozenset(), ()) if ingress.reads_headers else ()
         path = decision.path if decision.path is not None else req.target_str
-        request = Request(
-            self.port, req.host or None, path, req.method_str, seen, self.ctx.scheme, ex.conn.sni
-        )
+        request = self._request(ex, path, frozenset(), (), ingress.reads_headers)
         route = ingress.table.route(request, self.random)
         if route.outcome != "forward":
             return decision.headers
         return _edited(route.response_headers, decision.headers)
+
+    def _request(
+        self,
+        ex: Routable,
+        path: str,
+        removed: frozenset[bytes],
+        added: Sequence[tuple[str, str]],
+        headers: bool,
+    ) -> Request:
+        """What routing reads of the request, its headers as the gateway's jwt_authn left them when asked."""
+        req = ex.req
+        seen = _gateway_view(req.raw_headers, removed, added) if headers else ()
+        return Request(self.port, req.host or None, path, req.method_str, seen, self.ctx.scheme, ex.conn.sni)
 
     def _reply(self, denial: Decision, grpc: bool) -> tuple[int, str, list[tuple[str, str]]]:
         """The sidecar's local reply as it leaves the sidecar: local_reply.py's layout, or gRPC's trailers-only."""
@@ -219,11 +227,6 @@ class RoutedRouter:
         length = str(len(denial.body.encode()))
         return denial.status, denial.body, [*denial.headers, ("content-length", length),
                                             ("content-type", denial.content_type), *tail]  # fmt: skip
-
-    def _new_lanes(self, ingress: Ingress) -> dict[int, Lane | None]:
-        """A new configuration is in force: its routes' Lanes are built as they are first taken."""
-        self.lanes_of, self.lanes = ingress, {}
-        return self.lanes
 
     def _sweep(self, timeout_s: float | None) -> DeadlineSweep | None:
         """The route timeout's deadline sweep (one per distinct timeout); None: the listener's default."""
@@ -285,11 +288,6 @@ def _response_editor(edits: HeaderEdits) -> Callable[[RawHeaders], RawHeaders] |
 
 def _name(ref: RouteRef | None) -> str | None:
     return ref.name or None if ref is not None else None
-
-
-def _address(upstream: Upstream) -> str:
-    host = upstream.address
-    return f"[{host}]:{upstream.port}" if ":" in host else f"{host}:{upstream.port}"
 
 
 def _enc(text: str) -> bytes:
