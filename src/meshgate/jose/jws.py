@@ -217,22 +217,22 @@ def parse_jwt(token: str, headers: HeaderMemo | None = None) -> ParsedJwt | JwtS
     sub = payload.get("sub", "")
     if not isinstance(sub, str):
         return _S.JWT_PAYLOAD_PARSE_ERROR_SUB_NOT_STRING
-    times = [0, 0, 0]
-    for i, (name, not_number, out_of_range) in enumerate(_TIME_CLAIMS):
-        value = payload.get(name)
-        if type(value) is int and 0 <= value < _UINT64_INT_LIMIT:
-            times[i] = value  # the common case, exactly what _uint64 answers for it
-            continue
-        value = _uint64(payload, name)
-        if value is False:
-            return not_number
-        if value is True:
-            return out_of_range
-        if value is not None:
-            times[i] = value
+    iat, nbf, exp = payload.get("iat", 0), payload.get("nbf", 0), payload.get("exp", 0)
+    if not (  # the common case: absent or plain ints, exactly what _uint64 answers for them
+        type(iat) is int
+        and type(nbf) is int
+        and type(exp) is int
+        and 0 <= iat < _UINT64_INT_LIMIT
+        and 0 <= nbf < _UINT64_INT_LIMIT
+        and 0 <= exp < _UINT64_INT_LIMIT
+    ):
+        times = _times(payload)
+        if isinstance(times, JwtStatus):
+            return times
+        iat, nbf, exp = times
     if not isinstance(payload.get("jti", ""), str):
         return _S.JWT_PAYLOAD_PARSE_ERROR_JTI_NOT_STRING
-    aud = _audiences(payload)
+    aud = _audiences(payload) if "aud" in payload else ()
     if aud is None:
         return _S.JWT_PAYLOAD_PARSE_ERROR_AUD_NOT_STRING
 
@@ -241,25 +241,39 @@ def parse_jwt(token: str, headers: HeaderMemo | None = None) -> ParsedJwt | JwtS
         return decoded
     signature, signature_refusal = decoded
     if refusal is None:
-        refusal = signature_refusal or (_S.JWT_EXPIRED if times[2] == 0 and "exp" in payload else None)
-    return ParsedJwt(
-        token=token,
-        header=header,
-        payload=payload,
-        payload_b64=payload_b64,
-        signing_input=f"{header_b64}.{payload_b64}".encode(),  # verify.cc: the segments jwt.cc kept, one dot
-        signature=signature,
-        alg=alg,
-        kid=kid,
-        iss=iss,
-        sub=sub,
-        has_sub="sub" in payload,
-        aud=aud,
-        iat=times[0],
-        nbf=times[1],
-        exp=times[2],
-        refusal=refusal,
+        refusal = signature_refusal or (_S.JWT_EXPIRED if exp == 0 and "exp" in payload else None)
+    return ParsedJwt(  # positional, in field order: one is built per new token
+        token,
+        header,
+        payload,
+        payload_b64,
+        f"{header_b64}.{payload_b64}".encode(),  # verify.cc: the segments jwt.cc kept, one dot
+        signature,
+        alg,
+        kid,
+        iss,
+        sub,
+        "sub" in payload,
+        aud,
+        iat,
+        nbf,
+        exp,
+        refusal,
     )
+
+
+def _times(payload: dict[str, Any]) -> tuple[int, int, int] | JwtStatus:
+    """iat, nbf, exp as struct_utils.cc GetUInt64 reads them (absent = 0); the first failure's status."""
+    times = [0, 0, 0]
+    for i, (name, not_number, out_of_range) in enumerate(_TIME_CLAIMS):
+        value = _uint64(payload, name)
+        if value is False:
+            return not_number
+        if value is True:
+            return out_of_range
+        if value is not None:
+            times[i] = value
+    return times[0], times[1], times[2]
 
 
 def _audiences(payload: dict[str, Any]) -> tuple[str, ...] | None:
