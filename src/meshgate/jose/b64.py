@@ -158,8 +158,8 @@ def load_token_json(raw: bytes) -> dict[str, Any] | None:
     """A token header or payload: a JSON object with unique names, bounded depth and numbers; else None."""
     try:
         text = raw.decode("utf-8")
-        if _too_deep(text, MAX_TOKEN_JSON_DEPTH):
-            return None
+        if text.count("{") + text.count("[") > MAX_TOKEN_JSON_DEPTH and _too_deep(text, MAX_TOKEN_JSON_DEPTH):
+            return None  # (the count first: _too_deep's own cheap test, without the call)
         value = _load_unique(text)
         if value is None:  # not proven free of duplicate names: the parser that refuses them decides
             value = _TOKEN_DECODER.decode(text)
