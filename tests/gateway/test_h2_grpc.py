@@ -4,8 +4,8 @@ against `meshgate serve` gateways in front of the same real upstreams (tests/sup
 
 Rows that need host routing (no virtual host, directResponse) run through meshgate as the ingress in
 tests/ingress/test_grpc_routed_facts.py; meshgate does not retry, so its connect-failure text lacks Envoy's
-"retried and the latest" (the one row with its own expectation, docs/istio-semantics.md). A mutation of the gRPC status table, of the header
-order, of the percent-encoding or of trailers relaying fails a row.
+"retried and the latest" (the one row with its own expectation, docs/istio-semantics.md). A mutation of the
+gRPC status table, of the header order, of the percent-encoding or of trailers relaying fails a row.
 """
 
 from __future__ import annotations
