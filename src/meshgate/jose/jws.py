@@ -255,24 +255,10 @@ def parse_jwt(token: str, headers: HeaderMemo | None = None) -> ParsedJwt | JwtS
         signature_refusal = _S.JWT_SIGNATURE_PARSE_ERROR_BAD_BASE64
     if refusal is None:
         refusal = signature_refusal or (_S.JWT_EXPIRED if exp == 0 and "exp" in payload else None)
-    return ParsedJwt(  # positional, in field order: one is built per new token
-        token,
-        header,
-        payload,
-        payload_b64,
-        f"{header_b64}.{payload_b64}".encode(),  # verify.cc: the segments jwt.cc kept, one dot
-        signature,
-        alg,
-        kid,
-        iss,
-        sub,
-        "sub" in payload,
-        aud,
-        iat,
-        nbf,
-        exp,
-        refusal,
-    )
+    return ParsedJwt(  # positional, in field order (one is built per new token); verify.cc signs the two
+        token, header, payload, payload_b64, f"{header_b64}.{payload_b64}".encode(),  # segments, one dot
+        signature, alg, kid, iss, sub, "sub" in payload, aud, iat, nbf, exp, refusal,
+    )  # fmt: skip
 
 
 def _times(payload: dict[str, Any]) -> tuple[int, int, int] | JwtStatus:
