@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from typing import Protocol
 
 from meshgate.authn.extractor import Extractor, envoy_view, order_locations
-from meshgate.authn.header_edits import header_edits
+from meshgate.authn.header_edits import HeaderEdits, header_edits
 from meshgate.authn.memo import WindowedLru
 from meshgate.authn.providers import compile_providers
 from meshgate.authn.requirement import istio_requirement
@@ -68,7 +68,8 @@ class Authenticator:
         self._one_provider = len(self.providers) == 1
         self._provider_text = tuple(p.describe() for p in self.providers)  # for traces, formatted once
         self._location_text = {loc: loc.describe() for loc in self.locations}
-        self._removals: dict[tuple[str, ...], tuple[str, ...]] = {}  # run.removed → the result's removals
+        # run.removed → the result's removals and, when nothing is added, their header edits (shared)
+        self._removals: dict[tuple[str, ...], tuple[tuple[str, ...], HeaderEdits | None]] = {}
         self.always_remove = tuple(dict.fromkeys(h for p in self.providers for h in p.sanitize))
         inline = [p.inline for p in self.providers]
         self._static_keysets = tuple(inline) if all(k is not None for k in inline) else None
@@ -160,10 +161,11 @@ class Authenticator:
 
     def _result(self, run: Run, status: JwtStatus) -> AuthnResult:
         removed = tuple(run.removed)
-        remove = self._removals.get(removed)
-        if remove is None:  # a handful of distinct values per workload: the token headers read
+        remove_edits = self._removals.get(removed)
+        if remove_edits is None:  # a handful of distinct values per workload: the token headers read
             remove = self.always_remove + tuple(h for h in removed if h not in self.always_remove)
-            self._removals[removed] = remove
+            remove_edits = self._removals[removed] = (remove, header_edits(remove, ()))
+        remove, edits = remove_edits
         if status is not _S.OK:
             provider, loc = run.failures.get(status, (None, None))
             trace = AuthnTrace(
@@ -172,18 +174,13 @@ class Authenticator:
                 self._provider_text[provider.index] if provider else "",
                 self._location_text[loc] if loc else "",
             )
-            return AuthnResult(
-                status=status, identity=None, remove_headers=remove, set_headers=(),
-                refresh=tuple(run.refresh), trace=trace, header_edits=header_edits(remove, ()),
-            )  # fmt: skip
+            return AuthnResult(status, None, remove, (), tuple(run.refresh), trace, edits)
         added = tuple(run.added)
-        edits = header_edits(remove, added)
+        if added:
+            edits = header_edits(remove, added)
         params = tuple(run.removed_params)
         if run.identity is None or run.verified is None:
-            return AuthnResult(
-                status=_S.OK, identity=None, remove_headers=remove, set_headers=added, refresh=(),
-                trace=self._no_token.trace, header_edits=edits, remove_params=params,
-            )  # fmt: skip
+            return AuthnResult(_S.OK, None, remove, added, (), self._no_token.trace, edits, params)
         provider, loc = run.verified
         trace = AuthnTrace(
             "verified",
@@ -192,10 +189,8 @@ class Authenticator:
             self._location_text[loc],
             run.identity.principal,
         )
-        return AuthnResult(
-            status=_S.OK, identity=run.identity, remove_headers=remove, set_headers=added, refresh=(),
-            trace=trace, header_edits=edits, remove_params=params,
-        )  # fmt: skip
+        # positional, in field order: one result is built per new token
+        return AuthnResult(_S.OK, run.identity, remove, added, (), trace, edits, params)
 
 
 def _is_cors_preflight(headers: Mapping[str, tuple[str, ...]]) -> bool:

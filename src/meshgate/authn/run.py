@@ -87,7 +87,7 @@ class Run:
         self.valid_from = -math.inf
         self.valid_until = math.inf
         self.memo_ok = True
-        self.good: set[tuple[Location, str]] = set()
+        self.good: list[tuple[Location, str]] = []  # a handful at most: a list beats hashing Locations
 
     def evaluate(self, req: Req) -> JwtStatus:
         if req.kind == "provider":
@@ -178,9 +178,10 @@ class Run:
         if status is not _S.OK:
             self.memo_ok = False
             return status
-        self.valid_from = max(self.valid_from, parsed.nbf - _SKEW)
-        if parsed.exp:
-            self.valid_until = min(self.valid_until, parsed.exp + _SKEW + 1)
+        if parsed.nbf - _SKEW > self.valid_from:
+            self.valid_from = parsed.nbf - _SKEW
+        if parsed.exp and parsed.exp + _SKEW + 1 < self.valid_until:
+            self.valid_until = parsed.exp + _SKEW + 1
         if not provider.audience_allowed(parsed.aud):
             return _S.JWT_AUDIENCE_NOT_ALLOWED
         if not cached:
@@ -222,10 +223,11 @@ class Run:
         if not provider.forward:  # JwtLocation::removeJwt (extractor.cc); a cookie stays
             if loc.kind == "header" and loc.name not in self.removed:
                 self.removed.append(loc.name)
-                self.added = [h for h in self.added if h[0] != loc.name]
+                if self.added:
+                    self.added = [h for h in self.added if h[0] != loc.name]
             elif loc.kind == "param" and loc.name not in self.removed_params:
                 self.removed_params.append(loc.name)
-        self.good.add((loc, parsed.token))
+        self.good.append((loc, parsed.token))
         claims = normalize_payload(parsed.payload, provider.space_delimited)
         self.identity = Identity(parsed.iss, parsed.sub if parsed.has_sub else None, claims)
         self.verified = (provider, loc)

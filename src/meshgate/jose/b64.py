@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import binascii
 import json
-import re
+from collections.abc import Callable
 from typing import Any
 
 MAX_JSON_DEPTH = 64
@@ -54,19 +54,31 @@ def b64url_decode(text: str) -> bytes | None:
     return _slow_decode(text)
 
 
-_CANONICAL = re.compile(r"[A-Za-z0-9_-]*")
 _SIXTET = {ch: i for i, ch in enumerate("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")}
 _UNUSED_BITS = (0, 0, 0b1111, 0b11)  # by len % 4: bits of the last character that carry no data
+# base64url → standard base64; `+`, `/` and `=` are not base64url, so they become `!`, which strict mode refuses
+_STRICT_TABLE = bytes.maketrans(b"-_+/=", b"+/!!!")
+_PADDING_BYTES = (b"", b"", b"==", b"=")
 
 
 def b64url_decode_strict(text: str) -> bytes | None:
-    """Canonical base64url only (RFC 7515 §2, RFC 4648 §3.5): one spelling per byte string, else None."""
+    """Canonical base64url only (RFC 7515 §2, RFC 4648 §3.5): one spelling per byte string, else None.
+
+    One C pass: after the translation only the base64url alphabet is still base64, and binascii's strict
+    mode refuses any other byte (whitespace included); the padding is ours, exact for the length.
+    """
     rem = len(text) % 4
-    if rem == 1 or _CANONICAL.fullmatch(text) is None:
+    if rem == 1:
+        return None
+    try:
+        raw = binascii.a2b_base64(
+            text.encode("ascii").translate(_STRICT_TABLE) + _PADDING_BYTES[rem], strict_mode=True
+        )
+    except (binascii.Error, UnicodeEncodeError):
         return None
     if rem and _SIXTET[text[-1]] & _UNUSED_BITS[rem]:
         return None  # non-zero trailing bits: another spelling of the same bytes
-    return binascii.a2b_base64((text + _PADDING[rem]).encode("ascii").translate(_TO_STD))
+    return raw
 
 
 def _decode_std(data: str, rem: int) -> bytes | None:
@@ -146,12 +158,64 @@ def load_token_json(raw: bytes) -> dict[str, Any] | None:
     """A token header or payload: a JSON object with unique names, bounded depth and numbers; else None."""
     try:
         text = raw.decode("utf-8")
-        if _too_deep(text, MAX_TOKEN_JSON_DEPTH):
-            return None
-        value = _TOKEN_DECODER.decode(text)
+        if text.count("{") + text.count("[") > MAX_TOKEN_JSON_DEPTH and _too_deep(text, MAX_TOKEN_JSON_DEPTH):
+            return None  # (the count first: _too_deep's own cheap test, without the call)
+        value = _load_unique(text)
+        if value is None:  # not proven free of duplicate names: the parser that refuses them decides
+            value = _TOKEN_DECODER.decode(text)
     except (ValueError, RecursionError):
         return None
     return value if isinstance(value, dict) else None
+
+
+# _TOKEN_DECODER without the object hook: C builds the dicts, and duplicate names are found by counting
+_PLAIN_TOKEN_DECODER = json.JSONDecoder(
+    parse_constant=_reject_constant, parse_int=_bounded(int), parse_float=_bounded(float)
+)
+_scan_plain: Callable[[str, int], tuple[Any, int]] = _PLAIN_TOKEN_DECODER.scan_once  # type: ignore[attr-defined]
+
+
+def _load_unique(text: str) -> dict[str, Any] | None:
+    """The object `text` is when it provably has no duplicate name; None leaves the answer to _TOKEN_DECODER.
+
+    Outside strings a JSON text has one `:` per object member, so `text.count(":")` is M + S: M members in
+    all its objects, S colons inside its strings. The parsed value keeps K ≤ M names (a duplicate keeps
+    one) and S' ≤ S colons in its strings (a dropped member takes its strings along; without a backslash
+    every string reads as it is spelled). So K + S' = M + S exactly when nothing was dropped. Cheapest
+    case: len(value) = M + S alone proves it (len(value) ≤ K ≤ M). A text the hook-free parse
+    refuses, _TOKEN_DECODER refuses as well (it differs only by refusing duplicates).
+    """
+    if text[:1] != "{" or text[-1:] != "}":
+        return None
+    try:
+        value, end = _scan_plain(text, 0)
+    except (ValueError, RecursionError, StopIteration):
+        return None
+    if end != len(text):
+        return None
+    colons = text.count(":")
+    if colons == len(value) or ("\\" not in text and colons == _names_and_colons(value)):
+        return value  # type: ignore[no-any-return]
+    return None
+
+
+def _names_and_colons(value: dict[str, Any] | list[Any]) -> int:
+    """Names of every object in `value` plus the colons in every string in it, names included."""
+    if type(value) is dict:
+        total = len(value)
+        items: Any = value.items()
+    else:
+        total = 0
+        items = enumerate(value)
+    for name, item in items:
+        if type(name) is str:
+            total += name.count(":")
+        kind = type(item)
+        if kind is str:
+            total += item.count(":")
+        elif kind is dict or kind is list:
+            total += _names_and_colons(item)
+    return total
 
 
 def _too_deep(text: str | bytes, limit: int = MAX_JSON_DEPTH) -> bool:
