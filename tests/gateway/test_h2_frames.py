@@ -11,7 +11,6 @@ DATA frame (a cheaper answer tried for speed), or splitting a local reply's body
 from __future__ import annotations
 
 import socket
-import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -20,28 +19,16 @@ from hyperframe.frame import DataFrame, HeadersFrame
 from tests.support.h2_facts import DEMO_JWT
 from tests.support.h2_hostile import request
 from tests.support.h2_raw import RawH2
+from tests.support.tcp_server import ThreadedTcpServer
 
 BODY = b"Hello World!"
 RESPONSE = b"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nContent-Length: 12\r\n\r\n" + BODY
 
 
-class OneWriteUpstream:
+class OneWriteUpstream(ThreadedTcpServer):
     """Answers every request on a keep-alive connection with RESPONSE in a single write."""
 
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = self.sock.getsockname()[1]
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
-
-    def _serve(self, conn: socket.socket) -> None:
+    def handle(self, conn: socket.socket) -> None:
         buf = b""
         with conn:
             while True:
@@ -58,7 +45,7 @@ class OneWriteUpstream:
 def gateway(start_gateway: Any) -> Iterator[Any]:
     upstream = OneWriteUpstream()
     yield start_gateway(f"http://127.0.0.1:{upstream.port}")
-    upstream.sock.close()
+    upstream.stop()
 
 
 ROWS = [  # (frame type, payload or :status, END_STREAM) in order

@@ -15,7 +15,6 @@ import contextlib
 import json
 import socket
 import tempfile
-import threading
 import urllib.request
 from pathlib import Path
 
@@ -33,37 +32,16 @@ from tests.support.h2_facts import (
 )
 from tests.support.jwks_server import TestCA, make_test_ca
 from tests.support.recording_upstream import RecordingUpstream
+from tests.support.tcp_server import ThreadedTcpServer
 
 
-class SilentUpstream:
+class SilentUpstream(ThreadedTcpServer):
     """Accepts TCP connections and reads them, never writes: an upstream that never answers."""
 
-    def __init__(self) -> None:
-        self.sock = socket.create_server(("127.0.0.1", 0))
-        self.port = int(self.sock.getsockname()[1])
-        self.conns: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while True:
-            try:
-                conn, _ = self.sock.accept()
-            except OSError:
-                return
-            self.conns.append(conn)
-            threading.Thread(target=self._drain, args=(conn,), daemon=True).start()
-
-    @staticmethod
-    def _drain(conn: socket.socket) -> None:
+    def handle(self, conn: socket.socket) -> None:
         with contextlib.suppress(OSError):
             while conn.recv(65536):
                 pass
-
-    def stop(self) -> None:
-        self.sock.close()
-        for conn in self.conns:
-            with contextlib.suppress(OSError):
-                conn.close()
 
 
 def _cluster(host: str, port: int = 50051) -> str:
