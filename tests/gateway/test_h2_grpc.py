@@ -10,55 +10,34 @@ gRPC status table, of the header order, of the percent-encoding or of trailers r
 
 from __future__ import annotations
 
-import json
 import shutil
-import socket
-import subprocess
 from collections.abc import Iterator
 
 import grpc
 import pytest
+from tests.support import h2_checks
 from tests.support.grpc_servers import (
-    HEALTH_WATCH,
-    NOT_SERVING,
-    SERVING,
     bearer,
-    call_stream,
-    call_unary,
     channel,
     grpc_frame,
-    grpc_headers,
-    grpc_messages,
     health_request,
-    health_status,
 )
-from tests.support.h2_client import H2Client
 from tests.support.h2_facts import (
     DENIED,
     GRPC_HOST,
     GRPC_LOCAL_REPLIES,
     HEALTH_CHECK,
     NOT_GRPC_CONTENT_TYPES,
-    PLAIN_PATH,
-    SEED_OVER_H2,
     TOKENS,
     UNKNOWN_ISSUER,
-    UPSTREAM_FAIL_HEADERS,
-    UPSTREAM_FAIL_REQUEST,
-    UPSTREAM_OK_HEADERS,
-    UPSTREAM_OK_TRAILERS,
-    WEB_HOST,
     GrpcRow,
     grpc_reply,
-    matches,
-    plain_reply,
     realm,
 )
 from tests.support.h2_meshgate import MeshgateRig
 
 from meshgate.gateway.local_reply import UPSTREAM_CONNECT_FAILURE
 
-PROBE = "/meshgate.test.Probe/"
 # Rows meshgate answers without routing, with the gateway that plays the row's Envoy route.
 LISTENER_OF = {
     "upstream refused (after Istio's 2 retries): 503 → 14 UNAVAILABLE": "down",
@@ -78,15 +57,14 @@ def rig() -> Iterator[MeshgateRig]:
     r.stop()
 
 
+def _ca(rig: MeshgateRig, listener: str) -> str | None:
+    return rig.ca.ca_file if listener == "tls" else None
+
+
 @pytest.mark.parametrize("row", ROWS, ids=lambda r: r.name)
 def test_grpc_local_reply_over_h2c(rig: MeshgateRig, row: GrpcRow) -> None:
-    """source/common/http/utility.cc prepareLocalReply/encodeLocalReply: one HEADERS frame, END_STREAM."""
-    headers = [("content-type", row.content_type), ("te", "trailers"), *bearer(TOKENS[row.token]), *row.extra]
-    body = grpc_frame(health_request()) if row.method == "POST" else b""
-    with H2Client(rig.port(LISTENER_OF.get(row.name, "plain"))) as client:
-        r = client.exchange(row.method, row.path, row.authority, headers, body)
-    assert matches(r.headers, NO_RETRY.get(row.name, row.headers)), r.headers
-    assert (r.headers_ended_stream, r.data, r.trailers, r.reset) == (True, b"", None, None)
+    expected = NO_RETRY.get(row.name, row.headers)
+    h2_checks.grpc_local_reply(rig.port(LISTENER_OF.get(row.name, "plain")), row, expected)
 
 
 @pytest.mark.parametrize(
@@ -95,36 +73,21 @@ def test_grpc_local_reply_over_h2c(rig: MeshgateRig, row: GrpcRow) -> None:
      ("other", grpc_reply(16, UNKNOWN_ISSUER, [realm("https", GRPC_HOST, HEALTH_CHECK)]))],
 )  # fmt: skip
 def test_grpc_local_reply_over_tls_h2(rig: MeshgateRig, token: str, expected: list[tuple[str, str]]) -> None:
-    with H2Client(rig.port("tls"), ca_file=rig.ca.ca_file) as client:
-        assert client.alpn == "h2"
-        r = client.exchange("POST", HEALTH_CHECK, GRPC_HOST, grpc_headers(TOKENS[token]), grpc_frame(b""))
-    assert matches(r.headers, expected) and r.headers_ended_stream, r.headers
+    h2_checks.grpc_local_reply_over_tls(rig.port("tls"), rig.ca.ca_file, token, expected)
 
 
 @pytest.mark.parametrize("content_type", NOT_GRPC_CONTENT_TYPES)
 def test_not_grpc_content_types_get_the_plain_reply(rig: MeshgateRig, content_type: str) -> None:
-    with H2Client(rig.port("plain")) as client:
-        r = client.exchange("POST", HEALTH_CHECK, GRPC_HOST, [("content-type", content_type)], b"x")
-    assert matches(r.headers, plain_reply(403, DENIED)), r.headers
-    assert (r.headers_ended_stream, r.data, r.data_frames, r.ended) == (False, DENIED.encode(), 1, True)
+    h2_checks.not_grpc_gets_the_plain_reply(rig.port("plain"), content_type)
 
 
 @pytest.mark.parametrize("listener", ["plain", "tls"])
 def test_allowed_unary_call_is_relayed_with_its_trailers(rig: MeshgateRig, listener: str) -> None:
-    with H2Client(rig.port(listener), ca_file=rig.ca.ca_file if listener == "tls" else None) as client:
-        r = client.exchange(
-            "POST", HEALTH_CHECK, GRPC_HOST, grpc_headers(TOKENS["demo"]), grpc_frame(health_request())
-        )
-    assert matches(r.headers, UPSTREAM_OK_HEADERS), r.headers
-    assert [health_status(m) for m in grpc_messages(r.data)] == [SERVING]
-    assert r.trailers == UPSTREAM_OK_TRAILERS and not r.headers_ended_stream
+    h2_checks.allowed_unary_call_relayed_with_trailers(rig.port(listener), _ca(rig, listener))
 
 
 def test_upstream_grpc_error_is_relayed_untouched(rig: MeshgateRig) -> None:
-    body = grpc_frame(UPSTREAM_FAIL_REQUEST.encode())
-    with H2Client(rig.port("plain")) as client:
-        r = client.exchange("POST", PROBE + "Fail", GRPC_HOST, grpc_headers(TOKENS["demo"]), body)
-    assert matches(r.headers, UPSTREAM_FAIL_HEADERS) and r.headers_ended_stream, r.headers
+    h2_checks.upstream_grpc_error_relayed_untouched(rig.port("plain"))
 
 
 @pytest.mark.parametrize("listener", ["plain", "tls"])
@@ -137,42 +100,16 @@ def test_upstream_grpc_error_is_relayed_untouched(rig: MeshgateRig) -> None:
 def test_grpcio_client_unary(
     rig: MeshgateRig, listener: str, token: str, code: grpc.StatusCode, details: str, challenge: bool
 ) -> None:
-    """A real grpcio client → meshgate → a real grpcio server; the token in metadata."""
-    ca = rig.ca.ca_file if listener == "tls" else None
-    with channel(rig.port(listener), ca, authority=GRPC_HOST) as ch:
-        out = call_unary(ch, HEALTH_CHECK, health_request(), bearer(TOKENS[token]))
-    assert (out.code, out.details) == (code, details)
-    scheme = "https" if listener == "tls" else "http"
-    assert out.trailing("www-authenticate") == (
-        [realm(scheme, GRPC_HOST, HEALTH_CHECK)[1]] if challenge else []
-    )
-    if code == grpc.StatusCode.OK:
-        assert [health_status(m) for m in out.messages] == [SERVING]
+    h2_checks.grpcio_unary(rig.port(listener), _ca(rig, listener), token, code, details, challenge)
 
 
 @pytest.mark.parametrize("listener", ["plain", "tls"])
 def test_grpcio_server_streaming(rig: MeshgateRig, listener: str) -> None:
-    """Several messages on one stream (Probe/Count), and the health Watch following a status change."""
-    ca = rig.ca.ca_file if listener == "tls" else None
-    with channel(rig.port(listener), ca, authority=GRPC_HOST) as ch:
-        out = call_stream(ch, PROBE + "Count", b"5", bearer(TOKENS["demo"]))
-        assert (out.code, out.messages) == (grpc.StatusCode.OK, [f"message {i}".encode() for i in range(5)])
-        service = f"watched-{listener}"
-        rig.grpc.set_health(service, SERVING)
-        rpc = ch.unary_stream(HEALTH_WATCH, request_serializer=lambda b: b, response_deserializer=lambda b: b)
-        watch = rpc(health_request(service), metadata=bearer(TOKENS["demo"]), timeout=5)
-        first = health_status(next(watch))
-        rig.grpc.set_health(service, NOT_SERVING)
-        second = health_status(next(watch))
-        watch.cancel()
-    assert (first, second) == (SERVING, NOT_SERVING)
+    h2_checks.grpcio_server_streaming(rig.port(listener), _ca(rig, listener), rig.grpc, f"watched-{listener}")
 
 
 def test_upstream_never_sees_the_token(rig: MeshgateRig) -> None:
-    with channel(rig.port("plain"), authority=GRPC_HOST) as ch:
-        out = call_unary(ch, PROBE + "Echo", b"", [*bearer(TOKENS["demo"]), ("x-custom", "kept")])
-    seen = dict(json.loads(out.messages[0]))
-    assert "authorization" not in seen and seen["x-custom"] == "kept" and seen["x-forwarded-proto"] == "http"
+    h2_checks.upstream_never_sees_the_token(rig.port("plain"))
 
 
 def test_many_concurrent_streams_on_one_connection(rig: MeshgateRig) -> None:
@@ -186,75 +123,25 @@ def test_many_concurrent_streams_on_one_connection(rig: MeshgateRig) -> None:
 
 
 # --- plain HTTP/2 with curl: the seed's three answers ---------------------------------------------------
-def _curl(*args: str) -> tuple[str, list[tuple[str, str]], str]:
-    out = subprocess.run(
-        ["curl", "-s", "-i", "--max-time", "5", *args], capture_output=True, check=True
-    ).stdout
-    head, _, body = out.decode().partition("\r\n\r\n")
-    status, *lines = head.split("\r\n")
-    return status, [(k, v) for k, _, v in (line.partition(": ") for line in lines)], body
-
-
 @pytest.mark.skipif(shutil.which("curl") is None, reason="no curl")
 @pytest.mark.parametrize("mode", ["--http2-prior-knowledge", "--http2 over TLS"])
 @pytest.mark.parametrize("token", ["none", "other", "demo"])
 def test_seed_answers_over_http2_with_curl(rig: MeshgateRig, mode: str, token: str) -> None:
-    status, headers, body = SEED_OVER_H2[token]
-    auth = [] if TOKENS[token] is None else ["-H", f"Authorization: Bearer {TOKENS[token]}"]
-    if mode == "--http2 over TLS":
-        args = ["--http2", "--cacert", rig.ca.ca_file, f"https://localhost:{rig.port('web-tls')}{PLAIN_PATH}"]
-        headers = [
-            realm("https", WEB_HOST, PLAIN_PATH) if k == "www-authenticate" else (k, v) for k, v in headers
-        ]
-    else:
-        args = ["--http2-prior-knowledge", f"http://127.0.0.1:{rig.port('web')}{PLAIN_PATH}"]
-    got_status, got_headers, got_body = _curl("-H", f"Host: {WEB_HOST}", *auth, *args)
-    assert got_status == f"HTTP/2 {status} " and got_body == body
-    assert matches(got_headers, headers), got_headers
+    tls = rig.port("web-tls") if mode == "--http2 over TLS" else None
+    h2_checks.seed_answer_over_http2_with_curl(rig.port("web"), tls, rig.ca.ca_file, token)
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="no curl")
 def test_curl_http2_on_plain_http_stays_http1(rig: MeshgateRig) -> None:
-    status, _, body = _curl("--http2", "-H", f"Host: {WEB_HOST}", f"http://127.0.0.1:{rig.port('web')}/x")
-    assert (status, body) == ("HTTP/1.1 403 Forbidden", DENIED)
-
-
-def _raw_http1(port: int, data: bytes) -> bytes:
-    with socket.create_connection(("127.0.0.1", port), timeout=3) as s:
-        s.sendall(data)
-        s.settimeout(1.5)
-        out = b""
-        try:
-            while chunk := s.recv(65536):
-                out += chunk
-        except TimeoutError:
-            pass
-    return out
+    h2_checks.curl_http2_on_plain_http_stays_http1(rig.port("web"))
 
 
 def test_h2c_upgrade_is_stripped_not_honoured(rig: MeshgateRig) -> None:
-    before = len(rig.web.received)
-    request = (
-        f"GET /up HTTP/1.1\r\nHost: {WEB_HOST}\r\nConnection: Upgrade, HTTP2-Settings\r\nUpgrade: h2c\r\n"
-        f"HTTP2-Settings: AAMAAABkAARAAAAAAAIAAAAA\r\nAuthorization: Bearer {TOKENS['demo']}\r\n\r\n"
-    )
-    answer = _raw_http1(rig.port("web"), request.encode())
-    assert answer.startswith(b"HTTP/1.1 200 OK\r\n")
-    (seen,) = rig.web.received[before:]
-    assert not {"upgrade", "connection", "http2-settings"} & {k.lower() for k, _ in seen.headers}
+    h2_checks.h2c_upgrade_stripped_not_honoured(rig.port("web"), rig.web)
 
 
 def test_http1_grpc_request_gets_the_grpc_local_reply(rig: MeshgateRig) -> None:
-    body = grpc_frame(health_request())
-    request = (f"POST {HEALTH_CHECK} HTTP/1.1\r\nHost: {GRPC_HOST}\r\nContent-Type: application/grpc\r\n"
-               f"TE: trailers\r\nContent-Length: {len(body)}\r\n\r\n").encode() + body  # fmt: skip
-    head = _raw_http1(rig.port("plain"), request).decode().split("\r\n")
-    names = [line.partition(": ")[0] for line in head[1:] if line]
-    assert head[0] == "HTTP/1.1 200 OK" and "grpc-status: 7" in head and f"grpc-message: {DENIED}" in head
-    assert names == [
-        "content-type", "grpc-status", "grpc-message", "date", "server", "connection", "content-length"
-    ]  # fmt: skip
-    assert head[-3:] == ["content-length: 0", "", ""]
+    h2_checks.http1_grpc_request_gets_the_grpc_local_reply(rig.port("plain"))
 
 
 def test_http1_client_on_h2_upstream_gets_chunks_and_no_trailers(rig: MeshgateRig) -> None:
@@ -264,7 +151,7 @@ def test_http1_client_on_h2_upstream_gets_chunks_and_no_trailers(rig: MeshgateRi
     request = (f"POST {HEALTH_CHECK} HTTP/1.1\r\nHost: {GRPC_HOST}\r\nContent-Type: application/grpc\r\n"
                f"Authorization: Bearer {TOKENS['demo']}\r\nTE: trailers\r\nContent-Length: {len(body)}\r\n"
                "\r\n").encode() + body  # fmt: skip
-    answer = _raw_http1(rig.port("plain"), request)
+    answer = h2_checks.raw_http1(rig.port("plain"), request)
     head, _, rest = answer.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 200 OK\r\n") and b"transfer-encoding: chunked" in head
     assert rest.endswith(b"0\r\n\r\n") and b"grpc-status" not in rest
